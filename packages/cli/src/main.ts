@@ -1,0 +1,165 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, createServer, loadConfigFile, type TruceConfig } from '@truce/server';
+
+/** Exit codes of the `truce` command (SPEC 6). */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Where the command writes; tests pass their own. */
+export interface Io {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+const USAGE = `Usage: truce <command> [options]
+
+Commands:
+  serve    run the resource server
+  check    validate a configuration file
+
+Run 'truce <command> --help' for the options of a command.`;
+
+const HELP: Record<string, string> = {
+  serve: `Usage: truce serve [--config F] [--listen HOST:PORT] [--storage URL]
+
+Runs the resource server described by the configuration.
+
+Options:
+  -c, --config F        configuration file (default: truce.yaml)
+  -l, --listen H:P      address to listen on (overrides 'listen')
+  -s, --storage URL     sqlite:<path> or sqlite::memory: (overrides 'storage')
+  -h, --help            show this help
+
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`,
+  check: `Usage: truce check [--config F]
+
+Validates a configuration file and prints every problem with its path.
+
+Options:
+  -c, --config F        configuration file (default: truce.yaml)
+  -h, --help            show this help
+
+Exit codes: 0 valid, 2 invalid or unreadable.`,
+};
+
+/**
+ * Runs the `truce` command with `argv` (without node and the script). Resolves with the exit code;
+ * for `serve`, only once the server has stopped.
+ */
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(USAGE);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === '--version' || command === '-v') {
+    io.out('truce 0.1.0');
+    return EXIT.ok;
+  }
+  if (command !== 'serve' && command !== 'check') {
+    io.err(`truce: unknown command "${command}"\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  let values: {
+    config?: string | undefined;
+    listen?: string | undefined;
+    storage?: string | undefined;
+    help?: boolean | undefined;
+  };
+  try {
+    const serveOnly = {
+      listen: { type: 'string', short: 'l' },
+      storage: { type: 'string', short: 's' },
+    } as const;
+    ({ values } = parseArgs({
+      args: [...rest],
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        ...(command === 'serve' ? serveOnly : {}),
+      },
+      allowPositionals: false,
+      strict: true,
+    }) as { values: typeof values });
+  } catch (error) {
+    io.err(`truce ${command}: ${(error as Error).message}\n\n${HELP[command]}`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.out(HELP[command]!);
+    return EXIT.ok;
+  }
+  const file = values.config ?? 'truce.yaml';
+  let config: TruceConfig;
+  try {
+    config = loadConfigFile(file, { listen: values.listen, storage: values.storage });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(formatConfigError(error));
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  if (command === 'check') {
+    const names = [...config.collections.keys()];
+    io.out(
+      `${file}: valid, ${names.length} collection${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
+    );
+    return EXIT.ok;
+  }
+  return serve(config, file, io);
+}
+
+async function serve(config: TruceConfig, file: string, io: Io): Promise<number> {
+  io.err(`truce: configuration ${file} loaded (${config.collections.size} collections)`);
+  io.err(`truce: opening storage ${config.storage} ...`);
+  let app;
+  try {
+    app = await createServer(config);
+  } catch (error) {
+    io.err(`truce: cannot open storage ${config.storage}: ${(error as Error).message}`);
+    return EXIT.failure;
+  }
+  let address: string;
+  try {
+    address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    io.err(
+      `truce: cannot listen on ${config.listen.host}:${config.listen.port}: ${(error as Error).message}`,
+    );
+    await app.close();
+    return EXIT.failure;
+  }
+  io.out(`truce: serving on ${address}`);
+  for (const name of config.collections.keys()) io.out(`  ${address}/${name}`);
+  io.out(`  ${address}/_openapi.json`);
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      io.err(`truce: ${signal} received, finishing in-flight requests ...`);
+      app.close().then(
+        () => resolveExit(EXIT.ok),
+        (error: unknown) => {
+          io.err(`truce: error while stopping: ${(error as Error).message}`);
+          resolveExit(EXIT.failure);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+/** Every configuration problem on its own line, with its path. */
+export function formatConfigError(error: ConfigError): string {
+  const lines = [`truce: ${error.message}`];
+  for (const issue of error.issues) lines.push(`  ${issue.pointer || '(root)'}: ${issue.message}`);
+  return lines.join('\n');
+}

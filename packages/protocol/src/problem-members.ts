@@ -1,0 +1,88 @@
+/**
+ * The extension members each problem type carries (SPEC 3.4), as types.
+ */
+import type { JsonObject, JsonValue } from './json.js';
+import type { JsonPatchOperation } from './json-patch.js';
+
+/** One located error, as in `validation-failed` and `malformed-request`. */
+type PointerError = { pointer: string; message: string };
+
+/**
+ * One reason a request is malformed: a pointer into the body, or the header or query parameter
+ * at fault.
+ */
+type RequestError = { pointer?: string; header?: string; parameter?: string; message: string };
+
+/** For problem types that carry no extension members. */
+type NoMembers = Record<never, never>;
+
+/**
+ * The extension members of each problem type, keyed by problem code. Every key listed here is
+ * also listed, at runtime, in `problemTypes[code].members`.
+ */
+export interface ProblemMembers {
+  /** `If-Match` or `If-Unmodified-Since` was false on a write, or a `Truce-Base` left history. */
+  'stale-write': {
+    currentEtag: string | null;
+    /** The current representation, only when the caller could read it anyway. */
+    current: JsonObject | null;
+    changedAt: string | null;
+    changedBy: string | null;
+    yourEtag: string | null;
+    /** A JSON Patch from the caller's version to the current one, while it is still in history. */
+    changes?: JsonPatchOperation[];
+  };
+  'precondition-required': NoMembers;
+  /** `existing` is the URL of the resource that already exists. */
+  'already-exists': { existing: string };
+  /** `currentVersion` is null when the resource does not exist. */
+  'version-conflict': { currentVersion: number | null; yourVersion: number; current: JsonObject | null };
+  'edit-conflict': {
+    /** Every overlapping leaf; `base`, `yours` or `theirs` is absent where the value did not exist. */
+    conflicts: {
+      pointer: string;
+      base?: JsonValue;
+      yours?: JsonValue;
+      theirs?: JsonValue;
+      changedBy: string | null;
+      changedAt: string | null;
+    }[];
+    currentEtag: string;
+    current: JsonObject | null;
+  };
+  /** `actual` is absent when nothing exists at `pointer`. */
+  'test-failed': { pointer: string; expected: JsonValue; actual?: JsonValue };
+  /** `existing` is the URL of the resource that holds the value. */
+  'unique-violation': { fields: string[]; values: JsonValue[]; existing: string };
+  'invalid-transition': { currentState: JsonValue; transition: string; allowedTransitions: string[] };
+  'transition-guard-failed': { transition: string; errors: PointerError[] };
+  'rule-violated': { rule: string; message: string; errors: PointerError[] };
+  /** `examples` are URLs of some of the referencing resources. */
+  'still-referenced': { referencedBy: { collection: string; count: number; examples: string[] }[] };
+  insufficient: { pointer: string; current: number; by: number; minimum: number };
+  'limit-exceeded': { pointer: string; current: number; by: number; maximum: number };
+  /** `expiresAt` is an RFC 3339 timestamp. */
+  locked: { lockedBy: string | null; expiresAt: string };
+  'lock-token-mismatch': NoMembers;
+  'idempotency-key-reused': NoMembers;
+  'idempotency-in-flight': NoMembers;
+  'dangling-reference': { pointer: string; collection: string; id: string };
+  'validation-failed': { errors: PointerError[] };
+  'malformed-request': { errors: RequestError[] };
+  'unsupported-media-type': NoMembers;
+  /** `limit` is the maximum body size in bytes. */
+  'payload-too-large': { limit: number };
+  'not-found': NoMembers;
+  /** `oldestAvailable` is the oldest change-feed sequence number still retained. */
+  'history-expired': { oldestAvailable: number };
+  busy: NoMembers;
+  'precondition-failed': { currentEtag: string | null };
+  /** A JSON Patch operation could not be applied to the current state (RFC 5789 2.2, conflicting state). */
+  'patch-conflict': { operationIndex: number; pointer: string };
+  'method-not-allowed': NoMembers;
+  'not-acceptable': NoMembers;
+  'internal-error': NoMembers;
+}
+
+/** The stable kebab-case name of a problem type, the `code` member of every problem body. */
+export type ProblemCode = keyof ProblemMembers;

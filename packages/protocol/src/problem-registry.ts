@@ -1,0 +1,351 @@
+/**
+ * The data of the problem type registry (SPEC 3.4): one entry per code. `problems.ts` turns it into
+ * the frozen `problemTypes` export; this file is only the table, so it reads like documentation.
+ *
+ * @internal Not re-exported from the package entry point.
+ */
+import type { ProblemCode, ProblemMembers } from './problem-members.js';
+import type { ProblemType } from './problems.js';
+
+/**
+ * A registry entry as written here. Members are an object of names so that the compiler checks
+ * them against ProblemMembers: a missing or extra name is a type error, not a runtime surprise.
+ */
+export type Definition<C extends ProblemCode> = Omit<ProblemType<C>, 'code' | 'members'> & {
+  readonly members: { readonly [K in keyof ProblemMembers[C]]-?: true };
+};
+
+const RESOURCE_LINK = ['Link'] as const;
+
+/** Every problem code's entry, in the order of SPEC 3.4 followed by the server's own codes. */
+export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
+  'stale-write': {
+    status: 412,
+    title: 'The resource changed since you read it',
+    retryable: false,
+    resolution: 'refetch-merge-retry',
+    summary: 'The write was refused because its If-Match or If-Unmodified-Since no longer holds.',
+    description:
+      'Someone else wrote the resource after the version your request was based on, so applying your write would have overwritten their change. The body names the current ETag, who changed it and when, and, while your version is still in history, `changes`: a JSON Patch from your version to the current one. Re-read the resource (or use `current`), reapply your edit to it, and send the write again with the new ETag in If-Match. Collections configured with `staleWriteStatus: 409` send this with 409.',
+    members: {
+      currentEtag: true,
+      current: true,
+      changedAt: true,
+      changedBy: true,
+      yourEtag: true,
+      changes: true,
+    },
+    headers: RESOURCE_LINK,
+  },
+  'precondition-required': {
+    status: 428,
+    title: 'This write needs a precondition',
+    retryable: false,
+    resolution: 'fulfil-precondition',
+    summary:
+      'The write carried no If-Match, If-Unmodified-Since or If-None-Match, and this collection requires one.',
+    description:
+      'The collection sets `requirePreconditions`, so unconditional writes are refused: they could silently overwrite a concurrent change. Read the resource first and send its ETag in If-Match (or `If-None-Match: *` to create only). The current ETag is deliberately not included, since echoing it back would defeat the purpose.',
+    members: {},
+  },
+  'already-exists': {
+    status: 409,
+    title: 'The resource already exists',
+    retryable: false,
+    resolution: 'choose-another-value',
+    summary: 'A create-only write found a resource already at that identity.',
+    description:
+      'A POST named an `id` that is taken (409), or a PUT with `If-None-Match: *` found the resource present (412). `existing` is its URL. Choose another id, or, if you meant to change the existing resource, read it and update it with If-Match.',
+    members: { existing: true },
+    headers: RESOURCE_LINK,
+  },
+  'version-conflict': {
+    status: 409,
+    title: 'The _version in the body is not the current one',
+    retryable: false,
+    resolution: 'refetch-merge-retry',
+    summary: 'The `_version` sent in the body differs from the version the resource has now.',
+    description:
+      'A `_version` in a PUT or PATCH body works like If-Match: the write is based on that version, and the resource has moved on since. `currentVersion` and `current` show where it is now. Reapply your change to the current version and send it with the new `_version`.',
+    members: { currentVersion: true, yourVersion: true, current: true },
+    headers: RESOURCE_LINK,
+  },
+  'edit-conflict': {
+    status: 409,
+    title: 'Your edit overlaps a concurrent edit',
+    retryable: false,
+    resolution: 'refetch-merge-retry',
+    summary:
+      'Merging your edit with changes made since its Truce-Base found fields both sides changed differently.',
+    description:
+      'The server tried a three-way merge of your edit with the edits made since the base you named in Truce-Base; disjoint changes would have merged, but the fields in `conflicts` were changed on both sides to different values. Each entry shows the base value, yours and theirs, and who changed it. Decide each conflicting field (or ask the user), then send the result against `currentEtag`.',
+    members: { conflicts: true, currentEtag: true, current: true },
+    headers: RESOURCE_LINK,
+  },
+  'test-failed': {
+    status: 409,
+    title: 'A JSON Patch test operation failed',
+    retryable: false,
+    resolution: 'refetch-merge-retry',
+    summary:
+      'A `test` operation in the JSON Patch found a different value, so none of the patch was applied.',
+    description:
+      'JSON Patch is atomic: the `test` at `pointer` expected `expected` but found `actual` (absent when nothing is there), so the whole patch was rejected. The resource changed in a way your patch guards against. Re-read it, rebuild the patch from the current state, and send it again.',
+    members: { pointer: true, expected: true, actual: true },
+    headers: RESOURCE_LINK,
+  },
+  'unique-violation': {
+    status: 409,
+    title: 'A unique value is already taken',
+    retryable: false,
+    resolution: 'choose-another-value',
+    summary: 'The write would give a unique field (or combination of fields) a value another resource holds.',
+    description:
+      'The collection declares `fields` unique and `existing` already holds `values`. Uniqueness is enforced by the store itself, so of several concurrent writers exactly one wins. Choose another value, or update the existing resource instead.',
+    members: { fields: true, values: true, existing: true },
+    headers: RESOURCE_LINK,
+  },
+  'invalid-transition': {
+    status: 409,
+    title: 'That transition is not allowed from the current state',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The requested state change is not allowed from the state the resource is in now.',
+    description:
+      'State fields change only along the transitions the collection allows, and this one is not allowed from `currentState` (this includes asking for the state the resource is already in). Often someone else moved the resource first. `allowedTransitions` lists what is possible now; repeating the request will not help, so show the new state to whoever decides what happens next.',
+    members: { currentState: true, transition: true, allowedTransitions: true },
+    headers: RESOURCE_LINK,
+  },
+  'transition-guard-failed': {
+    status: 409,
+    title: 'The transition guard is not met',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The transition is allowed from this state, but the resource does not meet its guard.',
+    description:
+      'The transition requires the resource to satisfy conditions that it does not; `errors` points at each field that falls short. Supply the missing values (in the same transition request as a merge-patch body, or in a write before it) and try again.',
+    members: { transition: true, errors: true },
+    headers: RESOURCE_LINK,
+  },
+  'rule-violated': {
+    status: 409,
+    title: 'A collection rule would be broken',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The resource as written would break one of the collection’s business rules.',
+    description:
+      'The write is well-formed but the result would violate `rule` (its `message` says why, `errors` points at the fields involved). Change the values so the rule holds, then send the write again.',
+    members: { rule: true, message: true, errors: true },
+    headers: RESOURCE_LINK,
+  },
+  'still-referenced': {
+    status: 409,
+    title: 'Other resources still reference this one',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The delete was refused because other resources still point at this one.',
+    description:
+      'Deleting the resource would leave dangling references. `referencedBy` lists, per collection, how many resources refer to it and some examples. Remove or repoint those references first, then delete again.',
+    members: { referencedBy: true },
+    headers: RESOURCE_LINK,
+  },
+  insufficient: {
+    status: 409,
+    title: 'Not enough left',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The increment would take the value below its minimum.',
+    description:
+      'The value at `pointer` is `current`; adding `by` would cross `minimum`, so nothing changed. Concurrent decrements are applied atomically, so this is a real shortage, not a race: repeating the request will not help until the value goes up again. Ask for less or report the shortage.',
+    members: { pointer: true, current: true, by: true, minimum: true },
+    headers: RESOURCE_LINK,
+  },
+  'limit-exceeded': {
+    status: 409,
+    title: 'The limit would be exceeded',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The increment would take the value above its maximum.',
+    description:
+      'The value at `pointer` is `current`; adding `by` would cross `maximum`, so nothing changed. Ask for a smaller increment, or wait until the value has gone down.',
+    members: { pointer: true, current: true, by: true, maximum: true },
+    headers: RESOURCE_LINK,
+  },
+  locked: {
+    status: 423,
+    title: 'The resource is locked',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'Someone else holds a lease on the resource, and the write did not present its Lock-Token.',
+    description:
+      '`lockedBy` holds a lease until `expiresAt`; while it is live, only writes with its Lock-Token are accepted. Wait for the time in Retry-After and repeat the request; the lease is released or expires by then at the latest. Collections configured with `lockedStatus: 409` send this with 409.',
+    members: { lockedBy: true, expiresAt: true },
+    headers: ['Retry-After'],
+  },
+  'lock-token-mismatch': {
+    status: 409,
+    title: 'The Lock-Token does not match the lease',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The renew or release named a Lock-Token that is not the current lease’s.',
+    description:
+      'Your lease has expired or been replaced by another holder’s, so work done under it is no longer protected. Take a new lease and re-check the resource before writing again.',
+    members: {},
+    headers: RESOURCE_LINK,
+  },
+  'idempotency-key-reused': {
+    status: 422,
+    title: 'The Idempotency-Key was used for another request',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The Idempotency-Key was already used with a different payload.',
+    description:
+      'An Idempotency-Key identifies one operation; replaying it returns the first response, but only for the same payload. Use a fresh key for a different request.',
+    members: {},
+  },
+  'idempotency-in-flight': {
+    status: 409,
+    title: 'A request with this Idempotency-Key is still running',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'The first request with this Idempotency-Key has not finished yet.',
+    description:
+      'Another request with the same key is being processed. Wait for the time in Retry-After and repeat the request: you will then receive the first request’s response.',
+    members: {},
+    headers: ['Retry-After', 'Link'],
+  },
+  'dangling-reference': {
+    status: 422,
+    title: 'The referenced resource does not exist',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'A reference field points at a resource that does not exist.',
+    description:
+      'The field at `pointer` refers to `id` in `collection`, which does not exist (or no longer does). Create the referenced resource first, or correct the reference.',
+    members: { pointer: true, collection: true, id: true },
+  },
+  'validation-failed': {
+    status: 422,
+    title: 'The resource does not match its schema',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The resource as written does not match the collection’s schema.',
+    description:
+      '`errors` lists every violation, each with a JSON Pointer to the offending field. Correct them all and send the request again.',
+    members: { errors: true },
+  },
+  'malformed-request': {
+    status: 400,
+    title: 'The request is malformed',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The request could not be understood: its body, a header or the id is malformed.',
+    description:
+      'Typical causes are a body that is not JSON, a JSON Patch document that is not valid, a malformed If-Match, or an id with characters ids may not have. `errors` points at each problem. Correct the request and send it again.',
+    members: { errors: true },
+  },
+  'unsupported-media-type': {
+    status: 415,
+    title: 'Unsupported media type',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The body’s Content-Type is not one this route accepts.',
+    description:
+      'Send JSON as `application/json`; PATCH takes `application/merge-patch+json` or `application/json-patch+json`, as the Accept-Patch header lists.',
+    members: {},
+    headers: ['Accept-Patch'],
+  },
+  'payload-too-large': {
+    status: 413,
+    title: 'The body is too large',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The request body is larger than the server accepts.',
+    description: 'The body exceeds `limit` bytes. Send a smaller body, for example by splitting the change.',
+    members: { limit: true },
+  },
+  'not-found': {
+    status: 404,
+    title: 'Not found',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The collection, resource, version or transition does not exist.',
+    description:
+      'Nothing exists at this URL: the collection or transition is not configured, the resource was never created or has been deleted, or the version is not in its history. Check the URL.',
+    members: {},
+  },
+  'history-expired': {
+    status: 410,
+    title: 'That history is no longer retained',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The change feed position asked for is older than the retained history.',
+    description:
+      'Changes before `oldestAvailable` have been discarded, so the feed cannot be resumed from `since` without gaps. Re-read the resources you follow in full, then continue the feed from `now`.',
+    members: { oldestAvailable: true },
+  },
+  busy: {
+    status: 503,
+    title: 'The store is busy',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'The store stayed busy after the server’s own retries.',
+    description:
+      'Serialization failures or lock timeouts persisted, and nothing was written. Wait for the time in Retry-After and repeat the request.',
+    members: {},
+    headers: ['Retry-After'],
+  },
+  'precondition-failed': {
+    status: 412,
+    title: 'Precondition failed',
+    retryable: false,
+    resolution: 'none',
+    summary:
+      'A condition of the request was false: If-Match on a read, or an If-None-Match on a write that lists the current entity tag.',
+    description:
+      'The resource is not in the state the request was conditioned on; `currentEtag` says which version it is in. Re-read the resource and decide whether the request is still wanted.',
+    members: { currentEtag: true },
+    headers: RESOURCE_LINK,
+  },
+  'patch-conflict': {
+    status: 409,
+    title: 'The JSON Patch does not fit the current document',
+    retryable: false,
+    resolution: 'refetch-merge-retry',
+    summary:
+      'An operation of the JSON Patch addresses something the current document does not have (a missing member, an index out of range), so none of the patch was applied.',
+    description:
+      'JSON Patch is atomic: operation `operationIndex` could not be applied at `pointer` to the resource as it is now, which usually means it changed since the patch was written. Re-read the resource, rebuild the patch against the current state, and send it again.',
+    members: { operationIndex: true, pointer: true },
+    headers: RESOURCE_LINK,
+  },
+  'method-not-allowed': {
+    status: 405,
+    title: 'Method not allowed',
+    retryable: false,
+    resolution: 'none',
+    summary: 'This URL does not support the request method.',
+    description: 'The Allow header lists the methods this URL supports.',
+    members: {},
+    headers: ['Allow'],
+  },
+  'not-acceptable': {
+    status: 406,
+    title: 'Not acceptable',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The server cannot produce a response in any media type the Accept header allows.',
+    description: 'Accept `application/json` (and `application/problem+json` for errors), or omit Accept.',
+    members: {},
+  },
+  'internal-error': {
+    status: 500,
+    title: 'Internal server error',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The server failed unexpectedly.',
+    description:
+      'This is a bug or an outage, not something the request did wrong. Whether a write took effect is unknown: read the resource before repeating it, or repeat it with the same Idempotency-Key.',
+    members: {},
+  },
+};

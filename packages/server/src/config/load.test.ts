@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, parseConfigText } from './load.js';
+
+function issues(text: string, format: 'yaml' | 'json' = 'yaml') {
+  try {
+    parseConfigText(text, { format });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('fills in the defaults of SPEC 2', () => {
+    const c = parseConfigText('collections: { a: {} }');
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 4000 });
+    expect(c.storage).toBe('sqlite:./data/truce.db');
+    expect(c.actorHeader).toBe('truce-actor');
+    expect(c.bodyLimit).toBe(1024 * 1024);
+    expect(c.collections.get('a')).toMatchObject({
+      requirePreconditions: false,
+      staleWriteStatus: 412,
+      historyKeep: 100,
+    });
+  });
+
+  it('reads JSON and YAML files, and overrides from the command line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'truce-config-'));
+    try {
+      writeFileSync(
+        join(dir, 'truce.json'),
+        JSON.stringify({ listen: '0.0.0.0:80', collections: { b: { history: { keep: 5 } } } }),
+      );
+      const c = loadConfigFile(join(dir, 'truce.json'), {
+        listen: '127.0.0.1:9',
+        storage: 'sqlite::memory:',
+      });
+      expect(c.listen).toEqual({ host: '127.0.0.1', port: 9 });
+      expect(c.storage).toBe('sqlite::memory:');
+      expect(c.collections.get('b')!.historyKeep).toBe(5);
+      expect(c.baseDir).toBe(dir);
+      writeFileSync(join(dir, 'truce.yaml'), 'listen: "[::1]:4001"\ncollections: {}\n');
+      expect(loadConfigFile(join(dir, 'truce.yaml')).listen).toEqual({ host: '::1', port: 4001 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports every error with its path, not only the first', () => {
+    const found = issues(`
+listen: 4000
+storage: mysql://x
+bogus: 1
+collections:
+  users:
+    staleWriteStatus: 418
+    history: { keep: 0 }
+    requirePreconditions: yes please
+  "bad name": {}
+`);
+    const pointers = found.map((i) => i.pointer);
+    expect(pointers).toEqual(
+      expect.arrayContaining([
+        '/listen',
+        '/storage',
+        '',
+        '/collections/users/staleWriteStatus',
+        '/collections/users/history/keep',
+        '/collections/users/requirePreconditions',
+      ]),
+    );
+    expect(found.find((i) => i.pointer === '')!.message).toContain('bogus');
+    expect(found.some((i) => i.message.includes('bad name'))).toBe(true);
+  });
+
+  it('requires collections', () => {
+    expect(issues('listen: 127.0.0.1:1')).toEqual([
+      { pointer: '/collections', message: expect.stringContaining('collections') },
+    ]);
+  });
+
+  it('refuses schemas that do not compile or declare server-owned fields', () => {
+    const found = issues(
+      'collections:\n  a:\n    schema: { type: object, properties: { _v: {}, id: {}, n: { type: nonsense } } }\n',
+    );
+    expect(found.map((i) => i.pointer)).toEqual([
+      '/collections/a/schema',
+      '/collections/a/schema',
+      '/collections/a/schema',
+    ]);
+  });
+
+  it('refuses duplicate keys and broken YAML', () => {
+    expect(() => parseConfigText('collections: {}\ncollections: {}\n')).toThrow(ConfigError);
+    expect(() => parseConfigText('{"collections": ', { format: 'json' })).toThrow(/not valid JSON/);
+  });
+
+  it('says that PostgreSQL storage is not available yet', () => {
+    const found = issues('storage: postgres://u@h/db\ncollections: {}\n');
+    expect(found).toEqual([{ pointer: '/storage', message: expect.stringContaining('PostgreSQL') }]);
+  });
+});

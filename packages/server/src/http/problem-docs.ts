@@ -1,0 +1,51 @@
+import { isProblemCode, problemTypes, type ProblemType } from '@truce/protocol';
+
+/** A rendered documentation page for one problem type. */
+export interface ProblemPage {
+  readonly type: string;
+  readonly body: string;
+}
+
+/**
+ * The documentation a problem `type` URI dereferences to: HTML for people, the registry entry as
+ * JSON when the client prefers JSON. Both come from the one registry in `@truce/protocol`.
+ */
+export function problemDocumentation(code: string, accept: string | undefined): ProblemPage | undefined {
+  if (!isProblemCode(code)) return undefined;
+  const entry = problemTypes[code];
+  if (prefersJson(accept)) {
+    return { type: 'application/json; charset=utf-8', body: JSON.stringify(entry) };
+  }
+  return { type: 'text/html; charset=utf-8', body: renderHtml(entry) };
+}
+
+function prefersJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const json = /application\/(problem\+)?json/i.test(accept);
+  const html = /text\/html/i.test(accept);
+  return json && !html;
+}
+
+function renderHtml(entry: ProblemType): string {
+  const members = entry.members.length
+    ? `<h2>Extension members</h2><ul>${entry.members.map((m) => `<li><code>${esc(m)}</code></li>`).join('')}</ul>`
+    : '';
+  const headers = entry.headers?.length
+    ? `<h2>Response headers</h2><ul>${entry.headers.map((h) => `<li><code>${esc(h)}</code></li>`).join('')}</ul>`
+    : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(entry.code)}: ${esc(entry.title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}dt{font-weight:600}</style>
+</head><body>
+<h1><code>${esc(entry.code)}</code>: ${esc(entry.title)}</h1>
+<p>${esc(entry.summary)}</p>
+<dl><dt>Status</dt><dd>${entry.status}</dd><dt>Retryable</dt><dd>${entry.retryable ? 'yes' : 'no'}</dd>
+<dt>Resolution</dt><dd><code>${esc(entry.resolution)}</code></dd></dl>
+<h2>What to do</h2><p>${esc(entry.description)}</p>
+${members}${headers}
+</body></html>`;
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

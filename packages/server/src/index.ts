@@ -1,0 +1,18 @@
+/**
+ * `@truce/server`: a conflict-aware REST resource server. Use {@link createServer} for a standalone
+ * server, or register {@link trucePlugin} inside your own Fastify app.
+ */
+export { createServer, openStore, type CreateServerOptions } from './server.js';
+export { trucePlugin, type TrucePluginOptions } from './http/plugin.js';
+export {
+  loadConfigFile,
+  parseConfigText,
+  resolveConfig,
+  truceConfigSchema,
+  ConfigError,
+  type ConfigOverrides,
+} from './config/load.js';
+export type { TruceConfig, TruceConfigInput, CollectionConfig, ConfigIssue } from './config/types.js';
+export { buildOpenApi } from './openapi/build.js';
+export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';
+export * from './store/types.js';

@@ -1,0 +1,77 @@
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import type { CollectionConfig, TruceConfig } from '../config/types.js';
+import { ProblemError } from '../http/problem-error.js';
+import type { Store } from '../store/types.js';
+import { idProblem } from './ids.js';
+
+/** Everything a resource handler needs, built once per plugin registration. */
+export interface ResourceContext {
+  readonly config: TruceConfig;
+  readonly store: Store;
+  /** URL prefix the plugin is mounted under ('' at the root). */
+  readonly prefix: string;
+  readonly validators: ReadonlyMap<string, ValidateFunction>;
+}
+
+/** The configured collection, or a 404 problem. */
+export function collectionOf(ctx: ResourceContext, name: string): CollectionConfig {
+  const collection = ctx.config.collections.get(name);
+  if (!collection) throw new ProblemError('not-found', `There is no collection "${name}".`);
+  return collection;
+}
+
+/** A URL id checked against the id rules, or a 400 problem. */
+export function checkedId(id: string): string {
+  const problem = idProblem(id);
+  if (problem)
+    throw new ProblemError('malformed-request', problem, { errors: [{ pointer: '', message: problem }] });
+  return id;
+}
+
+/** Path of a resource, as used in Location, Link and `existing` members. */
+export function resourcePath(ctx: ResourceContext, collection: string, id: string): string {
+  return `${ctx.prefix}/${encodeURIComponent(collection)}/${encodeURIComponent(id)}`;
+}
+
+/** Request headers, lower-cased names, as Node.js delivers them. */
+export type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
+
+/** One request to a resource route, independent of the HTTP framework (batches build these too). */
+export interface OperationInput {
+  readonly method: string;
+  readonly headers: HeaderBag;
+  /** Parsed JSON body, or undefined when there was none. */
+  readonly body: unknown;
+  readonly query: Readonly<Record<string, string | string[] | undefined>>;
+  /** Path of the request, the problem `instance`. */
+  readonly instance: string;
+}
+
+/** What a handler answers; the plugin (or a batch) turns it into a response. */
+export interface OperationResult {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body?: unknown;
+}
+
+/** A header's value; repeated fields are joined with commas (RFC 9110 5.3). */
+export function header(headers: HeaderBag, name: string): string | undefined {
+  const raw = headers[name];
+  return Array.isArray(raw) ? raw.join(', ') : raw;
+}
+
+/** Who is writing (SPEC 3.5): the actor header, else null. */
+export function actorOf(ctx: ResourceContext, headers: HeaderBag): string | null {
+  const value = header(headers, ctx.config.actorHeader);
+  if (value === undefined || value.trim() === '') return null;
+  if (value.length > 256) {
+    throw new ProblemError(
+      'malformed-request',
+      `The ${ctx.config.actorHeader} header is longer than 256 characters.`,
+      {
+        errors: [{ pointer: '', message: `${ctx.config.actorHeader} is too long` }],
+      },
+    );
+  }
+  return value.trim();
+}

@@ -1,0 +1,88 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import formatsModule from 'ajv-formats';
+import type { CollectionConfig } from '../config/types.js';
+import type { JsonObject, JsonValue } from '../store/types.js';
+import { META_MEMBERS } from './representation.js';
+
+/** One input error, located by a JSON Pointer into the request body. */
+export interface FieldError {
+  readonly pointer: string;
+  readonly message: string;
+}
+
+// ajv-formats ships CommonJS with `exports.default`; under NodeNext the default import is the module object.
+const addFormats = (formatsModule as unknown as { default: (ajv: Ajv2020) => Ajv2020 }).default;
+
+/** Compiles each collection's schema once, at start-up. */
+export function compileValidators(collections: Iterable<CollectionConfig>): Map<string, ValidateFunction> {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats(ajv);
+  const validators = new Map<string, ValidateFunction>();
+  for (const c of collections) {
+    if (c.schema) validators.set(c.name, ajv.compile(c.schema));
+  }
+  return validators;
+}
+
+/** Every schema error of a document, each with its pointer. */
+export function schemaErrors(validate: ValidateFunction | undefined, doc: JsonObject): FieldError[] {
+  if (!validate || validate(doc)) return [];
+  return (validate.errors ?? []).map(toFieldError);
+}
+
+function toFieldError(e: ErrorObject): FieldError {
+  if (e.keyword === 'required') {
+    const missing = String(e.params['missingProperty']);
+    return { pointer: `${e.instancePath}/${escapeToken(missing)}`, message: `is required` };
+  }
+  if (e.keyword === 'additionalProperties') {
+    const extra = String(e.params['additionalProperty']);
+    return { pointer: `${e.instancePath}/${escapeToken(extra)}`, message: 'is not allowed by the schema' };
+  }
+  return { pointer: e.instancePath, message: e.message ?? e.keyword };
+}
+
+function escapeToken(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** What a PUT/POST/merge-patch body says besides the user fields. */
+export interface SplitBody {
+  readonly doc: JsonObject;
+  /** `id` member, when present. */
+  readonly id: JsonValue | undefined;
+  /** `_version` member, when present (an optimistic-concurrency check, SPEC 3.4 version-conflict). */
+  readonly version: JsonValue | undefined;
+  readonly errors: FieldError[];
+}
+
+/**
+ * Separates user fields from the members the server owns. Clients may echo back what they read
+ * (`id`, `_version`, `_createdAt`, `_updatedAt`, `_updatedBy`); any other `_` member is refused,
+ * because user fields may not start with `_` (SPEC 3.1).
+ */
+export function splitBody(body: JsonObject): SplitBody {
+  const doc: JsonObject = {};
+  const errors: FieldError[] = [];
+  let id: JsonValue | undefined;
+  let version: JsonValue | undefined;
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'id') id = value;
+    else if (key === '_version') version = value;
+    else if ((META_MEMBERS as readonly string[]).includes(key)) continue;
+    else if (key.startsWith('_')) {
+      errors.push({
+        pointer: `/${escapeToken(key)}`,
+        message: 'members starting with "_" are reserved for the server',
+      });
+    } else Object.defineProperty(doc, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  if (
+    version !== undefined &&
+    version !== null &&
+    !(Number.isSafeInteger(version) && (version as number) > 0)
+  ) {
+    errors.push({ pointer: '/_version', message: 'must be a positive integer (the version you read)' });
+  }
+  return { doc, id, version, errors };
+}

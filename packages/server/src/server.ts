@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TruceConfig } from './config/types.js';
+import { trucePlugin } from './http/plugin.js';
+import { openSqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/types.js';
+
+/** Options of {@link createServer}. */
+export interface CreateServerOptions {
+  /** Use this store instead of opening `config.storage` (the caller then closes it). */
+  readonly store?: Store;
+  /** Fastify logger setting; default: warnings and errors only. */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * A standalone resource server: a Fastify instance with {@link trucePlugin} at the root. Call
+ * `listen()` on it; `close()` also closes the store it opened.
+ */
+export async function createServer(
+  config: TruceConfig,
+  options: CreateServerOptions = {},
+): Promise<FastifyInstance> {
+  const store = options.store ?? openStore(config);
+  const app = Fastify({
+    logger: options.logger ?? { level: 'warn' },
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimit,
+    // Ids may be up to 200 characters; longer ones must reach the handler to get a clear 400.
+    routerOptions: { maxParamLength: 1000 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  if (!options.store) app.addHook('onClose', async () => store.close());
+  await app.register(trucePlugin, { config, store });
+  return app;
+}
+
+/** Opens the store named by `config.storage` (`sqlite:<path>` or `sqlite::memory:`). */
+export function openStore(config: TruceConfig): Store {
+  const url = config.storage;
+  if (url.startsWith('sqlite:')) {
+    const target = url.slice('sqlite:'.length);
+    if (target === ':memory:') return openSqliteStore({ path: ':memory:', durability: config.durability });
+    const path = isAbsolute(target) ? target : resolve(config.baseDir, target);
+    mkdirSync(dirname(path), { recursive: true });
+    return openSqliteStore({ path, durability: config.durability });
+  }
+  throw new Error(`unsupported storage "${url}"`);
+}

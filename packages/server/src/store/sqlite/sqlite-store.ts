@@ -1,0 +1,156 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  ChangeRecord,
+  CommitResult,
+  Head,
+  ListOptions,
+  ListPage,
+  Store,
+  StoreCapabilities,
+  VersionRecord,
+  WriteOp,
+} from '../types.js';
+import { createCommit } from './commit.js';
+import { createList } from './list.js';
+import { migrate } from './schema.js';
+import { type Statements, prepareStatements, toChangeRecord, toHead, toVersionRecord } from './statements.js';
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** A file path (parent folders are created), or `':memory:'` for a store that lives and dies with the process. */
+  readonly path: string;
+  /**
+   * `'normal'` (default): WAL with `synchronous=NORMAL`. A committed write survives the process being
+   * killed at any moment (it is in the WAL file, which the OS keeps), but the last transactions
+   * before a power loss or OS crash may be lost; the database itself stays consistent.
+   * `'strict'`: `synchronous=FULL`, the WAL is fsynced at every commit, so a committed write also
+   * survives power loss, at the price of one fsync per commit.
+   */
+  readonly durability?: 'normal' | 'strict' | undefined;
+  /** How long a writer waits for another connection's write lock before failing; default 5000 ms. */
+  readonly busyTimeoutMs?: number | undefined;
+}
+
+/** The pragmas {@link SqliteStore.pragma} may read, for diagnostics and tests. */
+export type SqlitePragma = 'journal_mode' | 'synchronous' | 'busy_timeout' | 'user_version';
+
+/**
+ * The SQLite adapter of {@link Store}, over better-sqlite3.
+ *
+ * better-sqlite3 is synchronous: every method does its work before returning and the promises it
+ * returns are already settled. In one process, commits therefore never interleave; between
+ * processes (or several connections to one file) SQLite's write lock serialises them, and the busy
+ * timeout makes a writer wait for that lock instead of failing.
+ */
+export class SqliteStore implements Store {
+  /** What this store can do: shared by processes when it is a file, lost on close when in memory. */
+  readonly capabilities: StoreCapabilities;
+  readonly #db: Database.Database;
+  readonly #st: Statements;
+  readonly #commit: (ops: readonly WriteOp[]) => CommitResult;
+  readonly #list: (collection: string, options: ListOptions) => ListPage;
+
+  /** Opens (creating when needed) and migrates the database; prefer {@link openSqliteStore}. */
+  constructor(options: SqliteStoreOptions) {
+    const memory = options.path === ':memory:' || options.path === '';
+    if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+    const db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+    try {
+      // WAL lets readers proceed during a write and makes a commit one append to the log. It is a
+      // property of the file, a no-op when another process already set it; memory databases have none.
+      if (!memory && db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
+        // SQLite keeps the old mode where WAL cannot work (e.g. some network file systems); the
+        // durability and multi-process guarantees above rely on WAL, so refuse rather than degrade.
+        throw new Error(`SQLite could not switch ${options.path} to WAL mode.`);
+      }
+      db.pragma(`synchronous = ${options.durability === 'strict' ? 'FULL' : 'NORMAL'}`);
+      migrate(db);
+      this.#st = prepareStatements(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    this.#db = db;
+    this.#commit = createCommit(db, this.#st);
+    this.#list = createList(db);
+    this.capabilities = Object.freeze({ name: 'sqlite', multiProcess: !memory, ephemeral: memory });
+  }
+
+  /** See {@link Store.get}. */
+  async get(collection: string, id: string): Promise<Head | null> {
+    const row = this.#st.getHead.get(collection, id);
+    return row === undefined ? null : toHead(row);
+  }
+
+  /** See {@link Store.commit}. */
+  async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    return this.#commit(ops);
+  }
+
+  /** See {@link Store.list}. */
+  async list(collection: string, options: ListOptions): Promise<ListPage> {
+    return this.#list(collection, options);
+  }
+
+  /** See {@link Store.history}. */
+  async history(
+    collection: string,
+    id: string,
+    options: { readonly limit: number; readonly before?: number | undefined },
+  ): Promise<readonly VersionRecord[]> {
+    const before = options.before ?? Number.MAX_SAFE_INTEGER;
+    return this.#st.history.all(collection, id, before, options.limit).map(toVersionRecord);
+  }
+
+  /** See {@link Store.version}. */
+  async version(collection: string, id: string, version: number): Promise<VersionRecord | null> {
+    const row = this.#st.version.get(collection, id, version);
+    return row === undefined ? null : toVersionRecord(row);
+  }
+
+  /** See {@link Store.versionByEtag}. */
+  async versionByEtag(collection: string, id: string, etag: string): Promise<VersionRecord | null> {
+    const row = this.#st.versionByEtag.get(collection, id, etag);
+    return row === undefined ? null : toVersionRecord(row);
+  }
+
+  /** See {@link Store.changes}. */
+  async changes(options: {
+    readonly since: number;
+    readonly limit: number;
+    readonly collection?: string | undefined;
+  }): Promise<readonly ChangeRecord[]> {
+    const rows =
+      options.collection === undefined
+        ? this.#st.changes.all(options.since, options.limit)
+        : this.#st.changesOf.all(options.collection, options.since, options.limit);
+    return rows.map(toChangeRecord);
+  }
+
+  /** See {@link Store.lastSeq}. */
+  async lastSeq(): Promise<number> {
+    return this.#st.lastSeq.get()?.seq ?? 0;
+  }
+
+  /** See {@link Store.ping}; rejects once the store is closed. */
+  async ping(): Promise<void> {
+    this.#st.ping.get();
+  }
+
+  /** See {@link Store.close}; closing twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** The current value of a connection setting, e.g. `synchronous` (1 = NORMAL, 2 = FULL). */
+  pragma(name: SqlitePragma): unknown {
+    return this.#db.pragma(name, { simple: true });
+  }
+}
+
+/** Opens a SQLite store; see {@link SqliteStoreOptions} for the durability trade-off. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

@@ -1,0 +1,156 @@
+/**
+ * The storage contract of the resource server.
+ *
+ * A store keeps, per collection and id, the current head of a resource (or its tombstone), its
+ * version history, and one global change sequence. Every mutation goes through {@link Store.commit}:
+ * a compare-and-set on the resource version that, in the same transaction, writes the new head,
+ * appends history (trimmed to the requested retention) and appends the change sequence. The server
+ * reads a head, evaluates preconditions and computes the new document, then commits with the
+ * version it read; if another writer got in between, the commit reports a mismatch and the server
+ * re-evaluates. That makes "check and write" one atomic step on every adapter.
+ */
+
+/** A JSON value as stored. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object: the user fields of a resource (never `id` or `_`-prefixed members). */
+export type JsonObject = { [key: string]: JsonValue };
+/** A primitive usable in an equality filter. */
+export type JsonPrimitive = null | boolean | number | string;
+
+/** The current state of one URL: a live resource, or the tombstone left by a delete. */
+export interface Head {
+  readonly collection: string;
+  readonly id: string;
+  /** Strictly increasing per URL, never reused, not even after delete and re-create. */
+  readonly version: number;
+  /** Strong entity-tag, formatted with quotes (`"..."`); never repeats for the URL. */
+  readonly etag: string;
+  /** True when the last write was a delete; `doc` is then `null`. */
+  readonly deleted: boolean;
+  readonly doc: JsonObject | null;
+  /** Epoch milliseconds when this incarnation was created (after a re-create: the re-create). */
+  readonly createdAt: number;
+  /** Epoch milliseconds of the last write (for a tombstone: the delete). */
+  readonly updatedAt: number;
+  /** Actor of the last write, or null. */
+  readonly updatedBy: string | null;
+}
+
+/** One compare-and-set write inside a commit. */
+export interface WriteOp {
+  readonly collection: string;
+  readonly id: string;
+  /**
+   * The version the caller based the write on: the `version` of the head it read, or 0 when
+   * `get` returned null (the URL never held anything). A tombstone counts with its version.
+   */
+  readonly expectVersion: number;
+  /** The new user document, or null to delete. Deleting a missing or deleted resource is a caller error. */
+  readonly doc: JsonObject | null;
+  readonly actor: string | null;
+  /** How many versions of this resource to keep in history after the write (at least 1). */
+  readonly keepHistory: number;
+}
+
+/** The outcome of {@link Store.commit}. */
+export type CommitResult =
+  | { readonly ok: true; readonly heads: readonly Head[] }
+  | {
+      readonly ok: false;
+      /** Index of the first op whose expected version did not match. Nothing was written. */
+      readonly index: number;
+      readonly reason: 'version-mismatch';
+      /** The head found instead (null when the URL never held anything). */
+      readonly current: Head | null;
+    };
+
+/** One entry of a resource's version history. */
+export interface VersionRecord {
+  readonly version: number;
+  readonly etag: string;
+  readonly op: 'create' | 'update' | 'delete';
+  /** The document as of this version (null for a delete). */
+  readonly doc: JsonObject | null;
+  readonly createdAt: number;
+  readonly at: number;
+  readonly by: string | null;
+}
+
+/** One entry of the global change sequence. */
+export interface ChangeRecord {
+  /** Strictly increasing across the whole store, in commit order. */
+  readonly seq: number;
+  readonly collection: string;
+  readonly id: string;
+  readonly op: 'create' | 'update' | 'delete';
+  readonly version: number;
+  readonly etag: string;
+  readonly doc: JsonObject | null;
+  readonly at: number;
+  readonly by: string | null;
+}
+
+export interface ListOptions {
+  /** 1..1000. */
+  readonly limit: number;
+  /** Opaque cursor returned as `next` by a previous call. */
+  readonly cursor?: string | undefined;
+  /**
+   * Equality filters on top-level user fields: a resource matches when, for every field, its value
+   * is strictly equal (same JSON type and value) to one of the listed values.
+   */
+  readonly filters?: Readonly<Record<string, readonly JsonPrimitive[]>> | undefined;
+}
+
+export interface ListPage {
+  /** Live resources only (no tombstones), ordered by id ascending. */
+  readonly items: readonly Head[];
+  /** Cursor for the next page, or null when this page is the last. */
+  readonly next: string | null;
+}
+
+/** Thrown by `list` for a cursor it did not issue. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+}
+
+/** What an adapter can do, as data (STYLE: capabilities are a frozen object, not instanceof checks). */
+export interface StoreCapabilities {
+  /** Adapter name, e.g. `sqlite`. */
+  readonly name: string;
+  /** True when several server processes may share the store. */
+  readonly multiProcess: boolean;
+  /** True when data lives only in memory and is lost on close. */
+  readonly ephemeral: boolean;
+}
+
+/** The storage interface every adapter implements; the conformance suite checks it. */
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  /** The head for a URL (live or tombstone), or null when nothing was ever stored there. */
+  get(collection: string, id: string): Promise<Head | null>;
+  /** Atomically apply every op or none (see {@link CommitResult}). */
+  commit(ops: readonly WriteOp[]): Promise<CommitResult>;
+  list(collection: string, options: ListOptions): Promise<ListPage>;
+  /** History newest first, at most `limit` entries, only versions lower than `before` when given. */
+  history(
+    collection: string,
+    id: string,
+    options: { readonly limit: number; readonly before?: number | undefined },
+  ): Promise<readonly VersionRecord[]>;
+  /** One past version by number, or null when unknown or trimmed. */
+  version(collection: string, id: string, version: number): Promise<VersionRecord | null>;
+  /** The history entry that carried this entity-tag, or null when unknown or trimmed. */
+  versionByEtag(collection: string, id: string, etag: string): Promise<VersionRecord | null>;
+  /** Change records with seq > `since`, ascending, at most `limit`, optionally for one collection. */
+  changes(options: {
+    readonly since: number;
+    readonly limit: number;
+    readonly collection?: string | undefined;
+  }): Promise<readonly ChangeRecord[]>;
+  /** Highest seq committed so far (0 when none). */
+  lastSeq(): Promise<number>;
+  /** Resolves when the store answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
