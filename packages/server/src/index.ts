@@ -14,5 +14,6 @@ export {
 } from './config/load.js';
 export type { TruceConfig, TruceConfigInput, CollectionConfig, ConfigIssue } from './config/types.js';
 export { buildOpenApi } from './openapi/build.js';
+export { problemsMarkdown } from './http/problem-docs.js';
 export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';
 export * from './store/types.js';

@@ -19,6 +19,40 @@ export function problemDocumentation(code: string, accept: string | undefined): 
   return { type: 'text/html; charset=utf-8', body: renderHtml(entry) };
 }
 
+/**
+ * `docs/problems.md`, rendered from the registry: `npm run docs:problems` writes it and a test
+ * checks the committed file is current, so the registry, the docs and `/_problems/{code}` agree.
+ */
+export function problemsMarkdown(): string {
+  const entries = Object.values(problemTypes) as ProblemType[];
+  const lines = [
+    '# Problem types',
+    '',
+    '<!-- Generated from packages/protocol/src/problem-registry.ts by `npm run docs:problems`; do not edit. -->',
+    '',
+    'Every error body is `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,',
+    '`instance`, `code`, `retryable` and `resolution`, plus the extension members of its code. `type` is',
+    '`/_problems/{code}` (configurable with `problemTypeBase`); the server serves each page there, as HTML or,',
+    'when the client prefers it, as JSON. `retryable` is true only when the identical request may succeed later',
+    'without change; conflicts are never blindly re-sent.',
+    '',
+    '| code | status | resolution | retryable | title |',
+    '|---|---|---|---|---|',
+    ...entries.map(
+      (e) =>
+        `| [\`${e.code}\`](#${e.code}) | ${e.status} | \`${e.resolution}\` | ${e.retryable ? 'yes' : 'no'} | ${e.title} |`,
+    ),
+  ];
+  for (const e of entries) {
+    lines.push('', `## ${e.code}`, '', `**${e.status} ${e.title}.** ${e.summary}`, '', e.description, '');
+    lines.push(`- resolution: \`${e.resolution}\`; retryable: ${e.retryable ? 'yes' : 'no'}`);
+    if (e.members.length > 0)
+      lines.push(`- extension members: ${e.members.map((m) => `\`${m}\``).join(', ')}`);
+    if (e.headers?.length) lines.push(`- headers: ${e.headers.map((h) => `\`${h}\``).join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function prefersJson(accept: string | undefined): boolean {
   if (!accept) return false;
   const json = /application\/(problem\+)?json/i.test(accept);

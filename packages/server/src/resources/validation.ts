@@ -1,6 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
 import type { CollectionConfig } from '../config/types.js';
+import { ProblemError } from '../http/problem-error.js';
 import type { JsonObject, JsonValue } from '../store/types.js';
 import { META_MEMBERS } from './representation.js';
 
@@ -85,4 +86,17 @@ export function splitBody(body: JsonObject): SplitBody {
     errors.push({ pointer: '/_version', message: 'must be a positive integer (the version you read)' });
   }
   return { doc, id, version, errors };
+}
+
+/** A 422 listing every error; the detail names the first. */
+export function invalid(errors: FieldError[]): ProblemError {
+  const first = errors[0]!;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new ProblemError(
+    'validation-failed',
+    `${first.pointer || 'the document'} ${first.message}${more}.`,
+    {
+      errors,
+    },
+  );
 }

@@ -1,0 +1,157 @@
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  isJsonObject,
+  validateJsonPatch,
+  type JsonPatchOperation,
+} from '@truce/protocol';
+import type { CollectionConfig } from '../config/types.js';
+import { ACCEPT_PATCH, MEDIA, mediaTypeOf } from '../http/body.js';
+import { ProblemError } from '../http/problem-error.js';
+import type { Head, JsonObject, JsonValue } from '../store/types.js';
+import { header, type OperationInput } from './context.js';
+import { headRepresentation, META_MEMBERS } from './representation.js';
+import { invalid, splitBody, type FieldError } from './validation.js';
+
+/** The three writes on `/{c}/{id}`. */
+export type ItemWrite = 'replace' | 'patch' | 'delete';
+
+/** What a write intends, computed from the request alone before the current state is read. */
+export type Intent =
+  | { readonly kind: 'replace'; readonly doc: JsonObject; readonly version: JsonValue | undefined }
+  | { readonly kind: 'merge-patch'; readonly patch: JsonObject; readonly version: JsonValue | undefined }
+  | { readonly kind: 'json-patch'; readonly operations: readonly JsonPatchOperation[] }
+  | { readonly kind: 'delete' };
+
+/** Reads what a PUT, PATCH or DELETE asks for, refusing malformed bodies before any state is read. */
+export function readIntent(op: ItemWrite, id: string, input: OperationInput): Intent {
+  if (op === 'delete') return { kind: 'delete' };
+  if (op === 'replace') {
+    const split = checkedSplit(requireJsonObject(input, [MEDIA.json]), id);
+    return { kind: 'replace', doc: split.doc, version: split.version };
+  }
+  const media = mediaTypeOf(header(input.headers, 'content-type'));
+  if (media === MEDIA.jsonPatch) {
+    if (input.body === undefined)
+      throw malformed('A JSON Patch request needs a body: an array of operations.');
+    const checked = validateJsonPatch(input.body);
+    if (!checked.ok) {
+      throw new ProblemError('malformed-request', 'The JSON Patch document is not valid (RFC 6902).', {
+        errors: checked.errors,
+      });
+    }
+    return { kind: 'json-patch', operations: checked.operations };
+  }
+  const split = checkedSplit(requireJsonObject(input, [MEDIA.mergePatch]), id);
+  return { kind: 'merge-patch', patch: split.doc, version: split.version };
+}
+
+function checkedSplit(body: JsonObject, id: string) {
+  const split = splitBody(body);
+  const errors = [...split.errors];
+  if (split.id !== undefined && split.id !== id) {
+    errors.push({ pointer: '/id', message: `must be "${id}" (the id in the URL) or left out` });
+  }
+  if (errors.length > 0) throw invalid(errors);
+  return split;
+}
+
+/** The document a write produces from the current one. */
+export function nextDocument(
+  intent: Intent,
+  current: Head | null,
+  collection: CollectionConfig,
+  id: string,
+): JsonObject {
+  switch (intent.kind) {
+    case 'replace':
+      return intent.doc;
+    case 'merge-patch':
+      return applyMergePatch(current?.doc ?? {}, intent.patch) as JsonObject;
+    case 'json-patch':
+      return applyOperations(intent.operations, current!, collection, id);
+    case 'delete':
+      throw new Error('a delete has no next document');
+  }
+}
+
+/**
+ * JSON Patch paths address the representation the client read (with `id` and `_version`), so a
+ * `test` on `/_version` works as an optimistic check; the server-owned members must come out as
+ * they went in.
+ */
+function applyOperations(
+  operations: readonly JsonPatchOperation[],
+  current: Head,
+  collection: CollectionConfig,
+  id: string,
+): JsonObject {
+  const before = headRepresentation(current);
+  const result = applyJsonPatch(before, operations);
+  if (!result.ok) {
+    const failure = result.error;
+    if (failure.kind === 'test-failed') {
+      throw new ProblemError(
+        'test-failed',
+        `The test operation at index ${failure.index} failed: ${failure.pointer} is not the expected value.`,
+        { pointer: failure.pointer, expected: failure.expected, actual: failure.actual },
+        {},
+      );
+    }
+    throw new ProblemError(
+      'patch-conflict',
+      `Operation ${failure.index} cannot be applied to ${collection.name}/${id}: ${failure.message}`,
+      { operationIndex: failure.index, pointer: failure.pointer },
+    );
+  }
+  if (!isJsonObject(result.value))
+    throw invalid([{ pointer: '', message: 'the patched document must be an object' }]);
+  const errors: FieldError[] = [];
+  const doc: JsonObject = {};
+  for (const [key, value] of Object.entries(result.value)) {
+    if (key === 'id' || (META_MEMBERS as readonly string[]).includes(key)) {
+      if (JSON.stringify(value) !== JSON.stringify(before[key])) {
+        errors.push({ pointer: `/${key}`, message: 'is read-only' });
+      }
+    } else if (key.startsWith('_')) {
+      errors.push({ pointer: `/${key}`, message: 'members starting with "_" are reserved for the server' });
+    } else {
+      Object.defineProperty(doc, key, { value, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  for (const key of ['id', ...META_MEMBERS]) {
+    if (!(key in result.value))
+      errors.push({ pointer: `/${key}`, message: 'is read-only and cannot be removed' });
+  }
+  if (errors.length > 0) throw invalid(errors);
+  return doc;
+}
+
+/** The body as a JSON object, after checking its media type is one of `accepted`. */
+export function requireJsonObject(input: OperationInput, accepted: readonly string[]): JsonObject {
+  const media = mediaTypeOf(header(input.headers, 'content-type'));
+  if (media === undefined || !accepted.includes(media)) {
+    const isPatch = input.method === 'PATCH';
+    throw new ProblemError(
+      'unsupported-media-type',
+      `${input.method} takes ${accepted.join(' or ')}${isPatch ? ` (or ${MEDIA.jsonPatch})` : ''}, not ${media ?? 'a body without Content-Type'}.`,
+      {},
+      isPatch ? { 'accept-patch': ACCEPT_PATCH } : {},
+    );
+  }
+  if (input.body === undefined) throw malformed(`${input.method} needs a JSON object body.`);
+  if (!isJsonObject(input.body as JsonValue)) {
+    throw malformed(`The body must be a JSON object, not ${describe(input.body)}.`);
+  }
+  return input.body as JsonObject;
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return `a ${typeof value}`;
+}
+
+function malformed(detail: string): ProblemError {
+  return new ProblemError('malformed-request', detail, { errors: [{ pointer: '', message: detail }] });
+}
