@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Truce benchmarks (SPEC section 7): each scenario runs against a bare Fastify baseline and
+// against Truce, in the same run, on this machine; the table shows Truce as a ratio of the
+// baseline. Benchmarks are never part of the test suite's pass or fail: this exits 0 whether or
+// not a target is met, and non-zero only when the bench itself could not run.
+//
+// Environment: BENCH_DURATION (measured seconds per side and scenario, default 10), BENCH_ROUNDS
+// (how many alternating slices those seconds are cut into, default 5), BENCH_WARMUP (unmeasured
+// seconds per side first, default 2), BENCH_SCENARIOS (e.g. `B1`, default all), BENCH_CPU_PROF (a
+// folder: the Truce server runs with `node --cpu-prof` and writes its profiles there).
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAllServers } from './lib/child.mjs';
+import { measureScenario } from './lib/measure.mjs';
+import { formatNotes, formatTable, judge, writeJson } from './lib/report.mjs';
+import { scenarios } from './scenarios/scenario.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const RESULTS = join(here, 'results/latest.json');
+
+const settings = readSettings(process.env);
+const tempDirs = new Set();
+
+// Children must not outlive the bench, whatever ends it.
+process.on('exit', () => {
+  killAllServers();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping`);
+    process.exit(130);
+  });
+}
+// Bounded in time: a hung server or load run cannot keep the bench going forever.
+const budgetSec = settings.scenarios.length * 2 * (settings.warmupSec + settings.durationSec + 60);
+globalThis
+  .setTimeout(() => {
+    console.error(`bench: gave up after ${budgetSec} s`);
+    process.exit(1);
+  }, budgetSec * 1000)
+  .unref();
+
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+}
+process.exit();
+
+async function main() {
+  // Anything else running shares the two CPUs with the bench; the load average says how much.
+  const loadBefore = Number(loadavg()[0].toFixed(2));
+  console.error(
+    `Truce bench: ${settings.durationSec} s measured per side in ${settings.rounds} alternating slices, ` +
+      `after ${settings.warmupSec} s warm-up; ` +
+      `${cpus().length} CPUs, Node.js ${process.version}, load average ${loadBefore}; ` +
+      'load generator and server share the CPUs.',
+  );
+  const rows = [];
+  for (const scenario of settings.scenarios) {
+    const { baseline, truce } = await measureScenario(scenario, settings, tempDirs, progress);
+    rows.push({ scenario, baseline, truce, verdict: judge(scenario, baseline, truce) });
+  }
+
+  console.log(`\n${formatTable(rows)}`);
+  for (const note of formatNotes(rows)) console.log(`! ${note}`);
+
+  await writeJson(RESULTS, {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      loadAverage1mBefore: loadBefore,
+    },
+    source: sourceVersion(),
+    settings: { durationSec: settings.durationSec, rounds: settings.rounds, warmupSec: settings.warmupSec },
+    scenarios: Object.fromEntries(
+      rows.map(({ scenario, baseline, truce, verdict }) => [
+        scenario.id,
+        {
+          title: scenario.title,
+          connections: scenario.connections,
+          resources: scenario.resources,
+          target: scenario.target,
+          ratio: round(verdict.ratio, 4),
+          met: verdict.met,
+          unexpectedResponses: verdict.unexpected,
+          baseline,
+          truce,
+        },
+      ]),
+    ),
+  });
+  console.log(`\nresults written to ${RESULTS}`);
+  if (settings.cpuProfDir !== undefined) {
+    console.log(
+      `Truce CPU profiles in ${settings.cpuProfDir}; summarise one with node profile-summary.mjs <file>`,
+    );
+  }
+}
+
+function readSettings(env) {
+  const number = (name, fallback, min) => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min)
+      throw new Error(`${name} must be a number >= ${min}, not "${text}"`);
+    return value;
+  };
+  const wanted = (env.BENCH_SCENARIOS ?? '')
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const unknown = wanted.filter((id) => !scenarios.some((s) => s.id === id));
+  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}`);
+  return {
+    durationSec: Math.floor(number('BENCH_DURATION', 10, 1)),
+    rounds: Math.floor(number('BENCH_ROUNDS', 5, 1)),
+    warmupSec: number('BENCH_WARMUP', 2, 0),
+    scenarios: wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.id)) : scenarios,
+    cpuProfDir: env.BENCH_CPU_PROF ? resolve(env.BENCH_CPU_PROF) : undefined,
+  };
+}
+
+/** The commit measured, and whether packages/ had uncommitted changes (then the numbers are for those). */
+function sourceVersion() {
+  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8', stdio: 'pipe' }).trim();
+  try {
+    return {
+      commit: git('rev-parse', 'HEAD'),
+      packagesChanged: git('status', '--porcelain', '--', '../packages') !== '',
+    };
+  } catch {
+    return { commit: 'unknown', packagesChanged: null };
+  }
+}
+
+function progress(message) {
+  console.error(`  ${message}`);
+}
+
+function round(n, digits) {
+  return Number(n.toFixed(digits));
+}
