@@ -80,7 +80,6 @@ export interface ProblemMembers {
   /** A JSON Patch operation could not be applied to the current state (RFC 5789 2.2, conflicting state). */
   'patch-conflict': { operationIndex: number; pointer: string };
   'method-not-allowed': NoMembers;
-  'not-acceptable': NoMembers;
   'internal-error': NoMembers;
 }
 

@@ -329,15 +329,6 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     members: {},
     headers: ['Allow'],
   },
-  'not-acceptable': {
-    status: 406,
-    title: 'Not acceptable',
-    retryable: false,
-    resolution: 'fix-input',
-    summary: 'The server cannot produce a response in any media type the Accept header allows.',
-    description: 'Accept `application/json` (and `application/problem+json` for errors), or omit Accept.',
-    members: {},
-  },
   'internal-error': {
     status: 500,
     title: 'Internal server error',

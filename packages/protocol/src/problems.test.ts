@@ -55,7 +55,6 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'precondition-failed': { currentEtag: '"3-x"' },
   'patch-conflict': { operationIndex: 1, pointer: '/a/b' },
   'method-not-allowed': {},
-  'not-acceptable': {},
   'internal-error': {},
 };
 
@@ -91,7 +90,6 @@ describe('problemTypes', () => {
       'precondition-failed': 412,
       'patch-conflict': 409,
       'method-not-allowed': 405,
-      'not-acceptable': 406,
       'internal-error': 500,
     });
   });

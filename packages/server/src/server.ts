@@ -25,7 +25,6 @@ export async function createServer(
   const store = options.store ?? openStore(config);
   const app = Fastify({
     logger: options.logger ?? { level: 'warn' },
-    disableRequestLogging: true,
     bodyLimit: config.bodyLimit,
     // Ids may be up to 200 characters; longer ones must reach the handler to get a clear 400.
     routerOptions: { maxParamLength: 1000 },

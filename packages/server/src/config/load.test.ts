@@ -42,7 +42,9 @@ describe('configuration', () => {
       expect(c.listen).toEqual({ host: '127.0.0.1', port: 9 });
       expect(c.storage).toBe('sqlite::memory:');
       expect(c.collections.get('b')!.historyKeep).toBe(5);
-      expect(c.baseDir).toBe(dir);
+      // --storage is relative to the working directory; the file's own storage to the file.
+      expect(c.baseDir).toBe(process.cwd());
+      expect(loadConfigFile(join(dir, 'truce.json')).baseDir).toBe(dir);
       writeFileSync(join(dir, 'truce.yaml'), 'listen: "[::1]:4001"\ncollections: {}\n');
       expect(loadConfigFile(join(dir, 'truce.yaml')).listen).toEqual({ host: '::1', port: 4001 });
     } finally {
@@ -75,6 +77,13 @@ collections:
     );
     expect(found.find((i) => i.pointer === '')!.message).toContain('bogus');
     expect(found.some((i) => i.message.includes('bad name'))).toBe(true);
+  });
+
+  it('reports value errors together with shape errors, in one pass', () => {
+    const found = issues(
+      'listen: localhost:99999\nstorage: postgres://u@h/db\ncolour: blue\ncollections: {}\n',
+    );
+    expect(found.map((i) => i.pointer).sort()).toEqual(['', '/listen', '/storage']);
   });
 
   it('requires collections', () => {

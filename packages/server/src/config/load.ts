@@ -3,7 +3,15 @@ import { dirname, extname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
 import configSchema from './truce-config.schema.json' with { type: 'json' };
-import type { CollectionConfig, ConfigIssue, TruceConfig, TruceConfigInput } from './types.js';
+import type {
+  CollectionConfig,
+  CollectionConfigInput,
+  ConfigIssue,
+  StateMachine,
+  Transition,
+  TruceConfig,
+  TruceConfigInput,
+} from './types.js';
 import type { JsonObject } from '../store/types.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:4000';
@@ -26,7 +34,8 @@ export class ConfigError extends Error {
 /** The JSON Schema every configuration file is validated against (also shipped as `@truce/server/config-schema.json`). */
 export const truceConfigSchema: JsonObject = configSchema as JsonObject;
 
-const ajv = new Ajv2020({ allErrors: true, strict: false });
+// Formats are checked when documents are validated; here they would only print warnings.
+const ajv = new Ajv2020({ allErrors: true, strict: false, logger: false });
 const validateShape = ajv.compile(configSchema);
 
 /** Overrides from the command line, applied after validation of the file. */
@@ -86,26 +95,28 @@ export function resolveConfig(
   options: { file?: string; overrides?: ConfigOverrides; baseDir?: string } = {},
 ): TruceConfig {
   const where = options.file ?? 'configuration';
-  if (!validateShape(data)) {
-    const issues = (validateShape.errors ?? []).map((e) => ({
-      pointer:
-        e.keyword === 'required'
-          ? `${e.instancePath}/${String(e.params['missingProperty'])}`
-          : e.instancePath,
-      message: describeAjvError(e),
-    }));
-    throw new ConfigError(`${where} is invalid`, issues, options.file);
-  }
-  const input = data as unknown as TruceConfigInput;
-  const issues: ConfigIssue[] = [];
+  const shapeValid = validateShape(data);
+  // Every problem in one report: shape errors first, then the value checks that can still run.
+  const issues: ConfigIssue[] = shapeValid
+    ? []
+    : (validateShape.errors ?? []).map((e) => ({
+        pointer:
+          e.keyword === 'required'
+            ? `${e.instancePath}/${String(e.params['missingProperty'])}`
+            : e.instancePath,
+        message: describeAjvError(e),
+      }));
+  const input = (data ?? {}) as TruceConfigInput;
 
-  const listenText = options.overrides?.listen ?? input.listen ?? DEFAULT_LISTEN;
+  const listenText = options.overrides?.listen ?? text(input.listen) ?? DEFAULT_LISTEN;
   const listen = parseListen(listenText);
-  if (!listen)
+  if (!listen && !issues.some((i) => i.pointer === '/listen')) {
     issues.push({ pointer: '/listen', message: `"${listenText}" is not host:port with a port 0-65535` });
+  }
 
-  const storage = options.overrides?.storage ?? input.storage ?? DEFAULT_STORAGE;
-  if (!/^sqlite:.+/.test(storage)) {
+  const storageOverridden = options.overrides?.storage !== undefined;
+  const storage = options.overrides?.storage ?? text(input.storage) ?? DEFAULT_STORAGE;
+  if (!/^sqlite:.+/.test(storage) && !issues.some((i) => i.pointer === '/storage')) {
     issues.push({
       pointer: '/storage',
       message: storage.startsWith('postgres')
@@ -115,33 +126,31 @@ export function resolveConfig(
   }
 
   const collections = new Map<string, CollectionConfig>();
-  for (const [name, c] of Object.entries(input.collections)) {
-    if (c.schema !== undefined) {
-      for (const message of checkCollectionSchema(c.schema)) {
-        issues.push({ pointer: `/collections/${escape(name)}/schema`, message });
-      }
+  if (shapeValid) {
+    for (const [name, c] of Object.entries(input.collections)) {
+      const at = `/collections/${escape(name)}`;
+      collections.set(name, resolveCollection(name, c, at, input, issues));
     }
-    collections.set(name, {
-      name,
-      description: c.description,
-      schema: c.schema,
-      requirePreconditions: c.requirePreconditions ?? false,
-      staleWriteStatus: c.staleWriteStatus ?? 412,
-      historyKeep: c.history?.keep ?? DEFAULT_HISTORY_KEEP,
-    });
   }
   if (issues.length > 0 || !listen) throw new ConfigError(`${where} is invalid`, issues, options.file);
 
+  const actorHeaderName = input.actorHeader ?? 'Truce-Actor';
   return {
     listen,
     storage,
     durability: input.durability ?? 'normal',
-    actorHeader: (input.actorHeader ?? 'Truce-Actor').toLowerCase(),
+    actorHeader: actorHeaderName.toLowerCase(),
+    actorHeaderName,
     bodyLimit: input.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    problemTypeBase: input.problemTypeBase ?? '/_problems/',
+    problemTypeBase: input.problemTypeBase,
     collections,
-    baseDir: options.baseDir ?? process.cwd(),
+    // --storage is typed relative to where the command runs, the file's storage relative to the file.
+    baseDir: storageOverridden ? process.cwd() : (options.baseDir ?? process.cwd()),
   };
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function parseListen(text: string): { host: string; port: number } | undefined {
@@ -153,14 +162,104 @@ function parseListen(text: string): { host: string; port: number } | undefined {
   return { host, port };
 }
 
+function resolveCollection(
+  name: string,
+  c: CollectionConfigInput,
+  at: string,
+  input: TruceConfigInput,
+  issues: ConfigIssue[],
+): CollectionConfig {
+  if (c.schema !== undefined) {
+    for (const message of checkCollectionSchema(c.schema)) issues.push({ pointer: `${at}/schema`, message });
+  }
+  const unique = (c.unique ?? []).map((u) => ({
+    name: u.name ?? u.fields.join('+'),
+    fields: u.fields,
+    caseInsensitive: u.caseInsensitive ?? false,
+  }));
+  const seen = new Set<string>();
+  unique.forEach((u, i) => {
+    if (seen.has(u.name))
+      issues.push({ pointer: `${at}/unique/${i}`, message: `two unique constraints are named "${u.name}"` });
+    seen.add(u.name);
+  });
+  const references = Object.entries(c.references ?? {}).map(([field, collection]) => {
+    if (!(collection in input.collections)) {
+      issues.push({
+        pointer: `${at}/references/${escape(field)}`,
+        message: `there is no collection "${collection}"`,
+      });
+    }
+    return { field, collection };
+  });
+  const rules = (c.rules ?? []).map((r, i) => {
+    for (const message of compileErrors(r.schema))
+      issues.push({ pointer: `${at}/rules/${i}/schema`, message });
+    return { name: r.name, schema: r.schema, message: r.message ?? `The document breaks rule "${r.name}".` };
+  });
+  return {
+    name,
+    description: c.description,
+    schema: c.schema,
+    requirePreconditions: c.requirePreconditions ?? false,
+    staleWriteStatus: c.staleWriteStatus ?? 412,
+    historyKeep: c.history?.keep ?? DEFAULT_HISTORY_KEEP,
+    unique,
+    states: c.states ? resolveStates(c, `${at}/states`, issues) : undefined,
+    references,
+    rules,
+  };
+}
+
+/** Every state the machine names must be a value the state field's schema allows. */
+function resolveStates(c: CollectionConfigInput, at: string, issues: ConfigIssue[]): StateMachine {
+  const states = c.states!;
+  const properties = c.schema?.['properties'];
+  const fieldSchema =
+    properties && typeof properties === 'object' && !Array.isArray(properties)
+      ? properties[states.field]
+      : undefined;
+  let validate: ((value: unknown) => boolean) | undefined;
+  try {
+    if (fieldSchema !== undefined && typeof fieldSchema === 'object') {
+      validate = new Ajv2020({ strict: false, logger: false }).compile(fieldSchema as object);
+    }
+  } catch {
+    validate = undefined; // the schema itself is reported as invalid
+  }
+  const check = (value: unknown, pointer: string) => {
+    if (validate && !validate(value)) {
+      issues.push({
+        pointer,
+        message: `${JSON.stringify(value)} is not a value the schema allows for "${states.field}"`,
+      });
+    }
+  };
+  check(states.initial, `${at}/initial`);
+  const transitions = new Map<string, Transition>();
+  for (const [name, t] of Object.entries(states.transitions)) {
+    const tAt = `${at}/transitions/${escape(name)}`;
+    t.from.forEach((v, i) => check(v, `${tAt}/from/${i}`));
+    check(t.to, `${tAt}/to`);
+    if (t.guard)
+      for (const message of compileErrors(t.guard)) issues.push({ pointer: `${tAt}/guard`, message });
+    transitions.set(name, { name, from: t.from, to: t.to, guard: t.guard, description: t.description });
+  }
+  return { field: states.field, initial: states.initial, transitions };
+}
+
+function compileErrors(schema: JsonObject): string[] {
+  try {
+    new Ajv2020({ allErrors: true, strict: false, logger: false }).compile(schema);
+    return [];
+  } catch (error) {
+    return [`not a valid JSON Schema: ${(error as Error).message}`];
+  }
+}
+
 /** Each collection schema must compile, and may not declare fields the server owns. */
 function checkCollectionSchema(schema: JsonObject): string[] {
-  const messages: string[] = [];
-  try {
-    new Ajv2020({ allErrors: true, strict: false }).compile(schema);
-  } catch (error) {
-    messages.push(`not a valid JSON Schema: ${(error as Error).message}`);
-  }
+  const messages = compileErrors(schema);
   const properties = schema['properties'];
   if (properties && typeof properties === 'object' && !Array.isArray(properties)) {
     for (const key of Object.keys(properties)) {

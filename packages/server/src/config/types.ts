@@ -1,5 +1,8 @@
 import type { JsonObject } from '../store/types.js';
 
+/** A state value: what the state field holds. */
+export type StateValue = string | number | boolean;
+
 /** One collection as written in the configuration file. */
 export interface CollectionConfigInput {
   readonly description?: string;
@@ -7,6 +10,63 @@ export interface CollectionConfigInput {
   readonly requirePreconditions?: boolean;
   readonly staleWriteStatus?: 409 | 412;
   readonly history?: { readonly keep?: number };
+  readonly unique?: readonly {
+    readonly name?: string;
+    readonly fields: readonly string[];
+    readonly caseInsensitive?: boolean;
+  }[];
+  readonly states?: {
+    readonly field: string;
+    readonly initial: StateValue;
+    readonly transitions: Readonly<
+      Record<
+        string,
+        {
+          readonly from: readonly StateValue[];
+          readonly to: StateValue;
+          readonly guard?: JsonObject;
+          readonly description?: string;
+        }
+      >
+    >;
+  };
+  readonly references?: Readonly<Record<string, string>>;
+  readonly rules?: readonly {
+    readonly name: string;
+    readonly schema: JsonObject;
+    readonly message?: string;
+  }[];
+}
+
+/** A unique constraint with its name resolved. */
+export interface UniqueConstraint {
+  readonly name: string;
+  readonly fields: readonly string[];
+  readonly caseInsensitive: boolean;
+}
+
+/** A named transition of a state machine. */
+export interface Transition {
+  readonly name: string;
+  readonly from: readonly StateValue[];
+  readonly to: StateValue;
+  readonly guard: JsonObject | undefined;
+  readonly description: string | undefined;
+}
+
+/** A state machine on one field. */
+export interface StateMachine {
+  readonly field: string;
+  readonly initial: StateValue;
+  /** In configuration order. */
+  readonly transitions: ReadonlyMap<string, Transition>;
+}
+
+/** A collection rule: a JSON Schema the document must satisfy after every write. */
+export interface Rule {
+  readonly name: string;
+  readonly schema: JsonObject;
+  readonly message: string;
 }
 
 /** The configuration file as written (SPEC section 2), after schema validation. */
@@ -28,6 +88,11 @@ export interface CollectionConfig {
   readonly requirePreconditions: boolean;
   readonly staleWriteStatus: 409 | 412;
   readonly historyKeep: number;
+  readonly unique: readonly UniqueConstraint[];
+  readonly states: StateMachine | undefined;
+  /** Reference fields, in configuration order. */
+  readonly references: readonly { readonly field: string; readonly collection: string }[];
+  readonly rules: readonly Rule[];
 }
 
 /** The resolved configuration the server runs with. */
@@ -37,10 +102,16 @@ export interface TruceConfig {
   readonly durability: 'normal' | 'strict';
   /** Lower-cased request header name. */
   readonly actorHeader: string;
+  /** The actor header as configured, for messages and documents. */
+  readonly actorHeaderName: string;
   readonly bodyLimit: number;
-  readonly problemTypeBase: string;
+  /** Prefix of problem `type` URIs; undefined: `/_problems/` under the plugin's prefix. */
+  readonly problemTypeBase: string | undefined;
   readonly collections: ReadonlyMap<string, CollectionConfig>;
-  /** Folder relative storage paths resolve against (the configuration file's folder, or the cwd). */
+  /**
+   * Folder a relative `sqlite:` path resolves against: the configuration file's folder for the
+   * file's own `storage`, the working directory for `--storage`.
+   */
   readonly baseDir: string;
 }
 

@@ -4,12 +4,16 @@ import { buildOpenApi } from '../openapi/build.js';
 import {
   checkedId,
   collectionOf,
+  header,
   type OperationInput,
   type OperationResult,
   type ResourceContext,
 } from '../resources/context.js';
+import { runIncrement } from '../resources/increment.js';
 import { listItems, readItem } from '../resources/read.js';
-import { compileValidators } from '../resources/validation.js';
+import { collectionSchema } from '../resources/schema.js';
+import { runTransition } from '../resources/transition.js';
+import { compileCollections } from '../rules/compiled.js';
 import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
 import type { Store } from '../store/types.js';
@@ -39,9 +43,10 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     config,
     store,
     prefix: app.prefix,
-    validators: compileValidators(config.collections.values()),
+    compiled: compileCollections(config.collections.values()),
   };
-  const typeBase = config.problemTypeBase;
+  // Problem types dereference to this server's own pages, under the plugin's prefix.
+  const typeBase = config.problemTypeBase ?? `${app.prefix}/_problems/`;
   registerBodyParsers(app, config.bodyLimit);
 
   app.setErrorHandler((error, request, reply) => {
@@ -58,7 +63,8 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     ),
   );
 
-  app.get('/_health', async (_request, reply) => {
+  let openapi: string | undefined;
+  service(app, ctx, '/_health', async () => {
     try {
       await store.ping();
     } catch (error) {
@@ -69,20 +75,24 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
         { 'retry-after': '5' },
       );
     }
-    return reply.header('cache-control', 'no-store').send({ status: 'ok', store: store.capabilities.name });
+    return {
+      status: 200,
+      headers: { 'cache-control': 'no-store' },
+      body: { status: 'ok', store: store.capabilities.name },
+    };
   });
-
-  let openapi: string | undefined;
-  app.get('/_openapi.json', async (_request, reply) => {
+  service(app, ctx, '/_openapi.json', async () => {
     openapi ??= JSON.stringify(buildOpenApi(config, app.prefix));
-    return reply.type('application/json; charset=utf-8').send(openapi);
+    return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: openapi };
   });
-
-  app.get('/_problems/:code', async (request, reply) => {
-    const { code } = request.params as Params;
-    const page = problemDocumentation(code ?? '', request.headers.accept);
-    if (!page) throw new ProblemError('not-found', `There is no problem type "${code}".`);
-    return reply.type(page.type).header('cache-control', 'public, max-age=3600').send(page.body);
+  service(app, ctx, '/_problems/:code', async (_c, params, input) => {
+    const page = problemDocumentation(params['code'] ?? '', header(input.headers, 'accept'));
+    if (!page) throw new ProblemError('not-found', `There is no problem type "${params['code']}".`);
+    return {
+      status: 200,
+      headers: { 'content-type': page.type, 'cache-control': 'public, max-age=3600' },
+      body: page.body,
+    };
   });
 
   route(app, ctx, '/:collection', {
@@ -95,11 +105,26 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     PATCH: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'patch', i),
     DELETE: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'delete', i),
   });
+  route(app, ctx, '/:collection/_schema', {
+    GET: async (c, p) => ({
+      status: 200,
+      headers: { 'content-type': 'application/schema+json' },
+      body: collectionSchema(collectionOf(c, p['collection']!)),
+    }),
+  });
+  route(app, ctx, '/:collection/:id/_transitions/:name', {
+    POST: (c, p, i) =>
+      runTransition(c, collectionOf(c, p['collection']!), checkedId(p['id']!), p['name']!, i),
+  });
+  route(app, ctx, '/:collection/:id/_increment', {
+    POST: (c, p, i) => runIncrement(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
+  });
   route(app, ctx, '/:collection/:id/_versions', {
     GET: (c, p, i) => listVersions(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
   });
   route(app, ctx, '/:collection/:id/_versions/:version', {
-    GET: (c, p) => readVersion(c, collectionOf(c, p['collection']!), checkedId(p['id']!), p['version']!),
+    GET: (c, p, i) =>
+      readVersion(c, collectionOf(c, p['collection']!), checkedId(p['id']!), p['version']!, i),
   });
 }
 
@@ -113,6 +138,7 @@ function route(
   ctx: ResourceContext,
   url: string,
   handlers: Partial<Record<string, Handler>>,
+  scope: 'collection' | 'service' = 'collection',
 ): void {
   const allowed = Object.keys(handlers);
   if (allowed.includes('GET')) allowed.push('HEAD');
@@ -127,7 +153,7 @@ function route(
     exposeHeadRoute: false,
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const params = request.params as Params;
-      collectionOf(ctx, params['collection']!);
+      if (scope === 'collection') collectionOf(ctx, params['collection']!);
       const method = request.method;
       if (method === 'OPTIONS') {
         return reply
@@ -145,9 +171,15 @@ function route(
           { allow },
         );
       }
+      // Node.js joins repeated header lines with commas; the actor must be one value, so keep the lines apart.
+      const actorLines = request.raw.headersDistinct[ctx.config.actorHeader];
+      const headers =
+        actorLines && actorLines.length > 1
+          ? { ...request.headers, [ctx.config.actorHeader]: actorLines }
+          : request.headers;
       const input: OperationInput = {
         method,
-        headers: request.headers,
+        headers,
         body: request.body,
         query: request.query as OperationInput['query'],
         instance: pathOf(request),
@@ -155,6 +187,11 @@ function route(
       return sendResult(reply, await handler(ctx, params, input));
     },
   });
+}
+
+/** A read-only service route (`/_health` and friends): GET and HEAD, OPTIONS, 405 for the rest. */
+function service(app: FastifyInstance, ctx: ResourceContext, url: string, get: Handler): void {
+  route(app, ctx, url, { GET: get }, 'service');
 }
 
 function pathOf(request: FastifyRequest): string {

@@ -72,14 +72,19 @@ function renderHtml(entry: ProblemType): string {
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}dt{font-weight:600}</style>
 </head><body>
 <h1><code>${esc(entry.code)}</code>: ${esc(entry.title)}</h1>
-<p>${esc(entry.summary)}</p>
+<p>${prose(entry.summary)}</p>
 <dl><dt>Status</dt><dd>${entry.status}</dd><dt>Retryable</dt><dd>${entry.retryable ? 'yes' : 'no'}</dd>
 <dt>Resolution</dt><dd><code>${esc(entry.resolution)}</code></dd></dl>
-<h2>What to do</h2><p>${esc(entry.description)}</p>
+<h2>What to do</h2><p>${prose(entry.description)}</p>
 ${members}${headers}
 </body></html>`;
 }
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Escaped text with the registry's `code` spans shown as code. */
+function prose(s: string): string {
+  return esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
 }

@@ -6,7 +6,9 @@ import { problemBody, type ProblemError } from './problem-error.js';
 export function sendResult(reply: FastifyReply, result: OperationResult): FastifyReply {
   reply.code(result.status).headers(result.headers);
   if (result.body === undefined) return reply.send();
-  return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.body));
+  if (!result.headers['content-type']) reply.type('application/json; charset=utf-8');
+  // A string body is already rendered (an HTML page, a cached document); anything else is JSON.
+  return reply.send(typeof result.body === 'string' ? result.body : JSON.stringify(result.body));
 }
 
 /** Sends an RFC 9457 problem. */

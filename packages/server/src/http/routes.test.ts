@@ -222,7 +222,7 @@ describe('service routes', () => {
       expect.arrayContaining(['get', 'put', 'patch', 'delete']),
     );
     expect(doc.components.schemas['NotesFields']).toMatchObject({ properties: { text: { type: 'string' } } });
-    expect(doc.components.parameters['Actor']!.name).toBe('x-user');
+    expect(doc.components.parameters['Actor']!.name).toBe('X-User');
   });
 
   it('/_problems/{code} documents every registered code, in HTML and JSON', async () => {

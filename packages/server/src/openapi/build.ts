@@ -1,6 +1,7 @@
 import { problemTypes } from '@truce/protocol';
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
 import type { JsonObject } from '../store/types.js';
+import { collectionSchema } from '../resources/schema.js';
 
 type Doc = Record<string, unknown>;
 
@@ -13,10 +14,16 @@ export function buildOpenApi(config: TruceConfig, prefix = ''): Doc {
   const schemas: Doc = { Problem: problemSchema() };
   for (const c of config.collections.values()) {
     const name = schemaName(c.name);
-    schemas[`${name}Fields`] = c.schema ?? { type: 'object' };
+    schemas[`${name}Fields`] = collectionSchema(c);
     schemas[name] = resourceSchema(name);
     Object.assign(paths, collectionPaths(c, name, prefix));
   }
+  paths[`${prefix}/_openapi.json`] = {
+    get: {
+      summary: 'This document',
+      responses: { '200': { description: 'OpenAPI 3.1, generated from the configuration' } },
+    },
+  };
   paths[`${prefix}/_health`] = {
     get: {
       summary: 'Store health',
@@ -47,7 +54,7 @@ export function buildOpenApi(config: TruceConfig, prefix = ''): Doc {
     paths,
     components: {
       schemas,
-      parameters: commonParameters(config.actorHeader),
+      parameters: commonParameters(config.actorHeaderName),
       headers: {
         ETag: { description: 'Strong entity-tag of the representation', schema: { type: 'string' } },
         'Last-Modified': { schema: { type: 'string' } },
@@ -71,15 +78,86 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
   const conditional = ['IfMatch', 'IfNoneMatch', 'IfUnmodifiedSince', 'Actor'].map((p) => ({
     $ref: `#/components/parameters/${p}`,
   }));
-  const staleStatus = String(c.staleWriteStatus);
+  const conflicts409 =
+    'version-conflict, test-failed, patch-conflict, unique-violation, invalid-transition, transition-guard-failed, rule-violated';
   const writeErrors = {
-    [staleStatus]: problemRef('stale-write: the resource changed since your version'),
-    '409': problemRef('version-conflict, test-failed, patch-conflict'),
-    '412': problemRef('stale-write, already-exists or precondition-failed'),
-    '422': problemRef('validation-failed'),
+    '409': problemRef(c.staleWriteStatus === 409 ? `stale-write, ${conflicts409}` : conflicts409),
+    '412':
+      c.staleWriteStatus === 409
+        ? problemRef('already-exists or precondition-failed')
+        : problemRef(
+            'stale-write: the resource changed since your version; or already-exists, precondition-failed',
+          ),
+    '422': problemRef('validation-failed, dangling-reference'),
     ...(c.requirePreconditions ? { '428': problemRef('precondition-required') } : {}),
   };
+  const rulePaths: Doc = {};
+  const machine = c.states;
+  if (machine) {
+    rulePaths[`${base}/{id}/_transitions/{name}`] = {
+      post: {
+        summary: `Run a transition of ${c.name}.${machine.field}`,
+        description: [...machine.transitions.values()]
+          .map(
+            (t) =>
+              `${t.name}: ${t.from.map((f) => JSON.stringify(f)).join(' | ')} -> ${JSON.stringify(t.to)}${t.guard ? ' (guarded)' : ''}`,
+          )
+          .join('; '),
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'name', in: 'path', required: true, schema: { enum: [...machine.transitions.keys()] } },
+          ...conditional,
+        ],
+        requestBody: {
+          required: false,
+          content: { 'application/merge-patch+json': { schema: { type: 'object' } } },
+        },
+        responses: {
+          ...writeErrors,
+          '200': ok('Moved to the new state'),
+          '404': problemRef('not-found'),
+          '409': problemRef('invalid-transition, transition-guard-failed, rule-violated, unique-violation'),
+        },
+      },
+    };
+  }
+  rulePaths[`${base}/{id}/_increment`] = {
+    post: {
+      summary: `Add to a number of one of ${c.name}, atomically and within the schema's bounds`,
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, ...conditional],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['pointer', 'by'],
+              properties: { pointer: { type: 'string' }, by: { type: 'number' } },
+            },
+          },
+        },
+      },
+      responses: {
+        ...writeErrors,
+        '200': ok('Added'),
+        '404': problemRef('not-found'),
+        '409': problemRef('insufficient or limit-exceeded'),
+      },
+    },
+  };
+  rulePaths[`${base}/_schema`] = {
+    get: {
+      summary: `The JSON Schema of ${c.name}, with its state machine, unique keys, references and rules as x-truce-* annotations`,
+      responses: {
+        '200': {
+          description: 'The schema',
+          content: { 'application/schema+json': { schema: { type: 'object' } } },
+        },
+      },
+    },
+  };
   return {
+    ...rulePaths,
     [base]: {
       get: {
         summary: `List ${c.name}`,
@@ -146,7 +224,12 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
       delete: {
         summary: `Delete one of ${c.name}`,
         parameters: conditional,
-        responses: { '204': { description: 'Deleted' }, '404': problemRef('not-found'), ...writeErrors },
+        responses: {
+          '204': { description: 'Deleted' },
+          '404': problemRef('not-found'),
+          ...writeErrors,
+          '409': problemRef('still-referenced, version-conflict'),
+        },
       },
     },
     [`${base}/{id}/_versions`]: {

@@ -1,6 +1,6 @@
-import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
+import type { CompiledCollection } from '../rules/compiled.js';
 import type { Store } from '../store/types.js';
 import { idProblem } from './ids.js';
 
@@ -10,7 +10,7 @@ export interface ResourceContext {
   readonly store: Store;
   /** URL prefix the plugin is mounted under ('' at the root). */
   readonly prefix: string;
-  readonly validators: ReadonlyMap<string, ValidateFunction>;
+  readonly compiled: ReadonlyMap<string, CompiledCollection>;
 }
 
 /** The configured collection, or a 404 problem. */
@@ -22,6 +22,9 @@ export function collectionOf(ctx: ResourceContext, name: string): CollectionConf
 
 /** A URL id checked against the id rules, or a 400 problem. */
 export function checkedId(id: string): string {
+  // `/things/` is the collection with a trailing slash, not a resource with an empty id.
+  if (id === '')
+    throw new ProblemError('not-found', 'No resource here; the collection itself has no trailing slash.');
   const problem = idProblem(id);
   if (problem)
     throw new ProblemError('malformed-request', problem, { errors: [{ pointer: '', message: problem }] });
@@ -62,6 +65,16 @@ export function header(headers: HeaderBag, name: string): string | undefined {
 
 /** Who is writing (SPEC 3.5): the actor header, else null. */
 export function actorOf(ctx: ResourceContext, headers: HeaderBag): string | null {
+  const raw = headers[ctx.config.actorHeader];
+  if (Array.isArray(raw) && raw.length > 1) {
+    throw new ProblemError(
+      'malformed-request',
+      `The ${ctx.config.actorHeaderName} header was sent more than once.`,
+      {
+        errors: [{ header: ctx.config.actorHeaderName, message: 'must be sent once' }],
+      },
+    );
+  }
   const value = header(headers, ctx.config.actorHeader);
   if (value === undefined || value.trim() === '') return null;
   if (value.length > 256) {

@@ -9,8 +9,10 @@ import type { CollectionConfig } from '../config/types.js';
 import { ACCEPT_PATCH, MEDIA, mediaTypeOf } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
 import type { Head, JsonObject, JsonValue } from '../store/types.js';
-import { header, type OperationInput } from './context.js';
+import { header, type OperationInput, type ResourceContext } from './context.js';
+import { latestLink } from './stale.js';
 import { headRepresentation, META_MEMBERS } from './representation.js';
+import { withInitialState } from '../rules/states.js';
 import { invalid, splitBody, type FieldError } from './validation.js';
 
 /** The three writes on `/{c}/{id}`. */
@@ -58,6 +60,7 @@ function checkedSplit(body: JsonObject, id: string) {
 
 /** The document a write produces from the current one. */
 export function nextDocument(
+  ctx: ResourceContext,
   intent: Intent,
   current: Head | null,
   collection: CollectionConfig,
@@ -65,11 +68,11 @@ export function nextDocument(
 ): JsonObject {
   switch (intent.kind) {
     case 'replace':
-      return intent.doc;
+      return current ? intent.doc : withInitialState(collection, intent.doc);
     case 'merge-patch':
       return applyMergePatch(current?.doc ?? {}, intent.patch) as JsonObject;
     case 'json-patch':
-      return applyOperations(intent.operations, current!, collection, id);
+      return applyOperations(ctx, intent.operations, current!, collection, id);
     case 'delete':
       throw new Error('a delete has no next document');
   }
@@ -81,6 +84,7 @@ export function nextDocument(
  * they went in.
  */
 function applyOperations(
+  ctx: ResourceContext,
   operations: readonly JsonPatchOperation[],
   current: Head,
   collection: CollectionConfig,
@@ -95,13 +99,14 @@ function applyOperations(
         'test-failed',
         `The test operation at index ${failure.index} failed: ${failure.pointer} is not the expected value.`,
         { pointer: failure.pointer, expected: failure.expected, actual: failure.actual },
-        {},
+        latestLink(ctx, collection.name, id),
       );
     }
     throw new ProblemError(
       'patch-conflict',
       `Operation ${failure.index} cannot be applied to ${collection.name}/${id}: ${failure.message}`,
       { operationIndex: failure.index, pointer: failure.pointer },
+      latestLink(ctx, collection.name, id),
     );
   }
   if (!isJsonObject(result.value))

@@ -27,13 +27,20 @@ export async function staleWrite(
   const current = live(head);
   const mine = failed === 'if-match' ? yourEtag(p) : null;
   const changes = current && mine ? await changesSince(ctx, collection.name, id, mine, current) : undefined;
-  const detail = !head
-    ? `${collection.name}/${id} does not exist, so it cannot match ${mine ?? 'your precondition'}.`
-    : head.deleted
-      ? `${collection.name}/${id} was deleted at ${iso(head.updatedAt)}${by(head)}.`
-      : failed === 'if-match'
-        ? `${collection.name}/${id} changed since your version: it is now version ${head.version}, written at ${iso(head.updatedAt)}${by(head)}. Re-read it, re-apply your change and retry with the new ETag.`
-        : `${collection.name}/${id} was modified after the date you gave: at ${iso(head.updatedAt)}${by(head)}. Re-read it and retry.`;
+  const weakMatch =
+    current !== null &&
+    p.ifMatch !== undefined &&
+    !p.ifMatch.any &&
+    p.ifMatch.tags.some((t) => t.weak && `"${t.opaque}"` === current.etag);
+  const detail = weakMatch
+    ? `Your If-Match names the current version of ${collection.name}/${id} as a weak tag (W/); If-Match compares strongly, so send the ETag exactly as you received it.`
+    : !head
+      ? `${collection.name}/${id} does not exist, so it cannot match ${mine ?? 'your precondition'}.`
+      : head.deleted
+        ? `${collection.name}/${id} was deleted at ${iso(head.updatedAt)}${by(head)}.`
+        : failed === 'if-match'
+          ? `${collection.name}/${id} changed since your version: it is now version ${head.version}, written at ${iso(head.updatedAt)}${by(head)}. Re-read it, re-apply your change and retry with the new ETag.`
+          : `${collection.name}/${id} was modified after the date you gave: at ${iso(head.updatedAt)}${by(head)}. Re-read it and retry.`;
   return new ProblemError(
     'stale-write',
     detail,

@@ -1,6 +1,4 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formatsModule from 'ajv-formats';
-import type { CollectionConfig } from '../config/types.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { ProblemError } from '../http/problem-error.js';
 import type { JsonObject, JsonValue } from '../store/types.js';
 import { META_MEMBERS } from './representation.js';
@@ -9,20 +7,6 @@ import { META_MEMBERS } from './representation.js';
 export interface FieldError {
   readonly pointer: string;
   readonly message: string;
-}
-
-// ajv-formats ships CommonJS with `exports.default`; under NodeNext the default import is the module object.
-const addFormats = (formatsModule as unknown as { default: (ajv: Ajv2020) => Ajv2020 }).default;
-
-/** Compiles each collection's schema once, at start-up. */
-export function compileValidators(collections: Iterable<CollectionConfig>): Map<string, ValidateFunction> {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
-  addFormats(ajv);
-  const validators = new Map<string, ValidateFunction>();
-  for (const c of collections) {
-    if (c.schema) validators.set(c.name, ajv.compile(c.schema));
-  }
-  return validators;
 }
 
 /** Every schema error of a document, each with its pointer. */

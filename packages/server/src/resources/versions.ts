@@ -1,5 +1,7 @@
 import type { CollectionConfig } from '../config/types.js';
+import { evaluatePreconditions } from '@truce/protocol';
 import { ProblemError } from '../http/problem-error.js';
+import { readPreconditions } from './preconditions.js';
 import type { OperationInput, OperationResult, ResourceContext } from './context.js';
 import { validatorHeaders, versionRepresentation } from './representation.js';
 
@@ -44,7 +46,9 @@ export async function readVersion(
   collection: CollectionConfig,
   id: string,
   versionText: string,
+  input: OperationInput,
 ): Promise<OperationResult> {
+  const p = readPreconditions(input.headers);
   const version = /^[1-9][0-9]{0,15}$/.test(versionText) ? Number(versionText) : NaN;
   const record = Number.isSafeInteger(version) ? await ctx.store.version(collection.name, id, version) : null;
   if (!record) {
@@ -53,9 +57,24 @@ export async function readVersion(
       `${collection.name}/${id} has no version ${versionText} in its history (history keeps the last ${collection.historyKeep}).`,
     );
   }
-  return {
-    status: 200,
-    headers: { ...validatorHeaders(record.etag, record.at), 'cache-control': 'max-age=31536000, immutable' },
-    body: versionRepresentation(id, record),
+  const headers = {
+    ...validatorHeaders(record.etag, record.at),
+    'cache-control': 'max-age=31536000, immutable',
   };
+  // A past version never changes, so the usual conditional GET applies to it as to any resource.
+  const outcome = evaluatePreconditions(input.method, p, {
+    etag: record.etag,
+    lastModified: new Date(record.at),
+  });
+  if (outcome.result === 'not-modified') return { status: 304, headers };
+  if (outcome.result === 'failed') {
+    throw new ProblemError(
+      'precondition-failed',
+      `Version ${version} of ${collection.name}/${id} does not match your precondition.`,
+      {
+        currentEtag: record.etag,
+      },
+    );
+  }
+  return { status: 200, headers, body: versionRepresentation(id, record) };
 }

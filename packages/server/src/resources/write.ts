@@ -2,7 +2,7 @@ import { evaluatePreconditions, hasWritePrecondition, type ParsedPreconditions }
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
-import type { Head, JsonObject } from '../store/types.js';
+import type { Head } from '../store/types.js';
 import {
   actorOf,
   resourcePath,
@@ -13,16 +13,12 @@ import {
 import { idProblem, newId } from './ids.js';
 import { readPreconditions, selected } from './preconditions.js';
 import { nextDocument, readIntent, requireJsonObject, type ItemWrite } from './intent.js';
-import { headRepresentation, live, validatorHeaders } from './representation.js';
+import { headRepresentation, live } from './representation.js';
+import { busy, commitOne, MAX_ROUNDS, writtenResult } from './commit.js';
+import { checkDocument } from '../rules/check.js';
+import { withInitialState } from '../rules/states.js';
 import { latestLink, staleWrite } from './stale.js';
-import { invalid, schemaErrors, splitBody } from './validation.js';
-
-/**
- * A lost compare-and-set means another writer committed between our read and our write; we then
- * re-read and re-evaluate everything. Each lost round is someone else's success, so this only runs
- * out under extreme contention, and then the client is told to come back (503 busy).
- */
-const MAX_ROUNDS = 64;
+import { invalid, splitBody } from './validation.js';
 
 /** PUT, PATCH and DELETE on `/{c}/{id}`: RFC 9110 preconditions, then one atomic compare-and-set. */
 export async function writeItem(
@@ -36,12 +32,10 @@ export async function writeItem(
   const p = readPreconditions(input.headers);
   const intent = readIntent(op, id, input);
   const versionCheck = 'version' in intent && intent.version !== undefined && intent.version !== null;
-  if (collection.requirePreconditions && !hasWritePrecondition(p) && !versionCheck) {
-    throw new ProblemError(
-      'precondition-required',
-      `Writes to ${collection.name} must be conditional: send If-Match with the ETag you read (or If-None-Match: * to create).`,
-    );
-  }
+  // A JSON Patch `test` is an explicit optimistic check too, so it satisfies requirePreconditions.
+  const tested = intent.kind === 'json-patch' && intent.operations.some((o) => o.op === 'test');
+  const unconditional =
+    collection.requirePreconditions && !hasWritePrecondition(p) && !versionCheck && !tested;
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const head = await ctx.store.get(collection.name, id);
@@ -49,6 +43,12 @@ export async function writeItem(
     // RFC 9110 13.2.1: preconditions are ignored when the response without them would not be 2xx/412.
     if (!current && intent.kind !== 'replace') {
       throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+    }
+    if (unconditional) {
+      throw new ProblemError(
+        'precondition-required',
+        `Writes to ${collection.name} must be conditional: send If-Match with the ETag you read (or If-None-Match: * to create).`,
+      );
     }
     await checkPreconditions(ctx, collection, id, input.method, p, head);
     if (versionCheck && 'version' in intent && intent.version !== (current?.version ?? null)) {
@@ -63,31 +63,17 @@ export async function writeItem(
         latestLink(ctx, collection.name, id),
       );
     }
-    const doc = intent.kind === 'delete' ? null : nextDocument(intent, current, collection, id);
-    if (doc) validateDocument(ctx, collection, doc);
-
-    const result = await ctx.store.commit([
-      {
-        collection: collection.name,
-        id,
-        expectVersion: head?.version ?? 0,
-        doc,
-        actor,
-        keepHistory: collection.historyKeep,
-      },
-    ]);
-    if (!result.ok) continue;
-    const written = result.heads[0]!;
+    const doc = intent.kind === 'delete' ? null : nextDocument(ctx, intent, current, collection, id);
+    const indexed = doc ? checkDocument(ctx, collection, id, current?.doc ?? null, doc) : undefined;
+    const written = await commitOne(ctx, collection, id, {
+      expectVersion: head?.version ?? 0,
+      doc,
+      actor,
+      indexed,
+    });
+    if (!written) continue;
     if (doc === null) return { status: 204, headers: {} };
-    const created = !current;
-    return {
-      status: created ? 201 : 200,
-      headers: {
-        ...validatorHeaders(written.etag, written.updatedAt),
-        ...(created ? { location: resourcePath(ctx, collection.name, id) } : {}),
-      },
-      body: headRepresentation(written),
-    };
+    return writtenResult(ctx, collection, written, !current);
   }
   throw busy(collection.name, id);
 }
@@ -99,9 +85,10 @@ export async function createItem(
   input: OperationInput,
 ): Promise<OperationResult> {
   const actor = actorOf(ctx, input.headers);
+  collectionPreconditions(collection, readPreconditions(input.headers));
   const body = requireJsonObject(input, [MEDIA.json]);
   const split = splitBody(body);
-  const errors = [...split.errors];
+  if (split.errors.length > 0) throw invalid(split.errors);
   if (split.id !== undefined) {
     const problem = idProblem(split.id);
     if (problem) {
@@ -110,9 +97,9 @@ export async function createItem(
       });
     }
   }
-  errors.push(...schemaErrors(ctx.validators.get(collection.name), split.doc));
-  if (errors.length > 0) throw invalid(errors);
   const id = (split.id as string | undefined) ?? newId();
+  const doc = withInitialState(collection, split.doc);
+  const indexed = checkDocument(ctx, collection, id, null, doc);
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const head = await ctx.store.get(collection.name, id);
@@ -124,26 +111,13 @@ export async function createItem(
         latestLink(ctx, collection.name, id),
       );
     }
-    const result = await ctx.store.commit([
-      {
-        collection: collection.name,
-        id,
-        expectVersion: head?.version ?? 0,
-        doc: split.doc,
-        actor,
-        keepHistory: collection.historyKeep,
-      },
-    ]);
-    if (!result.ok) continue;
-    const written = result.heads[0]!;
-    return {
-      status: 201,
-      headers: {
-        ...validatorHeaders(written.etag, written.updatedAt),
-        location: resourcePath(ctx, collection.name, id),
-      },
-      body: headRepresentation(written),
-    };
+    const written = await commitOne(ctx, collection, id, {
+      expectVersion: head?.version ?? 0,
+      doc,
+      actor,
+      indexed,
+    });
+    if (written) return writtenResult(ctx, collection, written, true);
   }
   throw busy(collection.name, id);
 }
@@ -179,16 +153,23 @@ async function checkPreconditions(
   );
 }
 
-function validateDocument(ctx: ResourceContext, collection: CollectionConfig, doc: JsonObject): void {
-  const errors = schemaErrors(ctx.validators.get(collection.name), doc);
-  if (errors.length > 0) throw invalid(errors);
-}
-
-function busy(collection: string, id: string): ProblemError {
-  return new ProblemError(
-    'busy',
-    `${collection}/${id} is being written too often to get a turn; retry shortly.`,
-    {},
-    { 'retry-after': '1' },
-  );
+/**
+ * RFC 9110 13.1: a POST's conditions are about the collection, which exists and has no entity
+ * tag, so an If-Match other than `*` and an If-None-Match of `*` can never be true.
+ */
+function collectionPreconditions(collection: CollectionConfig, p: ParsedPreconditions): void {
+  if (p.ifMatch && !p.ifMatch.any) {
+    throw new ProblemError(
+      'precondition-failed',
+      `The collection ${collection.name} has no entity tag, so If-Match on POST can only be *; to change a resource, PUT or PATCH its own URL.`,
+      { currentEtag: null },
+    );
+  }
+  if (p.ifNoneMatch?.any) {
+    throw new ProblemError(
+      'precondition-failed',
+      `The collection ${collection.name} exists, so If-None-Match: * is false; to create only if absent, PUT to the resource URL with If-None-Match: *.`,
+      { currentEtag: null },
+    );
+  }
 }

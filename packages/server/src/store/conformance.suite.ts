@@ -7,7 +7,10 @@ import { documentTests } from './conformance/documents.suite.js';
 import { filterTests } from './conformance/filter.suite.js';
 import { createHarness } from './conformance/harness.suite.js';
 import { historyTests } from './conformance/history.suite.js';
+import { incrementTests } from './conformance/increment.suite.js';
 import { listTests } from './conformance/list.suite.js';
+import { referenceTests } from './conformance/references.suite.js';
+import { uniqueTests } from './conformance/unique.suite.js';
 import type { Store } from './types.js';
 
 /** Options of {@link storeConformanceSuite}. */
@@ -22,8 +25,9 @@ export interface StoreConformanceOptions {
  * vitest file; `factory` must return a fresh, empty store for each test, and the suite closes it.
  *
  * Covers heads and versions, ETags, compare-and-set commits and their atomicity, history and its
- * retention, the change feed, listing with cursors and filters, document round trips, and many
- * concurrent writers (nothing lost, nothing duplicated).
+ * retention, the change feed, listing with cursors and filters, document round trips, many
+ * concurrent writers (nothing lost, nothing duplicated), unique keys, references between resources
+ * and bounded increments, each under concurrency as well.
  *
  * @example
  * storeConformanceSuite('sqlite in memory', () => openSqliteStore({ path: ':memory:' }));
@@ -44,6 +48,9 @@ export function storeConformanceSuite(
     describe('filters', () => filterTests(harness));
     describe('documents', () => documentTests(harness));
     describe('concurrency', () => concurrencyTests(harness));
+    describe('unique keys', () => uniqueTests(harness));
+    describe('references', () => referenceTests(harness));
+    describe('increment', () => incrementTests(harness));
 
     it('every skip names an existing test', () => {
       expect(Object.keys(skip).filter((test) => !harness.names.has(test))).toStrictEqual([]);

@@ -36,33 +36,140 @@ export interface Head {
   readonly updatedBy: string | null;
 }
 
-/** One compare-and-set write inside a commit. */
+/**
+ * One value of a unique constraint held by a document. The server computes `key` (a canonical
+ * encoding of the constrained fields, case-folded where the constraint says so); the store keeps
+ * one row per (collection, constraint, key) under its own unique index, so of two concurrent
+ * writers of one key exactly one commits.
+ */
+export interface UniqueKey {
+  readonly constraint: string;
+  readonly key: string;
+}
+
+/** A reference from a field of a document to another resource (SPEC 2 `references`). */
+export interface Reference {
+  /** JSON Pointer of the referencing field in the document. */
+  readonly pointer: string;
+  readonly collection: string;
+  readonly id: string;
+}
+
+/**
+ * An atomic add to a number inside the current document (SPEC 3.2 `_increment`), applied by the
+ * store inside the transaction to whatever version is current, so concurrent increments never
+ * need to retry. Bounds are checked on the result.
+ */
+export interface Increment {
+  /** JSON Pointer of the number; a missing member counts as 0 and is created. */
+  readonly pointer: string;
+  readonly by: number;
+  readonly minimum?: number | undefined;
+  readonly maximum?: number | undefined;
+  readonly exclusiveMinimum?: number | undefined;
+  readonly exclusiveMaximum?: number | undefined;
+}
+
+/** One write inside a commit. */
 export interface WriteOp {
   readonly collection: string;
   readonly id: string;
   /**
    * The version the caller based the write on: the `version` of the head it read, or 0 when
    * `get` returned null (the URL never held anything). A tombstone counts with its version.
+   * Only an `increment` may pass null: apply to whatever version is current.
    */
-  readonly expectVersion: number;
-  /** The new user document, or null to delete. Deleting a missing or deleted resource is a caller error. */
+  readonly expectVersion: number | null;
+  /**
+   * The new user document, or null to delete. Deleting a missing or deleted resource is a caller
+   * error. Ignored when `increment` is set.
+   */
   readonly doc: JsonObject | null;
+  /** Apply this increment to the current document instead of writing `doc`. */
+  readonly increment?: Increment | undefined;
   readonly actor: string | null;
   /** How many versions of this resource to keep in history after the write (at least 1). */
   readonly keepHistory: number;
+  /**
+   * Every unique key the new document holds, replacing those it held before; undefined when the
+   * collection has no unique constraints (nothing is read or written then). A delete releases
+   * the resource's keys whatever this says.
+   */
+  readonly uniqueKeys?: readonly UniqueKey[] | undefined;
+  /**
+   * Every reference the new document makes, replacing those it made before; each target must be
+   * a live resource at commit time. Undefined when the collection declares no references.
+   */
+  readonly references?: readonly Reference[] | undefined;
 }
 
-/** The outcome of {@link Store.commit}. */
-export type CommitResult =
-  | { readonly ok: true; readonly heads: readonly Head[] }
+/** Resources that still reference a resource being deleted, per referencing collection. */
+export interface ReferencedBy {
+  readonly collection: string;
+  readonly count: number;
+  /** Ids of up to 5 referencing resources, ascending. */
+  readonly examples: readonly string[];
+}
+
+/** Why a commit applied nothing; `index` is the op that failed. */
+export type CommitFailure =
   | {
       readonly ok: false;
-      /** Index of the first op whose expected version did not match. Nothing was written. */
       readonly index: number;
       readonly reason: 'version-mismatch';
       /** The head found instead (null when the URL never held anything). */
       readonly current: Head | null;
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly reason: 'unique-violation';
+      readonly constraint: string;
+      readonly key: string;
+      /** Id (in the op's collection) of the resource holding the key. */
+      readonly holder: string;
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly reason: 'dangling-reference';
+      /** The first reference whose target is absent or deleted. */
+      readonly reference: Reference;
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly reason: 'still-referenced';
+      /** Every referencing collection, ordered by name; references from the resource itself do not count. */
+      readonly referencedBy: readonly ReferencedBy[];
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly reason: 'out-of-bounds';
+      /** The value before the increment. */
+      readonly value: number;
+      readonly bound: 'minimum' | 'maximum';
+      /** The bound that would be crossed (for exclusive bounds, the exclusive limit). */
+      readonly limit: number;
+      readonly current: Head;
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      /** An increment on a resource that is absent or deleted. */
+      readonly reason: 'not-found';
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      /** An increment whose pointer holds something other than a number, or whose parent is missing. */
+      readonly reason: 'not-a-number';
+      readonly current: Head;
     };
+
+/** The outcome of {@link Store.commit}: every op applied, or none (the first failure says why). */
+export type CommitResult = { readonly ok: true; readonly heads: readonly Head[] } | CommitFailure;
 
 /** One entry of a resource's version history. */
 export interface VersionRecord {

@@ -46,7 +46,12 @@ export function commitTests(h: Harness): void {
       op('c', c.version, { n: 'stale' }),
     ]);
     expect(result).toMatchObject({ ok: false, index: 3, reason: 'version-mismatch' });
-    expect(result.ok ? null : result.current).toStrictEqual(await store.get(C, 'c'));
+    expect(result).toStrictEqual({
+      ok: false,
+      index: 3,
+      reason: 'version-mismatch',
+      current: await store.get(C, 'c'),
+    });
     expect(await snapshot(store, ['a', 'b', 'c'])).toStrictEqual(before);
   });
 

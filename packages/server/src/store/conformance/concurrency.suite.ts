@@ -66,7 +66,9 @@ export function concurrencyTests(h: Harness): void {
     const head = await store.get(C, 'unique');
     expect(head?.version).toBe(1);
     for (const result of results) {
-      if (!result.ok) expect(result.current).toStrictEqual(head);
+      if (!result.ok) {
+        expect(result).toStrictEqual({ ok: false, index: 0, reason: 'version-mismatch', current: head });
+      }
     }
     expect(await allHistory(store, 'unique')).toHaveLength(1);
     expect(await allChanges(store)).toHaveLength(1);

@@ -59,7 +59,7 @@ export function createHarness(
 /** A write op on {@link C} with an actor of null and a history long enough for any test. */
 export function op(
   id: string,
-  expectVersion: number,
+  expectVersion: WriteOp['expectVersion'],
   doc: JsonObject | null,
   extra: Partial<WriteOp> = {},
 ): WriteOp {
@@ -69,7 +69,7 @@ export function op(
 /** Commits and fails the test unless the commit succeeded; returns the new heads. */
 export async function commitOk(store: Store, ops: readonly WriteOp[]): Promise<readonly Head[]> {
   const result: CommitResult = await store.commit(ops);
-  if (!result.ok) throw new Error(`Expected the commit to succeed; op ${result.index} mismatched.`);
+  if (!result.ok) throw new Error(`Expected the commit to succeed; op ${result.index}: ${result.reason}.`);
   expect(result.heads).toHaveLength(ops.length);
   return result.heads;
 }
@@ -103,11 +103,14 @@ export async function allHistory(store: Store, id: string, collection = C): Prom
   return [...(await store.history(collection, id, { limit: 100_000 }))];
 }
 
-/** Everything observable about some resources, to check that a failed commit wrote nothing. */
-export async function snapshot(store: Store, ids: readonly string[]): Promise<unknown> {
+/**
+ * Everything observable about some resources of `collection`, and the whole change feed, to check
+ * that a failed commit wrote nothing (a write to any other resource shows in the feed).
+ */
+export async function snapshot(store: Store, ids: readonly string[], collection = C): Promise<unknown> {
   return {
-    heads: await Promise.all(ids.map((id) => store.get(C, id))),
-    history: await Promise.all(ids.map((id) => allHistory(store, id))),
+    heads: await Promise.all(ids.map((id) => store.get(collection, id))),
+    history: await Promise.all(ids.map((id) => allHistory(store, id, collection))),
     changes: await allChanges(store),
     lastSeq: await store.lastSeq(),
   };

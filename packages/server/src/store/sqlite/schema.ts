@@ -16,6 +16,16 @@ import type Database from 'better-sqlite3';
  *   never handed out twice, even after the newest rows are deleted by a future retention job, and
  *   `sqlite_sequence` keeps the high-water mark for `lastSeq`.
  *
+ * - `unique_keys` (since version 2): one row per unique key a live resource holds. The primary key
+ *   is the constraint itself: of two writers of one key, the second insert conflicts, so uniqueness
+ *   never depends on a check-then-insert. Indexed by resource, to release or replace its keys.
+ * - `refs` (since version 2): one row per reference field of a live resource, keyed by the field's
+ *   JSON Pointer, indexed by target so that a delete finds who still points at it. In a WITHOUT
+ *   ROWID table the index carries the primary key columns too, so it also lists the referrers in
+ *   (collection, id) order without touching the table.
+ *
+ * Neither table keeps rows for tombstones: a delete removes the resource's keys and outgoing refs.
+ *
  * Documents are stored as the exact JSON text `JSON.stringify` produced and parsed back with
  * `JSON.parse`; SQLite's JSON functions only read them (list filters), so numbers and strings
  * round-trip byte for byte. Text columns use the default BINARY collation: ids sort by UTF-8 bytes,
@@ -61,6 +71,27 @@ const MIGRATIONS: readonly string[] = [
     by TEXT
   );
   CREATE INDEX changes_by_collection ON changes (collection, seq);
+  `,
+  // "constraint" and "key" are SQL keywords: quoted wherever they are used.
+  `
+  CREATE TABLE unique_keys (
+    collection TEXT NOT NULL,
+    "constraint" TEXT NOT NULL,
+    "key" TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (collection, "constraint", "key")
+  ) WITHOUT ROWID;
+  CREATE INDEX unique_keys_by_resource ON unique_keys (collection, id);
+
+  CREATE TABLE refs (
+    from_collection TEXT NOT NULL,
+    from_id TEXT NOT NULL,
+    pointer TEXT NOT NULL,
+    to_collection TEXT NOT NULL,
+    to_id TEXT NOT NULL,
+    PRIMARY KEY (from_collection, from_id, pointer)
+  ) WITHOUT ROWID;
+  CREATE INDEX refs_by_target ON refs (to_collection, to_id);
   `,
 ];
 

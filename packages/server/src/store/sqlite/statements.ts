@@ -64,6 +64,13 @@ export interface EntryParams {
   by: string | null;
 }
 
+/** A `refs` row of one resource, as {@link Statements.refsFrom} returns it. */
+export interface RefRow {
+  pointer: string;
+  to_collection: string;
+  to_id: string;
+}
+
 /** The `heads` columns, in {@link HeadRow} order. */
 export const HEAD_COLUMNS = 'collection, id, version, etag, deleted, doc, created_at, updated_at, updated_by';
 const HISTORY_COLUMNS = 'version, etag, op, doc, created_at, at, by';
@@ -97,6 +104,58 @@ export function prepareStatements(db: Database.Database): Statements {
       `INSERT INTO changes (collection, id, op, version, etag, doc, at, by)
        VALUES (@collection, @id, @op, @version, @etag, @doc, @at, @by)`,
     ),
+    // Only the flag: a reference check needs no document.
+    deletedFlag: db.prepare<[string, string], { deleted: 0 | 1 }>(
+      'SELECT deleted FROM heads WHERE collection = ? AND id = ?',
+    ),
+
+    // Unique keys. Covered by unique_keys_by_resource, which carries the primary key columns.
+    uniqueKeysOf: db.prepare<[string, string], { constraint: string; key: string }>(
+      'SELECT "constraint", "key" FROM unique_keys WHERE collection = ? AND id = ?',
+    ),
+    // The primary key decides: no row is read first, so two writers of one key cannot both insert.
+    insertUniqueKey: db.prepare<[string, string, string, string], void>(
+      'INSERT INTO unique_keys (collection, "constraint", "key", id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    uniqueKeyHolder: db.prepare<[string, string, string], { id: string }>(
+      'SELECT id FROM unique_keys WHERE collection = ? AND "constraint" = ? AND "key" = ?',
+    ),
+    deleteUniqueKey: db.prepare<[string, string, string, string], void>(
+      'DELETE FROM unique_keys WHERE collection = ? AND "constraint" = ? AND "key" = ? AND id = ?',
+    ),
+    releaseUniqueKeys: db.prepare<[string, string], void>(
+      'DELETE FROM unique_keys WHERE collection = ? AND id = ?',
+    ),
+
+    // References.
+    refsFrom: db.prepare<[string, string], RefRow>(
+      'SELECT pointer, to_collection, to_id FROM refs WHERE from_collection = ? AND from_id = ?',
+    ),
+    upsertRef: db.prepare<[string, string, string, string, string], void>(
+      `INSERT INTO refs (from_collection, from_id, pointer, to_collection, to_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (from_collection, from_id, pointer) DO UPDATE SET
+         to_collection = excluded.to_collection, to_id = excluded.to_id`,
+    ),
+    deleteRef: db.prepare<[string, string, string], void>(
+      'DELETE FROM refs WHERE from_collection = ? AND from_id = ? AND pointer = ?',
+    ),
+    deleteRefsFrom: db.prepare<[string, string], void>(
+      'DELETE FROM refs WHERE from_collection = ? AND from_id = ?',
+    ),
+    // A resource's references to itself do not keep it alive. DISTINCT: a referrer with two
+    // fields pointing here is one referrer. Runs on every delete: one probe of refs_by_target.
+    referrers: db.prepare<[string, string], { collection: string; count: number }>(
+      `SELECT from_collection AS collection, count(DISTINCT from_id) AS count FROM refs
+       WHERE to_collection = ? AND to_id = ? AND NOT (from_collection = to_collection AND from_id = to_id)
+       GROUP BY from_collection ORDER BY from_collection`,
+    ),
+    referrerExamples: db.prepare<[string, string, string, number], { id: string }>(
+      `SELECT DISTINCT from_id AS id FROM refs
+       WHERE to_collection = ? AND to_id = ? AND from_collection = ?
+         AND NOT (from_collection = to_collection AND from_id = to_id)
+       ORDER BY from_id LIMIT ?`,
+    ),
+
     history: db.prepare<[string, string, number, number], HistoryRow>(
       `SELECT ${HISTORY_COLUMNS} FROM history
        WHERE collection = ? AND id = ? AND version < ? ORDER BY version DESC LIMIT ?`,
@@ -131,6 +190,18 @@ export interface Statements {
   readonly insertHistory: Stmt<[EntryParams], void>;
   readonly trimHistory: Stmt<[string, string, number], void>;
   readonly insertChange: Stmt<[EntryParams], void>;
+  readonly deletedFlag: Stmt<[string, string], { deleted: 0 | 1 }>;
+  readonly uniqueKeysOf: Stmt<[string, string], { constraint: string; key: string }>;
+  readonly insertUniqueKey: Stmt<[string, string, string, string], void>;
+  readonly uniqueKeyHolder: Stmt<[string, string, string], { id: string }>;
+  readonly deleteUniqueKey: Stmt<[string, string, string, string], void>;
+  readonly releaseUniqueKeys: Stmt<[string, string], void>;
+  readonly refsFrom: Stmt<[string, string], RefRow>;
+  readonly upsertRef: Stmt<[string, string, string, string, string], void>;
+  readonly deleteRef: Stmt<[string, string, string], void>;
+  readonly deleteRefsFrom: Stmt<[string, string], void>;
+  readonly referrers: Stmt<[string, string], { collection: string; count: number }>;
+  readonly referrerExamples: Stmt<[string, string, string, number], { id: string }>;
   readonly history: Stmt<[string, string, number, number], HistoryRow>;
   readonly version: Stmt<[string, string, number], HistoryRow>;
   readonly versionByEtag: Stmt<[string, string, string], HistoryRow>;

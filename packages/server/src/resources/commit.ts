@@ -1,0 +1,78 @@
+import type { CollectionConfig } from '../config/types.js';
+import { ProblemError } from '../http/problem-error.js';
+import type { Indexed } from '../rules/check.js';
+import { commitProblem } from '../rules/failures.js';
+import type { Head, Increment, JsonObject } from '../store/types.js';
+import { resourcePath, type OperationResult, type ResourceContext } from './context.js';
+import { headRepresentation, validatorHeaders } from './representation.js';
+
+/**
+ * A lost compare-and-set means another writer committed between our read and our write; the
+ * caller then re-reads and re-evaluates everything. Each lost round is someone else's success, so
+ * this only runs out under extreme contention, and then the client is told to come back (503).
+ */
+export const MAX_ROUNDS = 64;
+
+/** One write for {@link commitOne}. */
+export interface OneWrite {
+  readonly expectVersion: number | null;
+  readonly doc: JsonObject | null;
+  readonly actor: string | null;
+  readonly indexed?: Indexed | undefined;
+  readonly increment?: Increment | undefined;
+}
+
+/**
+ * Commits one write. Resolves with the new head, or undefined when another writer won the race
+ * (re-read and try again); throws the problem when the store refused it for a business rule.
+ */
+export async function commitOne(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  write: OneWrite,
+): Promise<Head | undefined> {
+  const result = await ctx.store.commit([
+    {
+      collection: collection.name,
+      id,
+      expectVersion: write.expectVersion,
+      doc: write.doc,
+      increment: write.increment,
+      actor: write.actor,
+      keepHistory: collection.historyKeep,
+      uniqueKeys: write.indexed?.uniqueKeys,
+      references: write.indexed?.references,
+    },
+  ]);
+  if (result.ok) return result.heads[0]!;
+  if (result.reason === 'version-mismatch') return undefined;
+  throw commitProblem(ctx, collection, id, result, write.doc, write.increment);
+}
+
+/** The answer to a successful write: the new representation with its validators. */
+export function writtenResult(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  head: Head,
+  created: boolean,
+): OperationResult {
+  return {
+    status: created ? 201 : 200,
+    headers: {
+      ...validatorHeaders(head.etag, head.updatedAt),
+      ...(created ? { location: resourcePath(ctx, collection.name, head.id) } : {}),
+    },
+    body: headRepresentation(head),
+  };
+}
+
+/** The 503 after {@link MAX_ROUNDS} lost races. */
+export function busy(collection: string, id: string): ProblemError {
+  return new ProblemError(
+    'busy',
+    `${collection}/${id} is being written too often to get a turn; retry shortly.`,
+    {},
+    { 'retry-after': '1' },
+  );
+}

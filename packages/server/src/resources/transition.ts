@@ -1,0 +1,111 @@
+import { applyMergePatch, evaluatePreconditions, isJsonObject } from '@truce/protocol';
+import type { CollectionConfig } from '../config/types.js';
+import { MEDIA, mediaTypeOf } from '../http/body.js';
+import { ProblemError } from '../http/problem-error.js';
+import { checkDocument } from '../rules/check.js';
+import { invalidTransition, stateOf } from '../rules/states.js';
+import type { JsonObject } from '../store/types.js';
+import { busy, commitOne, MAX_ROUNDS, writtenResult } from './commit.js';
+import {
+  actorOf,
+  header,
+  type OperationInput,
+  type OperationResult,
+  type ResourceContext,
+} from './context.js';
+import { readPreconditions, selected } from './preconditions.js';
+import { live } from './representation.js';
+import { staleWrite } from './stale.js';
+import { invalid, splitBody } from './validation.js';
+
+/**
+ * POST `/{c}/{id}/_transitions/{name}`: moves the state field along a named transition, applying
+ * the optional merge-patch body in the same atomic write (SPEC 3.2, 3.6).
+ */
+export async function runTransition(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  name: string,
+  input: OperationInput,
+): Promise<OperationResult> {
+  const machine = collection.states;
+  const transition = machine?.transitions.get(name);
+  if (!machine || !transition) {
+    const names = machine ? [...machine.transitions.keys()].join(', ') : 'none: the collection has no states';
+    throw new ProblemError(
+      'not-found',
+      `${collection.name} has no transition "${name}" (transitions: ${names}).`,
+    );
+  }
+  const actor = actorOf(ctx, input.headers);
+  const p = readPreconditions(input.headers);
+  const patch = readPatch(input, machine.field);
+
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const head = await ctx.store.get(collection.name, id);
+    const current = live(head);
+    if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+    const outcome = evaluatePreconditions('POST', p, selected(current));
+    if (outcome.result === 'failed' && outcome.failed !== 'if-none-match') {
+      throw await staleWrite(ctx, collection, id, head, p, outcome.failed);
+    }
+    if (outcome.result === 'failed') {
+      throw new ProblemError(
+        'precondition-failed',
+        `${collection.name}/${id} is at a version your If-None-Match excludes.`,
+        {
+          currentEtag: current.etag,
+        },
+      );
+    }
+    const state = stateOf(machine, current.doc);
+    if (!transition.from.some((f) => f === state)) {
+      throw invalidTransition(
+        collection,
+        id,
+        state,
+        name,
+        state === transition.to
+          ? `${collection.name}/${id} is already ${JSON.stringify(state)}; "${name}" would not change it.`
+          : undefined,
+      );
+    }
+    const patched = applyMergePatch(current.doc ?? {}, patch) as JsonObject;
+    const doc: JsonObject = { ...patched, [machine.field]: transition.to };
+    const indexed = checkDocument(ctx, collection, id, current.doc, doc, transition);
+    const written = await commitOne(ctx, collection, id, {
+      expectVersion: current.version,
+      doc,
+      actor,
+      indexed,
+    });
+    if (written) return writtenResult(ctx, collection, written, false);
+  }
+  throw busy(collection.name, id);
+}
+
+/** The optional body: a merge patch of other fields (the transition alone decides the state). */
+function readPatch(input: OperationInput, stateField: string): JsonObject {
+  if (input.body === undefined) return {};
+  const media = mediaTypeOf(header(input.headers, 'content-type'));
+  if (media !== MEDIA.mergePatch && media !== MEDIA.json) {
+    throw new ProblemError(
+      'unsupported-media-type',
+      `A transition body is a JSON merge patch (${MEDIA.mergePatch}).`,
+    );
+  }
+  if (!isJsonObject(input.body as never)) {
+    throw new ProblemError('malformed-request', 'A transition body must be a JSON object (a merge patch).', {
+      errors: [{ pointer: '', message: 'must be an object' }],
+    });
+  }
+  const split = splitBody(input.body as JsonObject);
+  const errors = [...split.errors];
+  if (Object.hasOwn(split.doc, stateField)) {
+    errors.push({ pointer: `/${stateField}`, message: 'is set by the transition; leave it out of the body' });
+  }
+  if (split.id !== undefined) errors.push({ pointer: '/id', message: 'cannot be changed' });
+  if (errors.length > 0) throw invalid(errors);
+  return split.doc;
+}
