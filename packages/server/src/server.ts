@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TruceConfig } from './config/types.js';
-import { trucePlugin } from './http/plugin.js';
+import { trucePlugin, type TrucePluginOptions } from './http/plugin.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 
@@ -12,6 +12,8 @@ export interface CreateServerOptions {
   readonly store?: Store;
   /** Fastify logger setting; default: warnings and errors only. */
   readonly logger?: FastifyServerOptions['logger'];
+  /** Change-feed pacing (heartbeat and polling intervals); tests shorten it. */
+  readonly feed?: TrucePluginOptions['feed'];
 }
 
 /**
@@ -32,7 +34,7 @@ export async function createServer(
     forceCloseConnections: 'idle',
   });
   if (!options.store) app.addHook('onClose', async () => store.close());
-  await app.register(trucePlugin, { config, store });
+  await app.register(trucePlugin, { config, store, feed: options.feed });
   return app;
 }
 

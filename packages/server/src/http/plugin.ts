@@ -1,5 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TruceConfig } from '../config/types.js';
+import type { CollectionConfig, TruceConfig } from '../config/types.js';
+import {
+  DEFAULT_FEED_TIMING,
+  readChanges,
+  streamChanges,
+  wantsEventStream,
+  type FeedTiming,
+} from '../feed/changes.js';
+import { ChangeNotifier, NotifyingStore } from '../feed/notifier.js';
 import { buildOpenApi } from '../openapi/build.js';
 import {
   checkedId,
@@ -27,10 +35,20 @@ import { problemDocumentation } from './problem-docs.js';
 export interface TrucePluginOptions {
   readonly config: TruceConfig;
   readonly store: Store;
+  /** Change-feed pacing; tests shorten it. */
+  readonly feed?: Partial<FeedTiming> | undefined;
 }
 
 type Params = Record<string, string>;
-type Handler = (ctx: ResourceContext, params: Params, input: OperationInput) => Promise<OperationResult>;
+/** The raw exchange, for handlers that answer by streaming. */
+type Exchange = { readonly request: FastifyRequest; readonly reply: FastifyReply };
+/** A handler answers with a result, or with 'streamed' when it wrote the response itself. */
+type Handler = (
+  ctx: ResourceContext,
+  params: Params,
+  input: OperationInput,
+  exchange: Exchange,
+) => Promise<OperationResult | 'streamed'>;
 
 /**
  * The resource server as a Fastify plugin. Register it at the root or under a prefix next to your
@@ -38,13 +56,22 @@ type Handler = (ctx: ResourceContext, params: Params, input: OperationInput) => 
  * error handler and not-found handler stay inside its own scope.
  */
 export async function trucePlugin(app: FastifyInstance, options: TrucePluginOptions): Promise<void> {
-  const { config, store } = options;
+  const { config } = options;
+  const notifier = new ChangeNotifier();
+  const store = new NotifyingStore(options.store, notifier);
   const ctx: ResourceContext = {
     config,
     store,
     prefix: app.prefix,
     compiled: compileCollections(config.collections.values()),
+    notifier,
+    streams: new Set(),
+    feed: { ...DEFAULT_FEED_TIMING, ...options.feed },
   };
+  // Streams would hold the server open: end them before it closes.
+  app.addHook('preClose', async () => {
+    for (const stream of ctx.streams) stream.abort();
+  });
   // Problem types dereference to this server's own pages, under the plugin's prefix.
   const typeBase = config.problemTypeBase ?? `${app.prefix}/_problems/`;
   registerBodyParsers(app, config.bodyLimit);
@@ -105,6 +132,20 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     PATCH: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'patch', i),
     DELETE: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'delete', i),
   });
+  const changes =
+    (collection: (c: ResourceContext, p: Params) => CollectionConfig | undefined): Handler =>
+    async (c, p, i, { request, reply }) => {
+      if (!wantsEventStream(i)) return readChanges(c, collection(c, p), i);
+      await streamChanges(c, collection(c, p), i, request, reply);
+      return 'streamed';
+    };
+  service(
+    app,
+    ctx,
+    '/_changes',
+    changes(() => undefined),
+  );
+  route(app, ctx, '/:collection/_changes', { GET: changes((c, p) => collectionOf(c, p['collection']!)) });
   route(app, ctx, '/:collection/_schema', {
     GET: async (c, p) => ({
       status: 200,
@@ -184,7 +225,8 @@ function route(
         query: request.query as OperationInput['query'],
         instance: pathOf(request),
       };
-      return sendResult(reply, await handler(ctx, params, input));
+      const result = await handler(ctx, params, input, { request, reply });
+      return result === 'streamed' ? reply : sendResult(reply, result);
     },
   });
 }

@@ -1,5 +1,7 @@
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
+import type { ChangeNotifier } from '../feed/notifier.js';
+import type { FeedTiming } from '../feed/changes.js';
 import type { CompiledCollection } from '../rules/compiled.js';
 import type { Store } from '../store/types.js';
 import { idProblem } from './ids.js';
@@ -11,6 +13,11 @@ export interface ResourceContext {
   /** URL prefix the plugin is mounted under ('' at the root). */
   readonly prefix: string;
   readonly compiled: ReadonlyMap<string, CompiledCollection>;
+  /** Wakes change-feed streams after this process commits. */
+  readonly notifier: ChangeNotifier;
+  /** Open change-feed streams, aborted when the server closes. */
+  readonly streams: Set<AbortController>;
+  readonly feed: FeedTiming;
 }
 
 /** The configured collection, or a 404 problem. */

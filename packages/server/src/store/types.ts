@@ -261,3 +261,24 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The unique keys and references one document holds, as {@link Store.reindex} computes them. */
+export interface IndexEntries {
+  readonly uniqueKeys: readonly UniqueKey[];
+  readonly references: readonly Reference[];
+}
+
+/** The outcome of {@link Store.reindex}; on failure nothing changed. At most 20 of each kind are listed. */
+export type ReindexResult =
+  | { readonly ok: true; readonly resources: number }
+  | {
+      readonly ok: false;
+      /** Keys held by more than one live resource, with the ids holding each (ascending). */
+      readonly collisions: readonly {
+        readonly constraint: string;
+        readonly key: string;
+        readonly ids: readonly string[];
+      }[];
+      /** References whose target is absent or deleted. */
+      readonly dangling: readonly { readonly id: string; readonly reference: Reference }[];
+    };
