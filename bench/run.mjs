@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Truce benchmarks (SPEC section 7): each scenario runs against a bare Fastify baseline and
 // against Truce, in the same run, on this machine; the table shows Truce as a ratio of the
-// baseline. Benchmarks are never part of the test suite's pass or fail: this exits 0 whether or
-// not a target is met, and non-zero only when the bench itself could not run.
+// baseline (and of a reference Truce setup, where a scenario has one). Benchmarks are never part
+// of the test suite's pass or fail: this exits 0 whether or not a target is met, and non-zero only
+// when the bench itself could not run.
 //
 // Environment: BENCH_DURATION (measured seconds per side and scenario, default 10), BENCH_ROUNDS
 // (how many alternating slices those seconds are cut into, default 5), BENCH_WARMUP (unmeasured
 // seconds per side first, default 2), BENCH_SCENARIOS (e.g. `B1`, default all), BENCH_CPU_PROF (a
-// folder: the Truce server runs with `node --cpu-prof` and writes its profiles there).
+// folder: the Truce servers run with `node --cpu-prof` and write their profiles there).
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -15,7 +16,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllServers } from './lib/child.mjs';
 import { measureScenario } from './lib/measure.mjs';
-import { formatNotes, formatTable, judge, writeJson } from './lib/report.mjs';
+import { measureRounds } from './lib/race.mjs';
+import { formatDetails, formatNotes, formatTable, judge, writeJson } from './lib/report.mjs';
+import { sidesOf } from './lib/sides.mjs';
 import { scenarios } from './scenarios/scenario.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -36,7 +39,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 // Bounded in time: a hung server or load run cannot keep the bench going forever.
-const budgetSec = settings.scenarios.length * 2 * (settings.warmupSec + settings.durationSec + 60);
+const budgetSec = settings.scenarios.reduce(
+  (sum, s) => sum + Object.keys(sidesOf(s)).length * (settings.warmupSec + settings.durationSec + 60),
+  0,
+);
 globalThis
   .setTimeout(() => {
     console.error(`bench: gave up after ${budgetSec} s`);
@@ -63,11 +69,20 @@ async function main() {
   );
   const rows = [];
   for (const scenario of settings.scenarios) {
-    const { baseline, truce } = await measureScenario(scenario, settings, tempDirs, progress);
-    rows.push({ scenario, baseline, truce, verdict: judge(scenario, baseline, truce) });
+    const measure = scenario.kind === 'rounds' ? measureRounds : measureScenario;
+    try {
+      const sides = await measure(scenario, settings, tempDirs, progress);
+      rows.push({ scenario, sides, verdict: judge(scenario, sides) });
+    } catch (error) {
+      // One scenario that cannot run must not take the others' results with it.
+      console.error(error);
+      rows.push({ scenario, error: error instanceof Error ? error.message : String(error) });
+      process.exitCode = 1;
+    }
   }
 
   console.log(`\n${formatTable(rows)}`);
+  for (const detail of formatDetails(rows)) console.log(`  ${detail}`);
   for (const note of formatNotes(rows)) console.log(`! ${note}`);
 
   await writeJson(RESULTS, {
@@ -81,19 +96,23 @@ async function main() {
     source: sourceVersion(),
     settings: { durationSec: settings.durationSec, rounds: settings.rounds, warmupSec: settings.warmupSec },
     scenarios: Object.fromEntries(
-      rows.map(({ scenario, baseline, truce, verdict }) => [
+      rows.map(({ scenario, sides, verdict, error }) => [
         scenario.id,
-        {
-          title: scenario.title,
-          connections: scenario.connections,
-          resources: scenario.resources,
-          target: scenario.target,
-          ratio: round(verdict.ratio, 4),
-          met: verdict.met,
-          unexpectedResponses: verdict.unexpected,
-          baseline,
-          truce,
-        },
+        error !== undefined
+          ? { title: scenario.title, error }
+          : {
+              title: scenario.title,
+              connections: scenario.connections,
+              resources: scenario.resources,
+              ...(scenario.race && { race: scenario.race }),
+              target: scenario.target ?? null,
+              ratio: round(verdict.ratio, 4),
+              ...(verdict.vsReference !== undefined && { ratioToReference: round(verdict.vsReference, 4) }),
+              met: verdict.met,
+              valid: verdict.valid,
+              unexpectedResponses: verdict.unexpected,
+              ...sides,
+            },
       ]),
     ),
   });

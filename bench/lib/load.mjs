@@ -1,5 +1,6 @@
 // The load generator: autocannon, in this (the parent) process, over keep-alive connections
 // without pipelining, so each connection has one request in flight at a time.
+import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 /**
@@ -19,6 +20,35 @@ export async function runSlice({ url, connections, durationSec, requests, method
     requests,
     skipAggregateResult: true,
   });
+}
+
+/**
+ * A burst of exactly `amount` requests over `connections` connections, as fast as they are
+ * answered (D1's rounds). autocannon notices the end only at its next sample tick, so its own
+ * `duration` would round a short burst up; here `duration` is replaced by the seconds from the
+ * start to the last answer, which is what {@link summarise} divides by.
+ */
+export async function runBurst({ url, connections, amount, requests, method, headers, body }) {
+  const started = performance.now();
+  let lastAnswer = started;
+  const tracker = autocannon({
+    url,
+    connections,
+    amount,
+    pipelining: 1,
+    timeout: 10,
+    method,
+    headers,
+    body,
+    requests,
+    sampleInt: 50,
+    skipAggregateResult: true,
+  });
+  tracker.on('response', () => {
+    lastAnswer = performance.now();
+  });
+  const raw = await tracker;
+  return { ...raw, duration: (lastAnswer - started) / 1000 };
 }
 
 /**

@@ -2,27 +2,46 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Responses other than the expected status, plus errors and timeouts: a bench bug, not a result. */
+/**
+ * Responses other than the expected status (or statuses), plus errors and timeouts: a bench bug,
+ * not a result.
+ */
 export function unexpected(side, expectedStatus) {
+  const expected = [expectedStatus].flat();
   let count = side.errors + side.timeouts;
-  for (const [code, n] of Object.entries(side.statusCounts)) if (Number(code) !== expectedStatus) count += n;
+  for (const [code, n] of Object.entries(side.statusCounts)) if (!expected.includes(Number(code))) count += n;
   return count;
 }
 
-/** The verdict of one scenario: throughput ratio and, where the target has one, Truce's p99. */
-export function judge(scenario, baseline, truce) {
-  const ratio = baseline.requestsPerSec > 0 ? truce.requestsPerSec / baseline.requestsPerSec : 0;
+/**
+ * The verdict of one scenario: throughput ratio to the baseline (and to the reference, where there
+ * is one), and, where the scenario has a target, whether it is met. `met` is null without one.
+ * @param {import('../scenarios/scenario.mjs').Scenario} scenario
+ * @param {Record<string, import('./load.mjs').LoadSummary & { problems?: string[] }>} sides by side name
+ */
+export function judge(scenario, sides) {
+  const { baseline, truce, reference } = sides;
+  const ratio = ratioOf(truce, baseline);
+  const vsReference = reference === undefined ? undefined : ratioOf(truce, reference);
+  const bad = {};
+  const problems = {};
+  for (const [name, side] of Object.entries(sides)) {
+    bad[name] = unexpected(side, scenario.expectedStatus[name]);
+    problems[name] = side.problems ?? [];
+  }
+  const valid =
+    Object.values(bad).every((n) => n === 0) && Object.values(problems).every((p) => p.length === 0);
+  if (scenario.target === undefined) {
+    return { ratio, vsReference, ratioMet: null, p99Met: null, met: null, valid, unexpected: bad, problems };
+  }
   const { minRatio, maxP99Ms } = scenario.target;
   const ratioMet = ratio >= minRatio;
   const p99Met = maxP99Ms === undefined || truce.latencyMs.p99 <= maxP99Ms;
-  const bad = {
-    baseline: unexpected(baseline, scenario.expectedStatus.baseline),
-    truce: unexpected(truce, scenario.expectedStatus.truce),
-  };
-  return { ratio, ratioMet, p99Met, met: ratioMet && p99Met, unexpected: bad };
+  return { ratio, vsReference, ratioMet, p99Met, met: ratioMet && p99Met, valid, unexpected: bad, problems };
 }
 
 export function targetText(target) {
+  if (target === undefined) return 'none (reported)';
   const ratio = `>= ${Math.round(target.minRatio * 100)}%`;
   return target.maxP99Ms === undefined ? ratio : `${ratio}, p99 <= ${target.maxP99Ms} ms`;
 }
@@ -34,24 +53,19 @@ export function formatTable(rows) {
     'baseline req/s',
     'Truce req/s',
     'ratio',
+    'reference req/s',
+    'vs reference',
     'Truce p50',
     'Truce p99',
     'target',
     'result',
   ];
-  const body = rows.map(({ scenario, baseline, truce, verdict }) => [
-    scenario.id,
-    fmtInt(baseline.requestsPerSec),
-    fmtInt(truce.requestsPerSec),
-    `${(verdict.ratio * 100).toFixed(1)}%`,
-    `${truce.latencyMs.p50} ms`,
-    `${truce.latencyMs.p99} ms`,
-    targetText(scenario.target),
-    resultText(verdict),
-  ]);
+  const body = rows.map((row) =>
+    row.error !== undefined ? errorRow(row.scenario, header.length) : cells(row),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   // Text left, numbers right.
-  const right = new Set([1, 2, 3, 4, 5]);
+  const right = new Set([1, 2, 3, 4, 5, 6, 7]);
   const line = (cells) =>
     cells
       .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
@@ -60,20 +74,63 @@ export function formatTable(rows) {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** Lines under the table on what a row compares and checked, for the rows that need them. */
+export function formatDetails(rows) {
+  const details = [];
+  for (const { scenario, sides, error } of rows) {
+    if (error !== undefined) continue;
+    const { reference, truce, baseline } = sides;
+    if (reference !== undefined) {
+      details.push(
+        `${scenario.id} reference: the same requests to the same collection without its unique constraints ` +
+          `(own server and database): p50 ${reference.latencyMs.p50} ms, p99 ${reference.latencyMs.p99} ms`,
+      );
+    }
+    if (scenario.race !== undefined && truce.rounds !== undefined) {
+      const { stock, requests } = scenario.race;
+      const each = `${fmtInt(stock)} succeeded, ${fmtInt(requests - stock)} got 409 insufficient, final stock 0`;
+      const wrong = {
+        baseline: wrongRounds(baseline, stock, requests),
+        truce: wrongRounds(truce, stock, requests),
+      };
+      const outcome =
+        wrong.baseline === 0 && wrong.truce === 0
+          ? `every round on both sides: ${each}`
+          : `wrong rounds (see note): Truce ${wrong.truce} of ${truce.rounds.length}, ` +
+            `baseline ${wrong.baseline} of ${baseline.rounds.length}; the others: ${each}`;
+      details.push(
+        `${scenario.id}: ${truce.rounds.length} rounds per side (Truce ${truce.durationSec} s, ` +
+          `baseline ${baseline.durationSec} s) of stock ${fmtInt(stock)} and ${fmtInt(requests)} ` +
+          `decrements at once; ${outcome}`,
+      );
+    }
+  }
+  return details;
+}
+
 /** Notes under the table: anything that makes a row untrustworthy. */
 export function formatNotes(rows) {
   const notes = [];
-  for (const { scenario, baseline, truce, verdict } of rows) {
-    for (const [side, result] of [
-      ['baseline', baseline],
-      ['Truce', truce],
-    ]) {
-      const n = verdict.unexpected[side === 'Truce' ? 'truce' : 'baseline'];
+  for (const { scenario, sides, verdict, error } of rows) {
+    if (error !== undefined) {
+      notes.push(`${scenario.id}: could not run (${error}): a bench or server failure, no figures`);
+      continue;
+    }
+    for (const [name, result] of Object.entries(sides)) {
+      const label = name === 'truce' ? 'Truce' : name;
+      const n = verdict.unexpected[name];
       if (n > 0) {
         notes.push(
-          `${scenario.id} ${side}: ${n} unexpected responses (statuses ${JSON.stringify(result.statusCounts)}, ` +
+          `${scenario.id} ${label}: ${n} unexpected responses (statuses ${JSON.stringify(result.statusCounts)}, ` +
             `errors ${result.errors}, timeouts ${result.timeouts}): a bench bug, the row is not valid`,
         );
+      }
+      const problems = verdict.problems[name];
+      if (problems.length > 0) {
+        // Past the load generator's own errors, a wrong race outcome is the server's doing.
+        const shown = problems.slice(0, 3).join('; ');
+        const more = problems.length > 3 ? `; and ${problems.length - 3} more` : '';
+        notes.push(`${scenario.id} ${label}: wrong outcome (${shown}${more}): the row is not valid`);
       }
     }
   }
@@ -96,8 +153,33 @@ export async function writeJson(path, data) {
   writeFileSync(path, text);
 }
 
+function cells({ scenario, sides, verdict }) {
+  return [
+    scenario.id,
+    fmtInt(sides.baseline.requestsPerSec),
+    fmtInt(sides.truce.requestsPerSec),
+    fmtPercent(verdict.ratio),
+    sides.reference === undefined ? 'n/a' : fmtInt(sides.reference.requestsPerSec),
+    verdict.vsReference === undefined ? 'n/a' : fmtPercent(verdict.vsReference),
+    `${sides.truce.latencyMs.p50} ms`,
+    `${sides.truce.latencyMs.p99} ms`,
+    targetText(scenario.target),
+    resultText(verdict),
+  ];
+}
+
+/** A scenario that threw: no figures, only its target and the pointer to the note. */
+function errorRow(scenario, columns) {
+  const cells = Array.from({ length: columns }, () => '-');
+  cells[0] = scenario.id;
+  cells[columns - 2] = targetText(scenario.target);
+  cells[columns - 1] = 'ERROR (see note)';
+  return cells;
+}
+
 function resultText(verdict) {
-  if (verdict.unexpected.baseline > 0 || verdict.unexpected.truce > 0) return 'INVALID (see note)';
+  if (!verdict.valid) return 'INVALID (see note)';
+  if (verdict.met === null) return 'reported';
   return verdict.met ? 'met' : `not met (${failedParts(verdict)})`;
 }
 
@@ -106,6 +188,21 @@ function failedParts(verdict) {
   if (!verdict.ratioMet) parts.push('ratio');
   if (!verdict.p99Met) parts.push('p99');
   return parts.join(', ');
+}
+
+/** How many measured rounds of a side did not end exactly as the race must. */
+function wrongRounds(side, stock, requests) {
+  return side.rounds.filter(
+    (r) => r.succeeded !== stock || r.insufficient !== requests - stock || r.finalStock !== 0,
+  ).length;
+}
+
+function ratioOf(side, other) {
+  return other.requestsPerSec > 0 ? side.requestsPerSec / other.requestsPerSec : 0;
+}
+
+function fmtPercent(ratio) {
+  return `${(ratio * 100).toFixed(1)}%`;
 }
 
 function fmtInt(n) {

@@ -54,3 +54,23 @@ export async function refreshEtags(baseUrl, resources) {
     resource.etag = response.headers.get('etag') ?? resource.etag;
   }
 }
+
+/** POSTs a JSON body and returns the JSON answer; any status but `expected` is an error. */
+export async function postJson(baseUrl, path, body, expected) {
+  const response = await globalThis.fetch(baseUrl + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status !== expected) throw new Error(`POST ${path} answered ${response.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** GETs a JSON resource; anything but 200 is an error. */
+export async function getJson(baseUrl, path) {
+  const response = await globalThis.fetch(baseUrl + path);
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}: ${text}`);
+  return JSON.parse(text);
+}

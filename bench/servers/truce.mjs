@@ -1,14 +1,30 @@
 // The server under test: Truce as `truce serve` runs it, with SQLite on a file (WAL, default
-// durability) in the folder given as the first argument.
+// durability) in the folder given as the first argument, and the collections a scenario needs,
+// named by the second (default `things`). Each scenario gets its own server and database, so one
+// scenario's collections never weigh on another's numbers.
 import { createServer, parseConfigText } from '@truce/server';
 import { serveForBench } from './ipc.mjs';
 
-const dataDir = process.argv[2];
-if (!dataDir) throw new Error('usage: node servers/truce.mjs <data-dir>');
+/** A user-like document; U1 runs it with and without unique constraints, nothing else differs. */
+const members = (unique) => `
+storage: sqlite:./truce.db
+collections:
+  members:
+    schema:
+      type: object
+      required: [email, org, handle]
+      properties:
+        email: { type: string }
+        org: { type: string }
+        handle: { type: string }
+        name: { type: string }
+        active: { type: boolean }
+        note: { type: string }
+${unique}`;
 
-// The collection has a schema like a real one, so a write pays for validation too.
-const config = parseConfigText(
-  `
+const CONFIGS = {
+  // B1, B2. The collection has a schema like a real one, so a write pays for validation too.
+  things: `
 storage: sqlite:./truce.db
 collections:
   things:
@@ -21,8 +37,32 @@ collections:
         tags: { type: array, items: { type: string } }
         note: { type: string }
 `,
-  { baseDir: dataDir },
-);
+  // U1: e-mail unique in any letter case, and a handle unique per organisation (two index keys).
+  'members-unique': members(`    unique:
+      - { fields: [email], caseInsensitive: true }
+      - { fields: [org, handle] }
+`),
+  // U1's reference: the same collection without unique constraints.
+  'members-plain': members(''),
+  // D1: the stock bound that _increment enforces.
+  products: `
+storage: sqlite:./truce.db
+collections:
+  products:
+    schema:
+      type: object
+      required: [name, stock]
+      properties:
+        name: { type: string }
+        stock: { type: integer, minimum: 0 }
+`,
+};
 
+const [dataDir, configName = 'things'] = process.argv.slice(2);
+if (!dataDir || !Object.hasOwn(CONFIGS, configName)) {
+  throw new Error(`usage: node servers/truce.mjs <data-dir> [${Object.keys(CONFIGS).join('|')}]`);
+}
+
+const config = parseConfigText(CONFIGS[configName], { baseDir: dataDir });
 const app = await createServer(config);
 await serveForBench(app);
