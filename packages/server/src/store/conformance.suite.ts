@@ -9,6 +9,7 @@ import { createHarness } from './conformance/harness.suite.js';
 import { historyTests } from './conformance/history.suite.js';
 import { incrementTests } from './conformance/increment.suite.js';
 import { listTests } from './conformance/list.suite.js';
+import { togetherTests } from './conformance/together.suite.js';
 import { referenceTests } from './conformance/references.suite.js';
 import { uniqueTests } from './conformance/unique.suite.js';
 import type { Store } from './types.js';
@@ -26,7 +27,8 @@ export interface StoreConformanceOptions {
  *
  * Covers heads and versions, ETags, compare-and-set commits and their atomicity, history and its
  * retention, the change feed, listing with cursors and filters, document round trips, many
- * concurrent writers (nothing lost, nothing duplicated), unique keys, references between resources
+ * concurrent writers (nothing lost, nothing duplicated), calls made together (each keeps its own
+ * outcome), unique keys, references between resources
  * and bounded increments, each under concurrency as well.
  *
  * @example
@@ -48,6 +50,7 @@ export function storeConformanceSuite(
     describe('filters', () => filterTests(harness));
     describe('documents', () => documentTests(harness));
     describe('concurrency', () => concurrencyTests(harness));
+    describe('calls made together', () => togetherTests(harness));
     describe('unique keys', () => uniqueTests(harness));
     describe('references', () => referenceTests(harness));
     describe('increment', () => incrementTests(harness));

@@ -44,9 +44,17 @@ describe('applyIncrement', () => {
     expect(() => applyIncrement({}, { pointer: '/n~2', by: 1 })).toThrow();
     expect(() => applyIncrement({ n: 1 }, { pointer: '/n', by: Number.NaN })).toThrow(RangeError);
     expect(() => applyIncrement({ n: 1 }, { pointer: '/n', by: Infinity })).toThrow(RangeError);
-    expect(() => applyIncrement({ n: Number.MAX_VALUE }, { pointer: '/n', by: Number.MAX_VALUE })).toThrow(
-      RangeError,
-    );
+    // An overflowing sum is refused like any crossed bound, never stored as null.
+    expect(applyIncrement({ n: Number.MAX_VALUE }, { pointer: '/n', by: Number.MAX_VALUE })).toEqual({
+      ok: false,
+      reason: 'out-of-bounds',
+      value: Number.MAX_VALUE,
+      bound: 'maximum',
+      limit: Number.MAX_VALUE,
+    });
+    expect(applyIncrement({ n: -Number.MAX_VALUE }, { pointer: '/n', by: -Number.MAX_VALUE })).toMatchObject({
+      bound: 'minimum',
+    });
   });
 
   it('reports the tighter bound when an inclusive and an exclusive one are both crossed', () => {

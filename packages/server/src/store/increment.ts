@@ -34,9 +34,10 @@ const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
  * `exclusiveMinimum` is not); when a result crosses both a lower bound and an exclusive lower
  * bound, the tighter one is reported (the same for upper bounds).
  *
+ * A sum beyond the largest double is out of bounds: JSON cannot hold it.
+ *
  * @throws PointerSyntaxError (from `@truce/protocol`) for a malformed pointer.
- * @throws RangeError when `by` is not a finite number or the sum is not finite: both are caller
- * errors, since JSON cannot hold the result.
+ * @throws RangeError when `by` is not a finite number, a caller error.
  */
 export function applyIncrement(doc: JsonObject, increment: Increment): IncrementOutcome {
   const { by } = increment;
@@ -64,7 +65,12 @@ export function applyIncrement(doc: JsonObject, increment: Increment): Increment
   if (typeof value !== 'number') return { ok: false, reason: 'not-a-number' };
 
   const next = value + by;
-  if (!Number.isFinite(next)) throw new RangeError(`${value} + ${by} is not a finite number.`);
+  // JSON cannot hold an infinite sum: the largest double is the implicit bound of every number.
+  if (!Number.isFinite(next)) {
+    return next > 0
+      ? { ok: false, reason: 'out-of-bounds', value, bound: 'maximum', limit: Number.MAX_VALUE }
+      : { ok: false, reason: 'out-of-bounds', value, bound: 'minimum', limit: -Number.MAX_VALUE };
+  }
   const crossed = crossedBound(next, increment);
   if (crossed !== undefined) return { ok: false, reason: 'out-of-bounds', value, ...crossed };
 

@@ -91,6 +91,13 @@ export interface WriteOp {
   /** How many versions of this resource to keep in history after the write (at least 1). */
   readonly keepHistory: number;
   /**
+   * The entity-tag and time of the new version, when the caller already showed them to a client
+   * (a batch stages its writes before committing them). The store generates both otherwise. A
+   * given `at` still never goes below the previous version's time.
+   */
+  readonly etag?: string | undefined;
+  readonly at?: number | undefined;
+  /**
    * Every unique key the new document holds, replacing those it held before; undefined when the
    * collection has no unique constraints (nothing is read or written then). A delete releases
    * the resource's keys whatever this says.

@@ -1,15 +1,6 @@
-import type Database from 'better-sqlite3';
 import { newEtag } from '../etag.js';
 import { applyIncrement } from '../increment.js';
-import type {
-  CommitFailure,
-  CommitResult,
-  Head,
-  Increment,
-  JsonObject,
-  VersionRecord,
-  WriteOp,
-} from '../types.js';
+import type { CommitFailure, Head, Increment, JsonObject, VersionRecord, WriteOp } from '../types.js';
 import { danglingReference, dropReferences, referencedBy, replaceReferences } from './references.js';
 import { type HeadRow, type Statements, toHead } from './statements.js';
 import { releaseUniqueKeys, replaceUniqueKeys } from './unique-keys.js';
@@ -19,8 +10,8 @@ type WithoutIndex<F> = F extends unknown ? Omit<F, 'ok' | 'index'> : never;
 /** A {@link CommitFailure} before the op index is known: what the per-op checks return. */
 export type Refusal = WithoutIndex<CommitFailure>;
 
-/** Carries a refusal out of the transaction function, which makes better-sqlite3 roll back. */
-class Refused extends Error {
+/** Carries a refusal out of the apply function; the caller rolls the call back and returns the failure. */
+export class Refused extends Error {
   constructor(readonly failure: CommitFailure) {
     super(failure.reason);
   }
@@ -55,30 +46,31 @@ function incremented(increment: Increment, index: number, current: HeadRow | und
 }
 
 /**
- * Builds the commit function of a connection: every op of a call is applied in one transaction
- * begun with BEGIN IMMEDIATE, or none is.
+ * Builds the function that applies the ops of one `commit()` call inside the transaction the
+ * caller holds (see group-commit.ts): it returns the new heads, or throws {@link Refused} (or any
+ * other error) after having written part of them, and the caller rolls back to the savepoint it took
+ * before the call.
  *
- * IMMEDIATE takes the write lock before the first read, so the version compared below cannot
- * change before the write that depends on it: the compare-and-set is atomic across connections and
- * processes, and two writers never both read, then deadlock upgrading to a write (which a deferred
- * transaction in WAL mode answers with SQLITE_BUSY without waiting). Each op reads the head again,
- * so an op sees what earlier ops of the same commit wrote. The same lock makes the reference checks
- * sound: no other writer can delete a target between the check and the commit.
+ * The transaction is begun with BEGIN IMMEDIATE, which takes the write lock before the first read,
+ * so the version compared below cannot change before the write that depends on it: the
+ * compare-and-set is atomic across connections and processes, and two writers never both read,
+ * then deadlock upgrading to a write (which a deferred transaction in WAL mode answers with
+ * SQLITE_BUSY without waiting). Each op reads the head again, so an op sees what earlier ops of the
+ * same call, and earlier calls of the same transaction, wrote. The same lock makes the reference
+ * checks sound: no other writer can delete a target between the check and the commit.
  *
- * An op without `uniqueKeys`, `references` or `increment` (the common case) costs the same five
- * statements as before those existed; only a delete always releases keys and references.
+ * An op without `uniqueKeys`, `references` or `increment` (the common case) costs three statements:
+ * read the head, append the change (which is also the history entry, schema.ts), write the head.
+ * Only a delete always releases keys and references.
  */
-export function createCommit(
-  db: Database.Database,
-  st: Statements,
-): (ops: readonly WriteOp[]) => CommitResult {
-  const apply = db.transaction((ops: readonly WriteOp[]): Head[] => {
+export function createApply(st: Statements): (ops: readonly WriteOp[]) => Head[] {
+  return (ops) => {
     // Read after the lock is held, so that timestamps follow commit order across processes.
     const now = Date.now();
     return ops.map((op, index) => {
       checkOp(op, index);
       // The row, not a Head: parsing a large document only to compare versions would be wasted.
-      const current = st.getHead.get(op.collection, op.id);
+      const current = st.headForWrite.get(op.collection, op.id);
       if (op.expectVersion !== null && (current?.version ?? 0) !== op.expectVersion) {
         return refuse(index, {
           reason: 'version-mismatch',
@@ -109,43 +101,54 @@ export function createCommit(
       const version = (current?.version ?? 0) + 1;
       const kind: VersionRecord['op'] = doc === null ? 'delete' : live ? 'update' : 'create';
       // Never let a resource's clock run backwards (clock steps, or several writes in one millisecond).
-      const at = current === undefined ? now : Math.max(now, current.updated_at + 1);
-      const entry = {
-        collection: op.collection,
-        id: op.id,
+      const at = current === undefined ? (op.at ?? now) : Math.max(op.at ?? now, current.updated_at + 1);
+      // A batch shows the tag and time of its staged writes before committing them (see WriteOp).
+      const etag = op.etag ?? newEtag(version);
+      const json = doc === null ? null : JSON.stringify(doc);
+      const createdAt = kind === 'create' ? at : (current?.created_at ?? at);
+      const { collection, id, actor } = op;
+      // The change first: the head links to it. Its previous link is the old head's (schema.ts).
+      const prevSeq = current?.last_seq ?? null;
+      const seq = st.insertChange.run(
+        collection,
+        id,
+        kind,
         version,
-        etag: newEtag(version),
-        op: kind,
-        doc: doc === null ? null : JSON.stringify(doc),
-        createdAt: kind === 'create' ? at : (current?.created_at ?? at),
+        etag,
+        json,
         at,
-        by: op.actor,
-      };
-      st.upsertHead.run({ ...entry, deleted: doc === null ? 1 : 0 });
-      st.insertHistory.run(entry);
-      st.trimHistory.run(op.collection, op.id, version - op.keepHistory);
-      st.insertChange.run(entry);
-      return {
-        collection: op.collection,
-        id: op.id,
+        actor,
+        createdAt,
+        prevSeq,
+      );
+      // "Keep the newest N versions" raises the history floor; versions are contiguous.
+      const historyFrom = Math.max(1, version - op.keepHistory + 1);
+      const deleted = doc === null ? 1 : 0;
+      st.upsertHead.run(
+        collection,
+        id,
         version,
-        etag: entry.etag,
+        etag,
+        deleted,
+        json,
+        createdAt,
+        at,
+        actor,
+        seq.lastInsertRowid,
+        historyFrom,
+      );
+      return {
+        collection,
+        id,
+        version,
+        etag,
         deleted: doc === null,
         // A copy, so that the caller mutating its input cannot change what it was told was stored.
-        doc: entry.doc === null ? null : JSON.parse(entry.doc),
-        createdAt: entry.createdAt,
+        doc: json === null ? null : JSON.parse(json),
+        createdAt,
         updatedAt: at,
-        updatedBy: op.actor,
+        updatedBy: actor,
       };
     });
-  });
-
-  return (ops) => {
-    try {
-      return { ok: true, heads: apply.immediate(ops) };
-    } catch (error) {
-      if (error instanceof Refused) return error.failure;
-      throw error;
-    }
   };
 }

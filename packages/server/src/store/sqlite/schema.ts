@@ -9,12 +9,10 @@ import type Database from 'better-sqlite3';
  * - `heads`: the current state of every URL that ever held something. A delete turns the row into a
  *   tombstone (`deleted = 1`, `doc` NULL) instead of removing it, because the tombstone's version is
  *   what the next create builds on: versions never restart (SPEC 3.1).
- * - `history`: one row per version, trimmed to the newest `keepHistory` rows per resource by the
- *   commit that appends. Versions of a resource are contiguous (every write appends exactly one), so
- *   "keep the newest N" is a range delete on the primary key.
- * - `changes`: the change feed. AUTOINCREMENT (rather than plain rowid reuse) guarantees that a seq is
- *   never handed out twice, even after the newest rows are deleted by a future retention job, and
- *   `sqlite_sequence` keeps the high-water mark for `lastSeq`.
+ * - `changes`: the change feed, one row per version of any resource. AUTOINCREMENT (rather than
+ *   plain rowid reuse) guarantees that a seq is never handed out twice, even after the newest rows
+ *   are deleted by a future retention job, and `sqlite_sequence` keeps the high-water mark for
+ *   `lastSeq`.
  *
  * - `unique_keys` (since version 2): one row per unique key a live resource holds. The primary key
  *   is the constraint itself: of two writers of one key, the second insert conflicts, so uniqueness
@@ -25,6 +23,22 @@ import type Database from 'better-sqlite3';
  *   (collection, id) order without touching the table.
  *
  * Neither table keeps rows for tombstones: a delete removes the resource's keys and outgoing refs.
+ *
+ * History (since version 3). Versions 1 and 2 kept a `history` table: a second copy of every
+ * version's row, keyed by (collection, id, version), trimmed by each write to the newest
+ * `keepHistory`. Each write thus changed two pages of that table (the end of the resource's range,
+ * where the new version went, and its start, where the oldest one left) on top of everything else,
+ * and the WAL pages a commit appends are most of what it costs. The change feed already holds every
+ * version, so version 3 makes the history a list through it instead:
+ * - `changes.prev_seq` is the seq of the previous version of the same resource (NULL for its first),
+ *   and `changes.created_at` the creation time a version record reports;
+ * - `heads.last_seq` is the seq of the resource's newest version, the start of its list, and
+ *   `heads.history_from` the oldest version still in its history: "keep the newest N" moves this
+ *   floor up (never down) instead of deleting rows.
+ * A write appends one change row (to the feed's last page, shared by every write of the
+ * transaction) and rewrites its head; history reads walk the list from the head, a primary key
+ * lookup per version, never further than the floor. A retention job for the feed must therefore
+ * keep every change at or above its resource's floor.
  *
  * Documents are stored as the exact JSON text `JSON.stringify` produced and parsed back with
  * `JSON.parse`; SQLite's JSON functions only read them (list filters), so numbers and strings
@@ -93,20 +107,45 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX refs_by_target ON refs (to_collection, to_id);
   `,
+  // History as a list through the change feed (see above). Every version of every resource has its
+  // change row, so the links are the feed's rows in seq order per resource; the floor is the oldest
+  // version the history table kept.
+  `
+  ALTER TABLE changes ADD COLUMN prev_seq INTEGER;
+  ALTER TABLE changes ADD COLUMN created_at INTEGER;
+  ALTER TABLE heads ADD COLUMN last_seq INTEGER;
+  ALTER TABLE heads ADD COLUMN history_from INTEGER NOT NULL DEFAULT 1;
+
+  UPDATE changes SET prev_seq = link.prev
+  FROM (SELECT seq, lag(seq) OVER (PARTITION BY collection, id ORDER BY seq) AS prev FROM changes) AS link
+  WHERE link.seq = changes.seq;
+  UPDATE changes SET created_at = h.created_at
+  FROM history AS h
+  WHERE h.collection = changes.collection AND h.id = changes.id AND h.version = changes.version;
+  UPDATE heads SET last_seq = newest.seq
+  FROM (SELECT collection, id, max(seq) AS seq FROM changes GROUP BY collection, id) AS newest
+  WHERE newest.collection = heads.collection AND newest.id = heads.id;
+  UPDATE heads SET history_from = coalesce(
+    (SELECT min(h.version) FROM history AS h WHERE h.collection = heads.collection AND h.id = heads.id),
+    version + 1
+  );
+  DROP TABLE history;
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Brings the database up to {@link SCHEMA_VERSION}.
+ * Brings the database up to {@link SCHEMA_VERSION} (or to `target`, to build an older database in a
+ * migration test).
  *
  * Runs under BEGIN IMMEDIATE so that two processes opening a fresh file at once do not both create
  * the tables: the second waits for the write lock (busy timeout), then sees the new user_version.
  *
  * @throws Error when the file was written by a newer schema, rather than guessing at its layout.
  */
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database.Database, target: number = SCHEMA_VERSION): void {
   db.transaction(() => {
     const current = Number(db.pragma('user_version', { simple: true }));
     if (current > SCHEMA_VERSION) {
@@ -114,8 +153,8 @@ export function migrate(db: Database.Database): void {
         `The database schema version ${current} is newer than this Truce supports (${SCHEMA_VERSION}).`,
       );
     }
-    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
-    // PRAGMA takes no bound parameters; SCHEMA_VERSION is our own integer.
-    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    for (let v = current; v < target; v++) db.exec(MIGRATIONS[v] ?? '');
+    // PRAGMA takes no bound parameters; the target is our own integer.
+    if (current < target) db.pragma(`user_version = ${Math.trunc(target)}`);
   }).immediate();
 }

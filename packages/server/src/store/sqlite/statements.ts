@@ -14,7 +14,19 @@ export interface HeadRow {
   updated_by: string | null;
 }
 
-/** A `history` row as better-sqlite3 returns it (without the key columns it was looked up by). */
+/** A `heads` row with the start and floor of the resource's history, which only a write needs. */
+export interface WriteHeadRow extends HeadRow {
+  last_seq: number | null;
+  history_from: number;
+}
+
+/** The resource whose history a statement walks. */
+export interface HistoryParams {
+  collection: string;
+  id: string;
+}
+
+/** A version record's row, from `changes` (without the key columns it was looked up by). */
 export interface HistoryRow {
   version: number;
   etag: string;
@@ -38,31 +50,43 @@ export interface ChangeRow {
   by: string | null;
 }
 
-/** Parameters of an upsert into `heads` (named, because positional lists of nine are easy to misorder). */
-export interface HeadParams {
-  collection: string;
-  id: string;
-  version: number;
-  etag: string;
-  deleted: 0 | 1;
-  doc: string | null;
-  createdAt: number;
-  at: number;
-  by: string | null;
-}
+/*
+ * The statements every write runs take positional parameters: binding named ones from an object
+ * costs about a microsecond more per statement, on the hottest path there is. The labelled tuples
+ * below keep the order readable, and commit.ts is their only caller.
+ */
 
-/** Parameters of the `history` and `changes` inserts. */
-export interface EntryParams {
-  collection: string;
-  id: string;
-  version: number;
-  etag: string;
-  op: VersionRecord['op'];
-  doc: string | null;
-  createdAt: number;
-  at: number;
-  by: string | null;
-}
+/** Parameters of the upsert into `heads`, in column order. */
+export type HeadArgs = [
+  collection: string,
+  id: string,
+  version: number,
+  etag: string,
+  deleted: 0 | 1,
+  doc: string | null,
+  createdAt: number,
+  at: number,
+  by: string | null,
+  /** The seq of the change this write appended. */
+  lastSeq: number | bigint,
+  /** The oldest version history keeps after this write; never lowers the floor already there. */
+  historyFrom: number,
+];
+
+/** Parameters of the `changes` insert (seq is assigned by SQLite), in column order. */
+export type ChangeArgs = [
+  collection: string,
+  id: string,
+  op: VersionRecord['op'],
+  version: number,
+  etag: string,
+  doc: string | null,
+  at: number,
+  by: string | null,
+  createdAt: number,
+  /** The seq of the resource's previous version (`heads.last_seq`), or null for its first. */
+  prevSeq: number | null,
+];
 
 /** A `refs` row of one resource, as {@link Statements.refsFrom} returns it. */
 export interface RefRow {
@@ -73,8 +97,25 @@ export interface RefRow {
 
 /** The `heads` columns, in {@link HeadRow} order. */
 export const HEAD_COLUMNS = 'collection, id, version, etag, deleted, doc, created_at, updated_at, updated_by';
-const HISTORY_COLUMNS = 'version, etag, op, doc, created_at, at, by';
 const CHANGE_COLUMNS = 'seq, collection, id, op, version, etag, doc, at, by';
+
+/**
+ * The retained history of one resource, newest first, as `SELECT ... FROM chain CROSS JOIN changes AS c`
+ * with `WHERE c.version >= chain.low`: a walk down its list of changes (schema.ts, version 3) from
+ * the head, one primary key lookup per version, that goes no lower than `low`. `low` is computed
+ * from `heads` (h) and the statement's parameters; it is at least the history floor. Versions are
+ * contiguous along the list, so the walk stops exactly there. CROSS JOIN keeps SQLite from
+ * turning the join around into a scan of the whole feed for a condition on `c`.
+ */
+const walk = (low: string) => `
+  WITH RECURSIVE chain(seq, low) AS (
+    SELECT h.last_seq, ${low} FROM heads AS h WHERE h.collection = @collection AND h.id = @id
+    UNION ALL
+    SELECT c.prev_seq, chain.low FROM chain CROSS JOIN changes AS c ON c.seq = chain.seq
+    WHERE c.version > chain.low
+  )
+  SELECT c.version, c.etag, c.op, c.doc, c.created_at, c.at, c.by
+  FROM chain CROSS JOIN changes AS c ON c.seq = chain.seq`;
 
 /**
  * Every fixed statement of the adapter, prepared once per connection: preparing parses and plans
@@ -85,24 +126,19 @@ export function prepareStatements(db: Database.Database): Statements {
     getHead: db.prepare<[string, string], HeadRow>(
       `SELECT ${HEAD_COLUMNS} FROM heads WHERE collection = ? AND id = ?`,
     ),
-    upsertHead: db.prepare<[HeadParams], void>(
-      `INSERT INTO heads (${HEAD_COLUMNS})
-       VALUES (@collection, @id, @version, @etag, @deleted, @doc, @createdAt, @at, @by)
+    headForWrite: db.prepare<[string, string], WriteHeadRow>(
+      `SELECT ${HEAD_COLUMNS}, last_seq, history_from FROM heads WHERE collection = ? AND id = ?`,
+    ),
+    upsertHead: db.prepare<HeadArgs, void>(
+      `INSERT INTO heads (${HEAD_COLUMNS}, last_seq, history_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (collection, id) DO UPDATE SET
          version = excluded.version, etag = excluded.etag, deleted = excluded.deleted, doc = excluded.doc,
-         created_at = excluded.created_at, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+         created_at = excluded.created_at, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+         last_seq = excluded.last_seq, history_from = max(history_from, excluded.history_from)`,
     ),
-    insertHistory: db.prepare<[EntryParams], void>(
-      `INSERT INTO history (collection, id, ${HISTORY_COLUMNS})
-       VALUES (@collection, @id, @version, @etag, @op, @doc, @createdAt, @at, @by)`,
-    ),
-    // Versions are contiguous, so the newest N are exactly those above (newest - N).
-    trimHistory: db.prepare<[string, string, number], void>(
-      'DELETE FROM history WHERE collection = ? AND id = ? AND version <= ?',
-    ),
-    insertChange: db.prepare<[EntryParams], void>(
-      `INSERT INTO changes (collection, id, op, version, etag, doc, at, by)
-       VALUES (@collection, @id, @op, @version, @etag, @doc, @at, @by)`,
+    insertChange: db.prepare<ChangeArgs, void>(
+      `INSERT INTO changes (collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // Only the flag: a reference check needs no document.
     deletedFlag: db.prepare<[string, string], { deleted: 0 | 1 }>(
@@ -156,16 +192,17 @@ export function prepareStatements(db: Database.Database): Statements {
        ORDER BY from_id LIMIT ?`,
     ),
 
-    history: db.prepare<[string, string, number, number], HistoryRow>(
-      `SELECT ${HISTORY_COLUMNS} FROM history
-       WHERE collection = ? AND id = ? AND version < ? ORDER BY version DESC LIMIT ?`,
+    // The `limit` versions below `before` are the lowest the walk needs to reach.
+    history: db.prepare<[HistoryParams & { before: number; limit: number }], HistoryRow>(
+      `${walk('max(h.history_from, min(@before, h.version + 1) - @limit)')}
+       WHERE c.version >= chain.low AND c.version < @before ORDER BY c.version DESC LIMIT @limit`,
     ),
-    version: db.prepare<[string, string, number], HistoryRow>(
-      `SELECT ${HISTORY_COLUMNS} FROM history WHERE collection = ? AND id = ? AND version = ?`,
+    version: db.prepare<[HistoryParams & { version: number }], HistoryRow>(
+      `${walk('max(h.history_from, @version)')} WHERE c.version >= chain.low AND c.version = @version`,
     ),
-    // No index on etag: the primary key prefix narrows the scan to one resource's retained history.
-    versionByEtag: db.prepare<[string, string, string], HistoryRow>(
-      `SELECT ${HISTORY_COLUMNS} FROM history WHERE collection = ? AND id = ? AND etag = ?`,
+    // No index on etag: the walk covers the resource's retained history, and no more.
+    versionByEtag: db.prepare<[HistoryParams & { etag: string }], HistoryRow>(
+      `${walk('h.history_from')} WHERE c.version >= chain.low AND c.etag = @etag`,
     ),
     changes: db.prepare<[number, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
@@ -186,10 +223,9 @@ type Stmt<P extends unknown[], R> = Database.Statement<P, R>;
 /** The prepared statements of one connection (spelled out so declarations can name them). */
 export interface Statements {
   readonly getHead: Stmt<[string, string], HeadRow>;
-  readonly upsertHead: Stmt<[HeadParams], void>;
-  readonly insertHistory: Stmt<[EntryParams], void>;
-  readonly trimHistory: Stmt<[string, string, number], void>;
-  readonly insertChange: Stmt<[EntryParams], void>;
+  readonly headForWrite: Stmt<[string, string], WriteHeadRow>;
+  readonly upsertHead: Stmt<HeadArgs, void>;
+  readonly insertChange: Stmt<ChangeArgs, void>;
   readonly deletedFlag: Stmt<[string, string], { deleted: 0 | 1 }>;
   readonly uniqueKeysOf: Stmt<[string, string], { constraint: string; key: string }>;
   readonly insertUniqueKey: Stmt<[string, string, string, string], void>;
@@ -202,9 +238,9 @@ export interface Statements {
   readonly deleteRefsFrom: Stmt<[string, string], void>;
   readonly referrers: Stmt<[string, string], { collection: string; count: number }>;
   readonly referrerExamples: Stmt<[string, string, string, number], { id: string }>;
-  readonly history: Stmt<[string, string, number, number], HistoryRow>;
-  readonly version: Stmt<[string, string, number], HistoryRow>;
-  readonly versionByEtag: Stmt<[string, string, string], HistoryRow>;
+  readonly history: Stmt<[HistoryParams & { before: number; limit: number }], HistoryRow>;
+  readonly version: Stmt<[HistoryParams & { version: number }], HistoryRow>;
+  readonly versionByEtag: Stmt<[HistoryParams & { etag: string }], HistoryRow>;
   readonly changes: Stmt<[number, number], ChangeRow>;
   readonly changesOf: Stmt<[string, number, number], ChangeRow>;
   readonly lastSeq: Stmt<[], { seq: number }>;
