@@ -27,6 +27,11 @@ export type {
   Representation,
 } from './preconditions.js';
 export { evaluatePreconditions, hasWritePrecondition, parsePreconditions } from './preconditions.js';
+export {
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  parseIdempotencyKey,
+  type IdempotencyKeyResult,
+} from './idempotency-key.js';
 
 export type { Problem, ProblemCode, ProblemMembers, ProblemType, Resolution } from './problems.js';
 export { createProblem, isProblemCode, PROBLEM_TYPE_BASE, problemTypes } from './problems.js';
@@ -45,3 +50,10 @@ export type { JsonPatchFailure, JsonPatchOperation } from './json-patch.js';
 export { applyJsonPatch, validateJsonPatch } from './json-patch.js';
 
 export { diffJson } from './diff.js';
+
+export type { CompiledMergePolicy, MergePolicy } from './merge/policy.js';
+export { compileMergePolicy } from './merge/policy.js';
+export type { MergeConflict, MergeResult } from './merge/merge-json.js';
+export { mergeJson } from './merge/merge-json.js';
+export type { TextMergeConflict, TextMergeResult } from './merge/merge-text.js';
+export { mergeText } from './merge/merge-text.js';

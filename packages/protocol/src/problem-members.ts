@@ -13,6 +13,12 @@ type PointerError = { pointer: string; message: string };
  */
 type RequestError = { pointer?: string; header?: string; parameter?: string; message: string };
 
+/**
+ * When the state that stood in the way was written and by whom (scenario 18: every conflict says
+ * since when and by whom). Null for a state nobody wrote yet.
+ */
+type Provenance = { changedAt: string | null; changedBy: string | null };
+
 /** For problem types that carry no extension members. */
 type NoMembers = Record<never, never>;
 
@@ -34,9 +40,13 @@ export interface ProblemMembers {
   };
   'precondition-required': NoMembers;
   /** `existing` is the URL of the resource that already exists. */
-  'already-exists': { existing: string };
+  'already-exists': { existing: string } & Provenance;
   /** `currentVersion` is null when the resource does not exist. */
-  'version-conflict': { currentVersion: number | null; yourVersion: number; current: JsonObject | null };
+  'version-conflict': {
+    currentVersion: number | null;
+    yourVersion: number;
+    current: JsonObject | null;
+  } & Provenance;
   'edit-conflict': {
     /** Every overlapping leaf; `base`, `yours` or `theirs` is absent where the value did not exist. */
     conflicts: {
@@ -53,14 +63,18 @@ export interface ProblemMembers {
   /** `actual` is absent when nothing exists at `pointer`. */
   'test-failed': { pointer: string; expected: JsonValue; actual?: JsonValue };
   /** `existing` is the URL of the resource that holds the value. */
-  'unique-violation': { fields: string[]; values: JsonValue[]; existing: string };
-  'invalid-transition': { currentState: JsonValue; transition: string; allowedTransitions: string[] };
-  'transition-guard-failed': { transition: string; errors: PointerError[] };
-  'rule-violated': { rule: string; message: string; errors: PointerError[] };
+  'unique-violation': { fields: string[]; values: JsonValue[]; existing: string } & Provenance;
+  'invalid-transition': {
+    currentState: JsonValue;
+    transition: string;
+    allowedTransitions: string[];
+  } & Provenance;
+  'transition-guard-failed': { transition: string; errors: PointerError[] } & Provenance;
+  'rule-violated': { rule: string; message: string; errors: PointerError[] } & Provenance;
   /** `examples` are URLs of some of the referencing resources. */
   'still-referenced': { referencedBy: { collection: string; count: number; examples: string[] }[] };
-  insufficient: { pointer: string; current: number; by: number; minimum: number };
-  'limit-exceeded': { pointer: string; current: number; by: number; maximum: number };
+  insufficient: { pointer: string; current: number; by: number; minimum: number } & Provenance;
+  'limit-exceeded': { pointer: string; current: number; by: number; maximum: number } & Provenance;
   /** `expiresAt` is an RFC 3339 timestamp. */
   locked: { lockedBy: string | null; expiresAt: string };
   'lock-token-mismatch': NoMembers;

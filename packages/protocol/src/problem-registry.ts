@@ -56,7 +56,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'A create-only write found a resource already at that identity.',
     description:
       'A POST named an `id` that is taken (409), or a PUT with `If-None-Match: *` found the resource present (412). `existing` is its URL. Choose another id, or, if you meant to change the existing resource, read it and update it with If-Match.',
-    members: { existing: true },
+    members: { existing: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   'version-conflict': {
@@ -67,7 +67,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The `_version` sent in the body differs from the version the resource has now.',
     description:
       'A `_version` in a PUT or PATCH body works like If-Match: the write is based on that version, and the resource has moved on since. `currentVersion` and `current` show where it is now. Reapply your change to the current version and send it with the new `_version`.',
-    members: { currentVersion: true, yourVersion: true, current: true },
+    members: { currentVersion: true, yourVersion: true, current: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   'edit-conflict': {
@@ -102,7 +102,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The write would give a unique field (or combination of fields) a value another resource holds.',
     description:
       'The collection declares `fields` unique and `existing` already holds `values`. Uniqueness is enforced by the store itself, so of several concurrent writers exactly one wins. Choose another value, or update the existing resource instead.',
-    members: { fields: true, values: true, existing: true },
+    members: { fields: true, values: true, existing: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   'invalid-transition': {
@@ -113,7 +113,13 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The requested state change is not allowed from the state the resource is in now.',
     description:
       'State fields change only along the transitions the collection allows, and this one is not allowed from `currentState` (this includes asking for the state the resource is already in). Often someone else moved the resource first. `allowedTransitions` lists what is possible now; repeating the request will not help, so show the new state to whoever decides what happens next.',
-    members: { currentState: true, transition: true, allowedTransitions: true },
+    members: {
+      currentState: true,
+      transition: true,
+      allowedTransitions: true,
+      changedAt: true,
+      changedBy: true,
+    },
     headers: RESOURCE_LINK,
   },
   'transition-guard-failed': {
@@ -124,7 +130,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The transition is allowed from this state, but the resource does not meet its guard.',
     description:
       'The transition requires the resource to satisfy conditions that it does not; `errors` points at each field that falls short. Supply the missing values (in the same transition request as a merge-patch body, or in a write before it) and try again.',
-    members: { transition: true, errors: true },
+    members: { transition: true, errors: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   'rule-violated': {
@@ -135,7 +141,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The resource as written would break one of the collection’s business rules.',
     description:
       'The write is well-formed but the result would violate `rule` (its `message` says why, `errors` points at the fields involved). Change the values so the rule holds, then send the write again.',
-    members: { rule: true, message: true, errors: true },
+    members: { rule: true, message: true, errors: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   'still-referenced': {
@@ -157,7 +163,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The increment would take the value below its minimum.',
     description:
       'The value at `pointer` is `current`; adding `by` would cross `minimum`, so nothing changed. Concurrent decrements are applied atomically, so this is a real shortage, not a race: repeating the request will not help until the value goes up again. Ask for less or report the shortage.',
-    members: { pointer: true, current: true, by: true, minimum: true },
+    members: { pointer: true, current: true, by: true, minimum: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   'limit-exceeded': {
@@ -168,7 +174,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary: 'The increment would take the value above its maximum.',
     description:
       'The value at `pointer` is `current`; adding `by` would cross `maximum`, so nothing changed. Ask for a smaller increment, or wait until the value has gone down.',
-    members: { pointer: true, current: true, by: true, maximum: true },
+    members: { pointer: true, current: true, by: true, maximum: true, changedAt: true, changedBy: true },
     headers: RESOURCE_LINK,
   },
   locked: {

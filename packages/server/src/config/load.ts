@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { compileMergePolicy } from '@truce/protocol';
 import { parseDocument } from 'yaml';
 import configSchema from './truce-config.schema.json' with { type: 'json' };
 import type {
@@ -197,8 +198,15 @@ function resolveCollection(
       issues.push({ pointer: `${at}/rules/${i}/schema`, message });
     return { name: r.name, schema: r.schema, message: r.message ?? `The document breaks rule "${r.name}".` };
   });
+  let merge = compileMergePolicy({});
+  try {
+    merge = compileMergePolicy(c.merge ?? {});
+  } catch (error) {
+    issues.push({ pointer: `${at}/merge`, message: (error as Error).message });
+  }
   return {
     name,
+    merge,
     description: c.description,
     schema: c.schema,
     requirePreconditions: c.requirePreconditions ?? false,

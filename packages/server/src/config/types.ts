@@ -1,3 +1,4 @@
+import type { CompiledMergePolicy, MergePolicy } from '@truce/protocol';
 import type { JsonObject } from '../store/types.js';
 
 /** A state value: what the state field holds. */
@@ -36,6 +37,7 @@ export interface CollectionConfigInput {
     readonly schema: JsonObject;
     readonly message?: string;
   }[];
+  readonly merge?: MergePolicy;
 }
 
 /** A unique constraint with its name resolved. */
@@ -93,6 +95,8 @@ export interface CollectionConfig {
   /** Reference fields, in configuration order. */
   readonly references: readonly { readonly field: string; readonly collection: string }[];
   readonly rules: readonly Rule[];
+  /** How Truce-Base edits merge (SPEC 3.7); arrays whole and strings atomic unless it says otherwise. */
+  readonly merge: CompiledMergePolicy;
 }
 
 /** The resolved configuration the server runs with. */

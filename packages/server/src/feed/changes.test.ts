@@ -225,7 +225,10 @@ describe('change feed as Server-Sent Events', () => {
 describe('shutdown', () => {
   it('ends open streams so that close() does not hang', async () => {
     const own = openSqliteStore({ path: ':memory:' });
-    const server = await createServer(parseConfigText('collections: { a: {} }'), { store: own, logger: false });
+    const server = await createServer(parseConfigText('collections: { a: {} }'), {
+      store: own,
+      logger: false,
+    });
     const address = await server.listen({ host: '127.0.0.1', port: 0 });
     const res = await fetch(`${address}/_changes`, { headers: { accept: 'text/event-stream' } });
     const reading = res.text();

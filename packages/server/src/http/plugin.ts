@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { resultHeaders, runBatch, type Dispatch } from '../batch/batch.js';
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
 import {
   DEFAULT_FEED_TIMING,
@@ -59,9 +61,13 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
   const { config } = options;
   const notifier = new ChangeNotifier();
   const store = new NotifyingStore(options.store, notifier);
+  // Problem types dereference to this server's own pages, under the plugin's prefix.
+  const typeBase = config.problemTypeBase ?? `${app.prefix}/_problems/`;
   const ctx: ResourceContext = {
     config,
     store,
+    staging: new Map(),
+    typeBase,
     prefix: app.prefix,
     compiled: compileCollections(config.collections.values()),
     notifier,
@@ -72,8 +78,6 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
   app.addHook('preClose', async () => {
     for (const stream of ctx.streams) stream.abort();
   });
-  // Problem types dereference to this server's own pages, under the plugin's prefix.
-  const typeBase = config.problemTypeBase ?? `${app.prefix}/_problems/`;
   registerBodyParsers(app, config.bodyLimit);
 
   app.setErrorHandler((error, request, reply) => {
@@ -146,6 +150,28 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     changes(() => undefined),
   );
   route(app, ctx, '/:collection/_changes', { GET: changes((c, p) => collectionOf(c, p['collection']!)) });
+  // The operations of an atomic batch run through the ordinary routes, each request carrying the id
+  // of its batch's staging store (random and short-lived, so no outside request can name one).
+  const dispatch: Dispatch = async (op, store) => {
+    const id = store ? randomUUID() : undefined;
+    if (id && store) ctx.staging.set(id, store);
+    try {
+      const res = await app.inject({
+        method: op.method as 'GET',
+        url: op.path,
+        headers: id ? { ...op.headers, [STAGING_HEADER]: id } : op.headers,
+        ...(op.body === undefined ? {} : { payload: JSON.stringify(op.body) }),
+      });
+      return {
+        status: res.statusCode,
+        headers: resultHeaders(res.headers),
+        ...(res.body ? { body: JSON.parse(res.body) as unknown } : {}),
+      };
+    } finally {
+      if (id) ctx.staging.delete(id);
+    }
+  };
+  route(app, ctx, '/_batch', { POST: async (c, _p, i) => runBatch(c, i, dispatch) }, 'service');
   route(app, ctx, '/:collection/_schema', {
     GET: async (c, p) => ({
       status: 200,
@@ -176,7 +202,7 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
  */
 function route(
   app: FastifyInstance,
-  ctx: ResourceContext,
+  base: ResourceContext,
   url: string,
   handlers: Partial<Record<string, Handler>>,
   scope: 'collection' | 'service' = 'collection',
@@ -193,6 +219,7 @@ function route(
     url,
     exposeHeadRoute: false,
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const ctx = contextFor(base, request);
       const params = request.params as Params;
       if (scope === 'collection') collectionOf(ctx, params['collection']!);
       const method = request.method;
@@ -213,7 +240,8 @@ function route(
         );
       }
       // Node.js joins repeated header lines with commas; the actor must be one value, so keep the lines apart.
-      const actorLines = request.raw.headersDistinct[ctx.config.actorHeader];
+      // (inject()ed requests, used by batches, have no headersDistinct.)
+      const actorLines = request.raw.headersDistinct?.[ctx.config.actorHeader];
       const headers =
         actorLines && actorLines.length > 1
           ? { ...request.headers, [ctx.config.actorHeader]: actorLines }
@@ -232,6 +260,16 @@ function route(
 }
 
 /** A read-only service route (`/_health` and friends): GET and HEAD, OPTIONS, 405 for the rest. */
+/** Header that ties a batch operation to its batch's staging store. */
+const STAGING_HEADER = 'x-truce-batch-staging';
+
+/** The context of one request: inside an atomic batch, its store is the batch's staging view. */
+function contextFor(base: ResourceContext, request: FastifyRequest): ResourceContext {
+  const id = request.headers[STAGING_HEADER];
+  const store = typeof id === 'string' ? base.staging.get(id) : undefined;
+  return store ? { ...base, store } : base;
+}
+
 function service(app: FastifyInstance, ctx: ResourceContext, url: string, get: Handler): void {
   route(app, ctx, url, { GET: get }, 'service');
 }

@@ -285,20 +285,29 @@ describe('_increment', () => {
       code: 'validation-failed',
       errors: [{ pointer: '/by' }],
     });
+    // A malformed increment document is a malformed request; a value the schema refuses is not valid.
     expect(await body(await inc({ pointer: 'qty', by: 1 }))).toMatchObject({
-      code: 'validation-failed',
+      code: 'malformed-request',
       errors: [{ pointer: '/pointer' }],
     });
     expect(await body(await inc({ pointer: '/_version', by: 1 }))).toMatchObject({
-      code: 'validation-failed',
+      code: 'malformed-request',
     });
     expect(await body(await inc({ pointer: '/label', by: 1 }))).toMatchObject({
       code: 'validation-failed',
       errors: [{ pointer: '/label' }],
     });
     expect(await body(await inc({ pointer: '/qty', by: 1, extra: true }))).toMatchObject({
+      code: 'malformed-request',
       errors: [{ pointer: '/extra' }],
     });
+    const huge = await server.request('/stock/big', json({ temp: 1e308 }));
+    expect(huge.status).toBe(201);
+    const overflow = await server.request(
+      '/stock/big/_increment',
+      json({ pointer: '/temp', by: 1e308 }, {}, 'POST'),
+    );
+    expect(await body(overflow)).toMatchObject({ code: 'limit-exceeded', maximum: Number.MAX_VALUE });
     expect(
       (await server.request('/stock/none/_increment', json({ pointer: '/qty', by: 1 }, {}, 'POST'))).status,
     ).toBe(404);

@@ -4,7 +4,8 @@ import type { Indexed } from '../rules/check.js';
 import { commitProblem } from '../rules/failures.js';
 import type { Head, Increment, JsonObject } from '../store/types.js';
 import { resourcePath, type OperationResult, type ResourceContext } from './context.js';
-import { headRepresentation, validatorHeaders } from './representation.js';
+import { headRepresentation, provenance, validatorHeaders } from './representation.js';
+import { latestLink } from './stale.js';
 
 /**
  * A lost compare-and-set means another writer committed between our read and our write; the
@@ -20,6 +21,8 @@ export interface OneWrite {
   readonly actor: string | null;
   readonly indexed?: Indexed | undefined;
   readonly increment?: Increment | undefined;
+  /** The head the write was based on, for the problems that say what stood in the way. */
+  readonly current: Head | null;
 }
 
 /**
@@ -47,7 +50,7 @@ export async function commitOne(
   ]);
   if (result.ok) return result.heads[0]!;
   if (result.reason === 'version-mismatch') return undefined;
-  throw commitProblem(ctx, collection, id, result, write.doc, write.increment);
+  throw await commitProblem(ctx, collection, id, result, write.doc, write.current, write.increment);
 }
 
 /** The answer to a successful write: the new representation with its validators. */
@@ -74,5 +77,34 @@ export function busy(collection: string, id: string): ProblemError {
     `${collection}/${id} is being written too often to get a turn; retry shortly.`,
     {},
     { 'retry-after': '1' },
+  );
+}
+
+/** 428: the collection requires conditional writes (SPEC 3.4: `currentEtag` is not sent). */
+export function preconditionRequired(collection: CollectionConfig): ProblemError {
+  return new ProblemError(
+    'precondition-required',
+    `Writes to ${collection.name} must be conditional: send If-Match with the ETag you read (or If-None-Match: * to create).`,
+  );
+}
+
+/** 409: the `_version` the client sent is not the current one. */
+export function versionConflict(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  current: Head | null,
+  yours: number,
+  id: string = current?.id ?? '',
+): ProblemError {
+  return new ProblemError(
+    'version-conflict',
+    `You sent _version ${yours}, but ${collection.name}/${id} is at ${current ? `version ${current.version}, written at ${new Date(current.updatedAt).toISOString()}${current.updatedBy ? ` by ${current.updatedBy}` : ''}` : 'no version (it does not exist)'}.`,
+    {
+      currentVersion: current?.version ?? null,
+      yourVersion: yours,
+      current: current ? headRepresentation(current) : null,
+      ...provenance(current),
+    },
+    latestLink(ctx, collection.name, id),
   );
 }

@@ -9,7 +9,10 @@ import { idProblem } from './ids.js';
 /** Everything a resource handler needs, built once per plugin registration. */
 export interface ResourceContext {
   readonly config: TruceConfig;
+  /** The store: the real one, or for an operation of an atomic batch, that batch's staging view. */
   readonly store: Store;
+  /** Staging stores of the atomic batches now running, by the id their operations carry. */
+  readonly staging: Map<string, Store>;
   /** URL prefix the plugin is mounted under ('' at the root). */
   readonly prefix: string;
   readonly compiled: ReadonlyMap<string, CompiledCollection>;
@@ -18,6 +21,8 @@ export interface ResourceContext {
   /** Open change-feed streams, aborted when the server closes. */
   readonly streams: Set<AbortController>;
   readonly feed: FeedTiming;
+  /** Prefix of problem `type` URIs. */
+  readonly typeBase: string;
 }
 
 /** The configured collection, or a 404 problem. */

@@ -1,20 +1,19 @@
 import {
-  applyJsonPatch,
+  cloneJson,
   evaluatePreconditions,
-  getByPointer,
   hasWritePrecondition,
-  isJsonObject,
   parsePointer,
   type ParsedPreconditions,
 } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
-import { brokenBound, numberSchemaAt, type NumberSchema } from '../rules/bounds.js';
+import { numberSchemaAt, type NumberSchema } from '../rules/bounds.js';
 import { checkDocument } from '../rules/check.js';
 import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';
-import type { Increment, JsonObject } from '../store/types.js';
-import { busy, commitOne, MAX_ROUNDS, writtenResult } from './commit.js';
+import { applyIncrement } from '../store/increment.js';
+import type { Head, Increment, JsonObject } from '../store/types.js';
+import { busy, commitOne, MAX_ROUNDS, preconditionRequired, writtenResult } from './commit.js';
 import { actorOf, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { requireJsonObject } from './intent.js';
 import { readPreconditions, selected } from './preconditions.js';
@@ -45,6 +44,7 @@ export async function runIncrement(
   if (numberSchema?.integer && !Number.isInteger(by)) {
     throw invalid([{ pointer: '/by', message: `must be an integer: ${pointer} is an integer field` }]);
   }
+  if (collection.requirePreconditions && !hasWritePrecondition(p)) throw preconditionRequired(collection);
   const increment: Increment = { pointer, by, ...bounds(numberSchema) };
   const blind =
     numberSchema?.boundsOnly === true &&
@@ -68,20 +68,21 @@ export async function runIncrement(
     ]);
     if (result.ok) return writtenResult(ctx, collection, result.heads[0]!, false);
     if (result.reason === 'version-mismatch') throw new Error('a blind increment cannot lose a race');
-    throw commitProblem(ctx, collection, id, result, null, increment);
+    throw await commitProblem(ctx, collection, id, result, null, null, increment);
   }
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     await checkIncrementPreconditions(ctx, collection, id, p, head);
-    const doc = incremented(ctx, collection, id, current.doc ?? {}, increment, numberSchema);
-    const indexed = checkDocument(ctx, collection, id, current.doc, doc);
+    const doc = incremented(ctx, collection, current, increment);
+    const indexed = checkDocument(ctx, collection, id, current, doc);
     const written = await commitOne(ctx, collection, id, {
       expectVersion: current.version,
       doc,
       actor,
       indexed,
+      current,
     });
     if (written) return writtenResult(ctx, collection, written, false);
   }
@@ -104,7 +105,11 @@ function readBody(input: OperationInput): { pointer: string; by: number } {
     if (key !== 'pointer' && key !== 'by')
       errors.push({ pointer: `/${key}`, message: 'is not a member of an increment' });
   }
-  if (errors.length > 0) throw invalid(errors);
+  if (errors.length > 0) {
+    throw new ProblemError('malformed-request', 'An increment is { "pointer": "/field", "by": number }.', {
+      errors,
+    });
+  }
   return { pointer: pointer as string, by: by as number };
 }
 
@@ -128,31 +133,23 @@ function bounds(s: NumberSchema | undefined): Omit<Increment, 'pointer' | 'by'> 
     : {};
 }
 
-/** The document with the increment applied, or the bound problem (computed like the store would). */
+/** The document with the increment applied, by the same rules the store applies it. */
 function incremented(
   ctx: ResourceContext,
   collection: CollectionConfig,
-  id: string,
-  doc: JsonObject,
+  current: Head,
   increment: Increment,
-  schema: NumberSchema | undefined,
 ): JsonObject {
-  const found = getByPointer(doc, increment.pointer);
-  const value = found.found ? found.value : 0;
-  if (typeof value !== 'number') throw notANumber(collection, id, increment.pointer);
-  const next = value + increment.by;
-  const broken = schema && brokenBound(schema, next);
-  if (broken)
-    throw boundProblem(ctx, collection, id, {
-      pointer: increment.pointer,
-      by: increment.by,
-      value,
-      ...broken,
-    });
-  const op = found.found ? 'replace' : 'add';
-  const result = applyJsonPatch(doc, [{ op, path: increment.pointer, value: next }]);
-  if (!result.ok || !isJsonObject(result.value)) throw notANumber(collection, id, increment.pointer);
-  return result.value;
+  const outcome = applyIncrement(cloneJson(current.doc ?? {}), increment);
+  if (outcome.ok) return outcome.doc;
+  if (outcome.reason === 'not-a-number') throw notANumber(collection, current.id, increment.pointer);
+  throw boundProblem(
+    ctx,
+    collection,
+    current.id,
+    { pointer: increment.pointer, by: increment.by, ...outcome },
+    current,
+  );
 }
 
 async function checkIncrementPreconditions(

@@ -12,7 +12,7 @@ import type { Head, JsonObject, JsonValue } from '../store/types.js';
 import { header, type OperationInput, type ResourceContext } from './context.js';
 import { latestLink } from './stale.js';
 import { headRepresentation, META_MEMBERS } from './representation.js';
-import { withInitialState } from '../rules/states.js';
+import { withState } from '../rules/states.js';
 import { invalid, splitBody, type FieldError } from './validation.js';
 
 /** The three writes on `/{c}/{id}`. */
@@ -68,7 +68,7 @@ export function nextDocument(
 ): JsonObject {
   switch (intent.kind) {
     case 'replace':
-      return current ? intent.doc : withInitialState(collection, intent.doc);
+      return withState(collection, current, intent.doc);
     case 'merge-patch':
       return applyMergePatch(current?.doc ?? {}, intent.patch) as JsonObject;
     case 'json-patch':

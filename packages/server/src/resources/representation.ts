@@ -59,3 +59,12 @@ export function validatorHeaders(etag: string, updatedAt: number): Record<string
 export function live(head: Head | null): Head | null {
   return head !== null && !head.deleted ? head : null;
 }
+
+/**
+ * When the state in the way was written, and by whom (scenario 18); nulls for a state nobody wrote.
+ */
+export function provenance(head: Head | null): { changedAt: string | null; changedBy: string | null } {
+  return head
+    ? { changedAt: new Date(head.updatedAt).toISOString(), changedBy: head.updatedBy }
+    : { changedAt: null, changedBy: null };
+}

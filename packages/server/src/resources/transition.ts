@@ -1,11 +1,18 @@
-import { applyMergePatch, evaluatePreconditions, isJsonObject } from '@truce/protocol';
+import { applyMergePatch, evaluatePreconditions, hasWritePrecondition, isJsonObject } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA, mediaTypeOf } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
 import { checkDocument } from '../rules/check.js';
 import { invalidTransition, stateOf } from '../rules/states.js';
 import type { JsonObject } from '../store/types.js';
-import { busy, commitOne, MAX_ROUNDS, writtenResult } from './commit.js';
+import {
+  busy,
+  commitOne,
+  MAX_ROUNDS,
+  preconditionRequired,
+  versionConflict,
+  writtenResult,
+} from './commit.js';
 import {
   actorOf,
   header,
@@ -40,12 +47,14 @@ export async function runTransition(
   }
   const actor = actorOf(ctx, input.headers);
   const p = readPreconditions(input.headers);
-  const patch = readPatch(input, machine.field);
+  const { patch, version } = readPatch(input, machine.field, id);
+  const conditional = hasWritePrecondition(p) || version !== undefined;
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+    if (collection.requirePreconditions && !conditional) throw preconditionRequired(collection);
     const outcome = evaluatePreconditions('POST', p, selected(current));
     if (outcome.result === 'failed' && outcome.failed !== 'if-none-match') {
       throw await staleWrite(ctx, collection, id, head, p, outcome.failed);
@@ -59,26 +68,30 @@ export async function runTransition(
         },
       );
     }
+    if (version !== undefined && version !== current.version)
+      throw versionConflict(ctx, collection, current, version);
     const state = stateOf(machine, current.doc);
     if (!transition.from.some((f) => f === state)) {
       throw invalidTransition(
+        ctx,
         collection,
         id,
-        state,
+        current,
         name,
         state === transition.to
-          ? `${collection.name}/${id} is already ${JSON.stringify(state)}; "${name}" would not change it.`
+          ? `${collection.name}/${id} is already in state ${JSON.stringify(state)}; "${name}" would not change it.`
           : undefined,
       );
     }
     const patched = applyMergePatch(current.doc ?? {}, patch) as JsonObject;
     const doc: JsonObject = { ...patched, [machine.field]: transition.to };
-    const indexed = checkDocument(ctx, collection, id, current.doc, doc, transition);
+    const indexed = checkDocument(ctx, collection, id, current, doc, transition);
     const written = await commitOne(ctx, collection, id, {
       expectVersion: current.version,
       doc,
       actor,
       indexed,
+      current,
     });
     if (written) return writtenResult(ctx, collection, written, false);
   }
@@ -86,13 +99,17 @@ export async function runTransition(
 }
 
 /** The optional body: a merge patch of other fields (the transition alone decides the state). */
-function readPatch(input: OperationInput, stateField: string): JsonObject {
-  if (input.body === undefined) return {};
+function readPatch(
+  input: OperationInput,
+  stateField: string,
+  id: string,
+): { patch: JsonObject; version: number | undefined } {
+  if (input.body === undefined) return { patch: {}, version: undefined };
   const media = mediaTypeOf(header(input.headers, 'content-type'));
   if (media !== MEDIA.mergePatch && media !== MEDIA.json) {
     throw new ProblemError(
       'unsupported-media-type',
-      `A transition body is a JSON merge patch (${MEDIA.mergePatch}).`,
+      `A transition body is a JSON merge patch: send it as ${MEDIA.mergePatch} (or ${MEDIA.json}).`,
     );
   }
   if (!isJsonObject(input.body as never)) {
@@ -105,7 +122,11 @@ function readPatch(input: OperationInput, stateField: string): JsonObject {
   if (Object.hasOwn(split.doc, stateField)) {
     errors.push({ pointer: `/${stateField}`, message: 'is set by the transition; leave it out of the body' });
   }
-  if (split.id !== undefined) errors.push({ pointer: '/id', message: 'cannot be changed' });
+  if (split.id !== undefined && split.id !== id)
+    errors.push({ pointer: '/id', message: `must be "${id}" or left out` });
   if (errors.length > 0) throw invalid(errors);
-  return split.doc;
+  return {
+    patch: split.doc,
+    version: split.version === null ? undefined : (split.version as number | undefined),
+  };
 }

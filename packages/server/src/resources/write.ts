@@ -1,4 +1,9 @@
-import { evaluatePreconditions, hasWritePrecondition, type ParsedPreconditions } from '@truce/protocol';
+import {
+  evaluatePreconditions,
+  hasWritePrecondition,
+  parseEntityTag,
+  type ParsedPreconditions,
+} from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
@@ -13,10 +18,18 @@ import {
 import { idProblem, newId } from './ids.js';
 import { readPreconditions, selected } from './preconditions.js';
 import { nextDocument, readIntent, requireJsonObject, type ItemWrite } from './intent.js';
-import { headRepresentation, live } from './representation.js';
-import { busy, commitOne, MAX_ROUNDS, writtenResult } from './commit.js';
+import { live, provenance } from './representation.js';
+import { mergeOntoCurrent, readBase } from './merge.js';
+import {
+  busy,
+  commitOne,
+  MAX_ROUNDS,
+  preconditionRequired,
+  versionConflict,
+  writtenResult,
+} from './commit.js';
 import { checkDocument } from '../rules/check.js';
-import { withInitialState } from '../rules/states.js';
+import { withState } from '../rules/states.js';
 import { latestLink, staleWrite } from './stale.js';
 import { invalid, splitBody } from './validation.js';
 
@@ -31,11 +44,16 @@ export async function writeItem(
   const actor = actorOf(ctx, input.headers);
   const p = readPreconditions(input.headers);
   const intent = readIntent(op, id, input);
+  const base = readBase(input.headers);
   const versionCheck = 'version' in intent && intent.version !== undefined && intent.version !== null;
   // A JSON Patch `test` is an explicit optimistic check too, so it satisfies requirePreconditions.
   const tested = intent.kind === 'json-patch' && intent.operations.some((o) => o.op === 'test');
   const unconditional =
-    collection.requirePreconditions && !hasWritePrecondition(p) && !versionCheck && !tested;
+    collection.requirePreconditions &&
+    !hasWritePrecondition(p) &&
+    !versionCheck &&
+    !tested &&
+    base === undefined;
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const head = await ctx.store.get(collection.name, id);
@@ -44,36 +62,42 @@ export async function writeItem(
     if (!current && intent.kind !== 'replace') {
       throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     }
-    if (unconditional) {
-      throw new ProblemError(
-        'precondition-required',
-        `Writes to ${collection.name} must be conditional: send If-Match with the ETag you read (or If-None-Match: * to create).`,
-      );
-    }
+    if (unconditional) throw preconditionRequired(collection);
     await checkPreconditions(ctx, collection, id, input.method, p, head);
     if (versionCheck && 'version' in intent && intent.version !== (current?.version ?? null)) {
-      throw new ProblemError(
-        'version-conflict',
-        `You sent _version ${String(intent.version)}, but ${collection.name}/${id} is at ${current ? `version ${current.version}` : 'no version (it does not exist)'}.`,
-        {
-          currentVersion: current?.version ?? null,
-          yourVersion: intent.version as number,
-          current: current ? headRepresentation(current) : null,
-        },
-        latestLink(ctx, collection.name, id),
+      throw versionConflict(ctx, collection, current, intent.version as number, id);
+    }
+    // Truce-Base (SPEC 3.7): an edit made against an older version merges with what came since.
+    const merging = base !== undefined && base !== current?.etag;
+    if (merging && (intent.kind === 'delete' || !current)) {
+      throw await staleWrite(
+        ctx,
+        collection,
+        id,
+        head,
+        { ifMatch: { any: false, tags: [parseEntityTag(base)!] } },
+        'if-match',
       );
     }
-    const doc = intent.kind === 'delete' ? null : nextDocument(ctx, intent, current, collection, id);
-    const indexed = doc ? checkDocument(ctx, collection, id, current?.doc ?? null, doc) : undefined;
+    const doc =
+      intent.kind === 'delete'
+        ? null
+        : merging
+          ? await mergeOntoCurrent(ctx, collection, id, intent, base, current!)
+          : nextDocument(ctx, intent, current, collection, id);
+    const indexed = doc ? checkDocument(ctx, collection, id, current, doc) : undefined;
     const written = await commitOne(ctx, collection, id, {
       expectVersion: head?.version ?? 0,
       doc,
       actor,
       indexed,
+      current,
     });
     if (!written) continue;
     if (doc === null) return { status: 204, headers: {} };
-    return writtenResult(ctx, collection, written, !current);
+    const result = writtenResult(ctx, collection, written, !current);
+    if (merging) result.headers['truce-merged'] = base;
+    return result;
   }
   throw busy(collection.name, id);
 }
@@ -98,7 +122,7 @@ export async function createItem(
     }
   }
   const id = (split.id as string | undefined) ?? newId();
-  const doc = withInitialState(collection, split.doc);
+  const doc = withState(collection, null, split.doc);
   const indexed = checkDocument(ctx, collection, id, null, doc);
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -107,7 +131,7 @@ export async function createItem(
       throw new ProblemError(
         'already-exists',
         `${collection.name}/${id} already exists; choose another id, or PUT to change it.`,
-        { existing: resourcePath(ctx, collection.name, id) },
+        { existing: resourcePath(ctx, collection.name, id), ...provenance(head) },
         latestLink(ctx, collection.name, id),
       );
     }
@@ -116,6 +140,7 @@ export async function createItem(
       doc,
       actor,
       indexed,
+      current: null,
     });
     if (written) return writtenResult(ctx, collection, written, true);
   }
@@ -141,7 +166,7 @@ async function checkPreconditions(
     throw new ProblemError(
       'already-exists',
       `${collection.name}/${id} already exists and If-None-Match: * asked to create it only if absent.`,
-      { status: 412, existing },
+      { status: 412, existing, ...provenance(current) },
       latestLink(ctx, collection.name, id),
     );
   }

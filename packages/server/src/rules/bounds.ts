@@ -29,14 +29,36 @@ const BOUND_KEYWORDS = new Set([
 ]);
 
 /**
+ * Keywords of an object schema on the way to the number that no change of that number can break:
+ * anything else (`dependentRequired`, `if`, `allOf`, `maxProperties`, ...) may depend on it, so the
+ * whole document must be validated.
+ */
+const PLAIN_OBJECT_KEYWORDS = new Set([
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'title',
+  'description',
+  'default',
+  'examples',
+  '$comment',
+  '$schema',
+  '$id',
+]);
+
+/**
  * Finds the subschema at `pointer` by walking `properties` and `items`; undefined when the schema
  * does not describe that location plainly (then the caller validates the whole document).
  */
 export function numberSchemaAt(schema: JsonObject | undefined, pointer: string): NumberSchema | undefined {
   if (!schema) return { integer: false, boundsOnly: true };
   let node: JsonValue | undefined = schema;
+  let plainPath = true;
   for (const token of parsePointer(pointer)) {
     if (!isObject(node)) return undefined;
+    plainPath &&= Object.keys(node).every((k) => PLAIN_OBJECT_KEYWORDS.has(k));
     const props: JsonValue | undefined = node['properties'];
     const items: JsonValue | undefined = node['items'];
     if (isObject(props) && Object.hasOwn(props, token)) node = props[token];
@@ -55,20 +77,6 @@ export function numberSchemaAt(schema: JsonObject | undefined, pointer: string):
     boundsOnly:
       (type === 'integer' || type === 'number') && Object.keys(node).every((k) => BOUND_KEYWORDS.has(k)),
   };
-}
-
-/** Which bound `value` breaks, if any. */
-export function brokenBound(
-  s: NumberSchema,
-  value: number,
-): { bound: 'minimum' | 'maximum'; limit: number } | undefined {
-  if (s.minimum !== undefined && value < s.minimum) return { bound: 'minimum', limit: s.minimum };
-  if (s.exclusiveMinimum !== undefined && value <= s.exclusiveMinimum)
-    return { bound: 'minimum', limit: s.exclusiveMinimum };
-  if (s.maximum !== undefined && value > s.maximum) return { bound: 'maximum', limit: s.maximum };
-  if (s.exclusiveMaximum !== undefined && value >= s.exclusiveMaximum)
-    return { bound: 'maximum', limit: s.exclusiveMaximum };
-  return undefined;
 }
 
 function isObject(v: JsonValue | undefined): v is JsonObject {

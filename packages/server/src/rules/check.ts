@@ -2,7 +2,9 @@ import type { CollectionConfig, Transition } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
 import type { ResourceContext } from '../resources/context.js';
 import { invalid, schemaErrors } from '../resources/validation.js';
-import type { JsonObject, Reference, UniqueKey } from '../store/types.js';
+import type { Head, JsonObject, Reference, UniqueKey } from '../store/types.js';
+import { provenance } from '../resources/representation.js';
+import { latestLink } from '../resources/stale.js';
 import { referenceErrors, referencesOf } from './references.js';
 import { transitionOfWrite } from './states.js';
 import { uniqueKeysOf } from './unique.js';
@@ -25,7 +27,7 @@ export function checkDocument(
   ctx: ResourceContext,
   collection: CollectionConfig,
   id: string,
-  before: JsonObject | null,
+  current: Head | null,
   after: JsonObject,
   transition?: Transition,
 ): Indexed {
@@ -33,24 +35,31 @@ export function checkDocument(
   const errors = [...schemaErrors(compiled.schema, after), ...referenceErrors(collection, after)];
   if (errors.length > 0) throw invalid(errors);
 
-  const moved = transition ?? transitionOfWrite(collection, id, before, after);
+  const moved = transition ?? transitionOfWrite(ctx, collection, id, current, after);
   const guard = moved && compiled.guards.get(moved.name);
   if (moved && guard && !guard(after)) {
     const guardErrors = schemaErrors(guard, after);
     throw new ProblemError(
       'transition-guard-failed',
-      `"${moved.name}" needs ${guardErrors.map((e) => `${e.pointer || 'the document'} ${e.message}`).join('; ')}.`,
-      { transition: moved.name, errors: guardErrors },
+      `"${moved.name}" is refused by its guard: ${guardErrors.map((e) => `${e.pointer || 'the document'} ${e.message}`).join('; ')}.`,
+      { transition: moved.name, errors: guardErrors, ...provenance(current) },
+      latestLink(ctx, collection.name, id),
     );
   }
 
   for (const { rule, validate } of compiled.rules) {
     if (validate(after)) continue;
-    throw new ProblemError('rule-violated', `${rule.message} (rule "${rule.name}").`, {
-      rule: rule.name,
-      message: rule.message,
-      errors: schemaErrors(validate, after),
-    });
+    throw new ProblemError(
+      'rule-violated',
+      `${rule.message} (rule "${rule.name}").`,
+      {
+        rule: rule.name,
+        message: rule.message,
+        errors: schemaErrors(validate, after),
+        ...provenance(current),
+      },
+      latestLink(ctx, collection.name, id),
+    );
   }
   return { uniqueKeys: uniqueKeysOf(collection, after), references: referencesOf(collection, after) };
 }

@@ -1,10 +1,17 @@
-import type { CollectionConfig, StateMachine, StateValue, Transition } from '../config/types.js';
+import type { CollectionConfig, StateMachine, Transition } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
-import type { JsonObject, JsonValue } from '../store/types.js';
+import type { ResourceContext } from '../resources/context.js';
+import { provenance } from '../resources/representation.js';
+import { latestLink } from '../resources/stale.js';
+import type { Head, JsonObject, JsonValue } from '../store/types.js';
 
-/** The state a document is in (undefined when the field is missing). */
+/**
+ * The state a stored document is in. A document without the field (written before the collection
+ * had a state machine) is in the initial state, so it can still move.
+ */
 export function stateOf(machine: StateMachine, doc: JsonObject | null): JsonValue | undefined {
-  return doc && Object.hasOwn(doc, machine.field) ? doc[machine.field] : undefined;
+  if (doc === null) return undefined;
+  return Object.hasOwn(doc, machine.field) ? doc[machine.field] : machine.initial;
 }
 
 /** Names of the transitions allowed from a state, in configuration order. */
@@ -14,65 +21,84 @@ export function allowedFrom(machine: StateMachine, state: JsonValue | undefined)
 
 /** The 409 for a transition that is not allowed from the current state (SPEC 3.4). */
 export function invalidTransition(
+  ctx: ResourceContext,
   collection: CollectionConfig,
   id: string,
-  state: JsonValue | undefined,
+  current: Head | null,
   transition: string,
   detail?: string,
 ): ProblemError<'invalid-transition'> {
   const machine = collection.states!;
+  const state = stateOf(machine, current?.doc ?? null);
   const allowed = allowedFrom(machine, state);
-  const here = state === undefined ? 'no state' : JSON.stringify(state);
+  const since = current
+    ? ` since ${new Date(current.updatedAt).toISOString()}${current.updatedBy ? ` (${current.updatedBy})` : ''}`
+    : '';
   return new ProblemError(
     'invalid-transition',
     detail ??
-      `${collection.name}/${id} is ${here}; "${transition}" is not allowed from there (allowed now: ${allowed.length ? allowed.join(', ') : 'none'}).`,
-    { currentState: state ?? null, transition, allowedTransitions: allowed },
+      `${collection.name}/${id} is in state ${JSON.stringify(state ?? null)}${since}; "${transition}" is not allowed from there (allowed now: ${allowed.length ? allowed.join(', ') : 'none'}).`,
+    { currentState: state ?? null, transition, allowedTransitions: allowed, ...provenance(current) },
+    latestLink(ctx, collection.name, id),
   );
 }
 
 /**
  * The transition a PUT or PATCH makes by writing the state field directly (SPEC 3.6): none when
  * the state does not change; the allowed transition to the new state; otherwise a 409. A new
- * document starts in the initial state (filled in when the field is left out).
+ * document starts in the initial state.
  */
 export function transitionOfWrite(
+  ctx: ResourceContext,
   collection: CollectionConfig,
   id: string,
-  before: JsonObject | null,
+  current: Head | null,
   after: JsonObject,
 ): Transition | undefined {
   const machine = collection.states;
   if (!machine) return undefined;
-  const next = stateOf(machine, after);
-  if (before === null) {
-    if (next !== undefined && next !== machine.initial) {
+  const next = Object.hasOwn(after, machine.field) ? after[machine.field] : undefined;
+  if (current === null) {
+    if (next !== machine.initial) {
       throw new ProblemError(
         'invalid-transition',
-        `A new ${collection.name} resource starts in state ${JSON.stringify(machine.initial)}, not ${JSON.stringify(next)}; create it, then use the transitions.`,
-        { currentState: null, transition: `create as ${JSON.stringify(next)}`, allowedTransitions: [] },
+        `A new ${collection.name} resource starts in state ${JSON.stringify(machine.initial)}, not ${JSON.stringify(next ?? null)}; create it, then use the transitions.`,
+        {
+          currentState: null,
+          transition: `create as ${JSON.stringify(next ?? null)}`,
+          allowedTransitions: [],
+          ...provenance(null),
+        },
       );
     }
     return undefined;
   }
-  const current = stateOf(machine, before);
-  if (next === current) return undefined;
+  const state = stateOf(machine, current.doc);
+  if (next === state) return undefined;
   const candidates = [...machine.transitions.values()].filter((t) => t.to === next);
-  const allowed = candidates.find((t) => t.from.some((f) => f === current));
+  const allowed = candidates.find((t) => t.from.some((f) => f === state));
   if (allowed) return allowed;
   const name = candidates[0]?.name ?? `set ${machine.field} to ${JSON.stringify(next ?? null)}`;
+  const why = candidates.length
+    ? `"${name}" is allowed only from ${candidates[0]!.from.map((f) => JSON.stringify(f)).join(', ')}`
+    : 'no transition leads there';
   throw invalidTransition(
+    ctx,
     collection,
     id,
     current,
     name,
-    `${collection.name}/${id} is ${JSON.stringify(current ?? null)}; it cannot become ${JSON.stringify(next ?? null)}${candidates.length ? ` ("${name}" is allowed only from ${candidates[0]!.from.map((f) => JSON.stringify(f)).join(', ')})` : ' (no transition leads there)'}.`,
+    `${collection.name}/${id} is in state ${JSON.stringify(state ?? null)}; it cannot become ${JSON.stringify(next ?? null)} (${why}).`,
   );
 }
 
-/** Fills in the initial state of a new document that leaves the field out. */
-export function withInitialState(collection: CollectionConfig, doc: JsonObject): JsonObject {
+/**
+ * A replacement document keeps the state it does not mention: the current state for an update, the
+ * initial one for a create. The state changes only when the document names a new one.
+ */
+export function withState(collection: CollectionConfig, current: Head | null, doc: JsonObject): JsonObject {
   const machine = collection.states;
   if (!machine || Object.hasOwn(doc, machine.field)) return doc;
-  return { ...doc, [machine.field]: machine.initial as StateValue };
+  const state = current ? stateOf(machine, current.doc) : machine.initial;
+  return { ...doc, [machine.field]: state as JsonValue };
 }

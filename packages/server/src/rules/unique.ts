@@ -2,13 +2,17 @@ import type { CollectionConfig, UniqueConstraint } from '../config/types.js';
 import type { JsonObject, JsonValue, UniqueKey } from '../store/types.js';
 
 /**
- * Unicode case folding for case-insensitive uniqueness. JavaScript has no full case fold, but
- * upper-casing then lower-casing after NFKC normalisation maps the characters that differ between
- * simple and full folding (ß and SS, final sigma, ligatures) to one form, which is what matters
- * for "the same value in another letter case".
+ * Unicode default case folding (CaseFolding.txt, statuses C and F) for case-insensitive
+ * uniqueness. JavaScript has no fold, but mapping each character to upper case and back to lower
+ * case gives the same equivalence classes for every character except the dotless ı, which folding
+ * keeps apart from i (only Turkic-specific folding, status T, joins them). Canonically equivalent
+ * spellings (é as one character or e plus a combining accent) are the same value; compatibility
+ * variants (x² and x2, full-width letters) are not.
  */
 export function caseFold(value: string): string {
-  return value.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+  let out = '';
+  for (const ch of value.normalize('NFC')) out += ch === '\u0131' ? ch : ch.toUpperCase().toLowerCase();
+  return out.normalize('NFC');
 }
 
 /** The values of a constraint's fields in a document, or undefined when one is missing or null. */

@@ -1,0 +1,201 @@
+import { isJsonObject, type JsonValue } from '@truce/protocol';
+import { problemBody, ProblemError } from '../http/problem-error.js';
+import { commitProblem } from '../rules/failures.js';
+import { MAX_ROUNDS, busy } from '../resources/commit.js';
+import {
+  actorOf,
+  type OperationInput,
+  type OperationResult,
+  type ResourceContext,
+} from '../resources/context.js';
+import { StagingStore } from './staging.js';
+
+/** SPEC 3.10: at most this many operations in one batch. */
+export const MAX_OPERATIONS = 100;
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+/** Headers an operation may not set: the transport's, and the actor (the batch's own actor applies). */
+const DROPPED_HEADERS = new Set([
+  'x-truce-batch-staging',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'accept',
+  'expect',
+]);
+/** Response headers that describe the transport, not the result. */
+const TRANSPORT_HEADERS = new Set([
+  'content-length',
+  'date',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+]);
+
+interface Operation {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: JsonValue | undefined;
+}
+
+/** One operation's outcome, as in the response's `results`. */
+export interface OperationOutcome {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body?: unknown;
+}
+
+/** How a batch runs one operation: through the server's own routes (Fastify's inject). */
+export type Dispatch = (op: Operation, staging: StagingStore | undefined) => Promise<OperationOutcome>;
+
+/**
+ * POST `/_batch` (SPEC 3.10). Each operation runs through the same route, with the same checks, as
+ * the single request would. Atomic (the default): the operations run against a staging view in
+ * which later ones see the earlier ones' effects; the staged writes then commit together, or the
+ * first failing operation's problem comes back with `operationIndex` and nothing is applied.
+ */
+export async function runBatch(
+  ctx: ResourceContext,
+  input: OperationInput,
+  dispatch: Dispatch,
+): Promise<OperationResult> {
+  const { atomic, operations } = readBatch(ctx, input);
+  if (!atomic) {
+    const results: OperationOutcome[] = [];
+    for (const op of operations) results.push(await dispatch(op, undefined));
+    return { status: 200, headers: {}, body: { results } };
+  }
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const staging = new StagingStore(ctx.store);
+    const results: OperationOutcome[] = [];
+    for (const [index, op] of operations.entries()) {
+      staging.operation = index;
+      const outcome = await dispatch(op, staging);
+      if (outcome.status >= 400) return failed(index, outcome);
+      results.push(outcome);
+    }
+    if (staging.writes.length === 0) return { status: 200, headers: {}, body: { results } };
+    const committed = await ctx.store.commit(staging.writes.map((w) => w.op));
+    if (committed.ok) return { status: 200, headers: {}, body: { results } };
+    if (committed.reason === 'version-mismatch') continue; // someone wrote in between: run it again
+    const write = staging.writes[committed.index]!;
+    const collection = ctx.config.collections.get(write.op.collection)!;
+    const problem = await commitProblem(ctx, collection, write.op.id, committed, write.op.doc, null);
+    const body = problemBody(problem, operations[write.operation]!.path, ctx.typeBase);
+    return failed(write.operation, {
+      status: body['status'] as number,
+      headers: { ...problem.headers },
+      body,
+    });
+  }
+  throw busy('_batch', `${operations.length} operations`);
+}
+
+/** The response of a failed atomic batch: the operation's own problem, plus where it happened. */
+function failed(index: number, outcome: OperationOutcome): OperationResult {
+  const body = isJsonObject(outcome.body as JsonValue) ? (outcome.body as Record<string, unknown>) : {};
+  return {
+    status: outcome.status,
+    headers: { ...outcome.headers, 'content-type': 'application/problem+json; charset=utf-8' },
+    body: { ...body, operationIndex: index },
+  };
+}
+
+function readBatch(
+  ctx: ResourceContext,
+  input: OperationInput,
+): { atomic: boolean; operations: Operation[] } {
+  const body = input.body;
+  const errors: { pointer: string; message: string }[] = [];
+  if (!isJsonObject(body as JsonValue))
+    throw malformed([{ pointer: '', message: 'must be an object with "operations"' }]);
+  const doc = body as Record<string, unknown>;
+  const atomic = doc['atomic'] ?? true;
+  if (typeof atomic !== 'boolean') errors.push({ pointer: '/atomic', message: 'must be true or false' });
+  for (const k of Object.keys(doc)) {
+    if (k !== 'atomic' && k !== 'operations')
+      errors.push({ pointer: `/${k}`, message: 'is not a member of a batch' });
+  }
+  const list = doc['operations'];
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_OPERATIONS) {
+    errors.push({ pointer: '/operations', message: `must be an array of 1 to ${MAX_OPERATIONS} operations` });
+    throw malformed(errors);
+  }
+  const actor = actorOf(ctx, input.headers);
+  const operations = list.map((raw, i) => readOperation(ctx, raw, `/operations/${i}`, actor, errors));
+  if (errors.length > 0) throw malformed(errors);
+  return { atomic: atomic as boolean, operations: operations as Operation[] };
+}
+
+function readOperation(
+  ctx: ResourceContext,
+  raw: unknown,
+  at: string,
+  actor: string | null,
+  errors: { pointer: string; message: string }[],
+): Operation | undefined {
+  if (!isJsonObject(raw as JsonValue)) {
+    errors.push({ pointer: at, message: 'must be an object with method and path' });
+    return undefined;
+  }
+  const op = raw as Record<string, unknown>;
+  const method = typeof op['method'] === 'string' ? op['method'].toUpperCase() : '';
+  if (!METHODS.has(method))
+    errors.push({ pointer: `${at}/method`, message: `must be one of ${[...METHODS].join(', ')}` });
+  const path = op['path'];
+  if (typeof path !== 'string' || !resourcePathOk(ctx, path)) {
+    errors.push({
+      pointer: `${at}/path`,
+      message: `must be the path of a collection or resource of this server (under ${ctx.prefix || '/'})`,
+    });
+  }
+  const headers: Record<string, string> = {};
+  const rawHeaders = op['headers'] ?? {};
+  if (!isJsonObject(rawHeaders as JsonValue))
+    errors.push({ pointer: `${at}/headers`, message: 'must be an object of strings' });
+  else {
+    for (const [name, value] of Object.entries(rawHeaders as Record<string, unknown>)) {
+      const lower = name.toLowerCase();
+      if (typeof value !== 'string')
+        errors.push({ pointer: `${at}/headers/${name}`, message: 'must be a string' });
+      else if (!DROPPED_HEADERS.has(lower) && lower !== ctx.config.actorHeader) headers[lower] = value;
+    }
+  }
+  for (const k of Object.keys(op)) {
+    if (!['method', 'path', 'headers', 'body'].includes(k))
+      errors.push({ pointer: `${at}/${k}`, message: 'is not a member of an operation' });
+  }
+  if (actor !== null) headers[ctx.config.actorHeader] = actor;
+  const body = op['body'] as JsonValue | undefined;
+  if (body !== undefined && headers['content-type'] === undefined) {
+    headers['content-type'] = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+  }
+  headers['accept'] = 'application/json';
+  return { method, path: path as string, headers, body };
+}
+
+/** Operations address collections and resources; not the batch itself, the feed, or other apps' routes. */
+function resourcePathOk(ctx: ResourceContext, path: string): boolean {
+  if (!path.startsWith(`${ctx.prefix}/`)) return false;
+  const rest = path.slice(ctx.prefix.length + 1).split('?', 1)[0]!;
+  const segments = rest.split('/');
+  return ctx.config.collections.has(decodeURIComponent(segments[0] ?? '')) && !segments.includes('_changes');
+}
+
+function malformed(errors: { pointer: string; message: string }[]): ProblemError {
+  return new ProblemError('malformed-request', 'The batch document is not valid.', { errors });
+}
+
+/** Keeps the headers that describe the result. */
+export function resultHeaders(
+  headers: Record<string, string | string[] | number | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || TRANSPORT_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return out;
+}
