@@ -336,6 +336,102 @@ describe('SPEC 8 scenarios against the shop example', () => {
     expect(after.stock).toBe(0);
   });
 
+  it('12. two people edit one document: disjoint edits merge, overlapping ones list every field', async () => {
+    const doc = await send(
+      '/documents/plan',
+      json({ title: 'Plan', body: 'intro\nbudget: 10\nend\n', tags: ['draft'] }, as('gail')),
+    );
+    const base = doc.res.headers.get('etag')!;
+    const patch = (body: unknown, actor: string) => ({
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json', 'truce-base': base, ...as(actor) },
+      body: JSON.stringify(body),
+    });
+    const gail = await send('/documents/plan', patch({ title: 'Plan 2027', tags: ['draft', 'q1'] }, 'gail'));
+    expect(gail.res.status).toBe(200);
+    const hugo = await send(
+      '/documents/plan',
+      patch({ body: 'intro\nbudget: 12\nend\n', tags: ['draft', 'finance'] }, 'hugo'),
+    );
+    expect(hugo.res.status).toBe(200);
+    expect(hugo.res.headers.get('truce-merged')).toBe(base);
+    expect(hugo.body).toMatchObject({
+      title: 'Plan 2027',
+      body: 'intro\nbudget: 12\nend\n',
+      tags: ['draft', 'q1', 'finance'],
+    });
+    const p = await conflict(
+      12,
+      '/documents/plan',
+      patch({ title: 'Plan 2026', body: 'intro\nbudget: 11\nend\n' }, 'ines'),
+      409,
+      'edit-conflict',
+    );
+    const conflicts = p['conflicts'] as {
+      pointer: string;
+      base: unknown;
+      yours: unknown;
+      theirs: unknown;
+      changedBy: string;
+    }[];
+    expect(conflicts.map((c) => [c.pointer, c.changedBy]).sort()).toEqual([
+      ['/body', 'hugo'],
+      ['/title', 'gail'],
+    ]);
+    expect(conflicts.find((c) => c.pointer === '/title')).toMatchObject({
+      base: 'Plan',
+      yours: 'Plan 2026',
+      theirs: 'Plan 2027',
+    });
+  });
+
+  it('15. a create retried after a lost response is not duplicated', async () => {
+    const customer = await createUser('jane', 'jane@example.com');
+    const order = { customer, items: [{ sku: 'S1-ANVIL', quantity: 2 }] };
+    const first = await send('/orders', json(order, { 'idempotency-key': '"jane-order-1"' }, 'POST'));
+    expect(first.res.status).toBe(201);
+    const retry = await send('/orders', json(order, { 'idempotency-key': '"jane-order-1"' }, 'POST'));
+    expect(retry.res.status).toBe(201);
+    expect(retry.res.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.res.headers.get('location')).toBe(first.res.headers.get('location'));
+    const mine = (await (await shop.request(`/orders?customer=${customer}`)).json()) as { items: unknown[] };
+    expect(mine.items).toHaveLength(1);
+    // The other way: a client-chosen id, created only if absent.
+    const put = () => shop.request('/orders/jane-2', json(order, { 'if-none-match': '*' }));
+    expect((await put()).status).toBe(201);
+    await conflict(15, '/orders/jane-2', json(order, { 'if-none-match': '*' }), 412, 'already-exists');
+  });
+
+  it('16. reserving stock and creating the order apply all or nothing', async () => {
+    const product = await send('/products', json({ sku: 'S16-KIT', name: 'Kit', stock: 1 }, {}, 'POST'));
+    const pid = product.body['id'] as string;
+    const customer = await createUser('kai', 'kai@example.com');
+    const reserve = (who: string) =>
+      json(
+        {
+          operations: [
+            { method: 'POST', path: `/products/${pid}/_increment`, body: { pointer: '/stock', by: -1 } },
+            {
+              method: 'POST',
+              path: '/orders',
+              body: { customer: who, items: [{ sku: 'S16-KIT', quantity: 1 }] },
+            },
+          ],
+        },
+        {},
+        'POST',
+      );
+    // The order part fails (no such customer): the reservation is not applied either.
+    const broken = await conflict(16, '/_batch', reserve('ghost'), 422, 'dangling-reference');
+    expect(broken['operationIndex']).toBe(1);
+    expect(((await (await shop.request(`/products/${pid}`)).json()) as { stock: number }).stock).toBe(1);
+    const ok = await send('/_batch', reserve(customer));
+    expect(ok.res.status).toBe(200);
+    const sold = await conflict(16, '/_batch', reserve(customer), 409, 'insufficient');
+    expect(sold['operationIndex']).toBe(0);
+    expect(((await (await shop.request(`/products/${pid}`)).json()) as { stock: number }).stock).toBe(0);
+  });
+
   it('13. a branch moves only from the commit it points to (non-fast-forward refused)', async () => {
     const put = await send('/refs/main', json({ commit: 'aaaaaaa' }, { 'if-none-match': '*' }));
     expect(put.res.status).toBe(201);
@@ -381,7 +477,9 @@ describe('SPEC 8 scenarios against the shop example', () => {
 
   it('18. every conflict body says what, why, since when, by whom, and what to do next', async () => {
     const scenarios = new Set(seen.map((s) => s.scenario));
-    expect([...scenarios].sort((a, b) => a - b)).toEqual([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 13, 14]);
+    expect([...scenarios].sort((a, b) => a - b)).toEqual([
+      1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    ]);
     for (const { scenario, body } of seen) {
       const where = `scenario ${scenario} ${body.code}`;
       // What: a stable code and a title; why: a detail; what next: resolution and a documented type.

@@ -1,5 +1,11 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, createServer, loadConfigFile, type TruceConfig } from '@truce/server';
+import {
+  ConfigError,
+  createServer,
+  IndexConflictError,
+  loadConfigFile,
+  type TruceConfig,
+} from '@truce/server';
 
 /** Exit codes of the `truce` command (SPEC 6). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -121,7 +127,11 @@ async function serve(config: TruceConfig, file: string, io: Io): Promise<number>
   try {
     app = await createServer(config);
   } catch (error) {
-    io.err(`truce: cannot open storage ${config.storage}: ${(error as Error).message}`);
+    io.err(
+      error instanceof IndexConflictError
+        ? `truce: cannot start on ${config.storage}: ${error.message}\n  Fix those resources, or the constraints in ${file}.`
+        : `truce: cannot open storage ${config.storage}: ${(error as Error).message}`,
+    );
     return EXIT.failure;
   }
   let address: string;

@@ -15,5 +15,6 @@ export {
 export type { TruceConfig, TruceConfigInput, CollectionConfig, ConfigIssue } from './config/types.js';
 export { buildOpenApi } from './openapi/build.js';
 export { problemsMarkdown } from './http/problem-docs.js';
+export { IndexConflictError } from './rules/indexes.js';
 export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';
 export * from './store/types.js';

@@ -14,6 +14,8 @@ export interface CreateServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Change-feed pacing (heartbeat and polling intervals); tests shorten it. */
   readonly feed?: TrucePluginOptions['feed'];
+  /** The clock for leases and idempotency keys (epoch ms); tests move a fake one. */
+  readonly clock?: TrucePluginOptions['clock'];
 }
 
 /**
@@ -34,7 +36,14 @@ export async function createServer(
     forceCloseConnections: 'idle',
   });
   if (!options.store) app.addHook('onClose', async () => store.close());
-  await app.register(trucePlugin, { config, store, feed: options.feed });
+  try {
+    await app.register(trucePlugin, { config, store, feed: options.feed, clock: options.clock });
+  } catch (error) {
+    // A plugin that refused to start (e.g. data breaking a new constraint) leaves nothing running.
+    await app.close().catch(() => undefined);
+    if (!options.store) await store.close();
+    throw error;
+  }
   return app;
 }
 

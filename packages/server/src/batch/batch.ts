@@ -17,6 +17,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 /** Headers an operation may not set: the transport's, and the actor (the batch's own actor applies). */
 const DROPPED_HEADERS = new Set([
   'x-truce-batch-staging',
+  // The batch as a whole carries the Idempotency-Key; its operations commit with it.
+  'idempotency-key',
   'host',
   'content-length',
   'transfer-encoding',
@@ -125,6 +127,15 @@ function readBatch(
   }
   const actor = actorOf(ctx, input.headers);
   const operations = list.map((raw, i) => readOperation(ctx, raw, `/operations/${i}`, actor, errors));
+  // A lease takes effect at once and would outlive an atomic batch that fails (SPEC 3.9, 3.10).
+  operations.forEach((o, i) => {
+    if (atomic === true && typeof o?.path === 'string' && /\/_lock(?:\?|$)/.test(o.path)) {
+      errors.push({
+        pointer: `/operations/${i}/path`,
+        message: 'a lease (_lock) cannot be part of an atomic batch; send it alone or with "atomic": false',
+      });
+    }
+  });
   if (errors.length > 0) throw malformed(errors);
   return { atomic: atomic as boolean, operations: operations as Operation[] };
 }

@@ -98,6 +98,17 @@ export class StagingStore implements Store {
   versionByEtag: Store['versionByEtag'] = (c, id, e) => this.inner.versionByEtag(c, id, e);
   changes: Store['changes'] = (o) => this.inner.changes(o);
   lastSeq: Store['lastSeq'] = () => this.inner.lastSeq();
+  /**
+   * Not staged: a lease takes effect at once (an atomic batch refuses `_lock` operations for that
+   * reason, see batch.ts). Staged writes carry their `lock`, which the real commit checks.
+   */
+  lease: Store['lease'] = (c, id, r) => this.inner.lease(c, id, r);
+  claimIdempotencyKey: Store['claimIdempotencyKey'] = (r) => this.inner.claimIdempotencyKey(r);
+  completeIdempotencyKey: Store['completeIdempotencyKey'] = (c) => this.inner.completeIdempotencyKey(c);
+  releaseIdempotencyKey: Store['releaseIdempotencyKey'] = (s, k) => this.inner.releaseIdempotencyKey(s, k);
+  purgeIdempotencyKeys: Store['purgeIdempotencyKeys'] = (n, l) => this.inner.purgeIdempotencyKeys(n, l);
+  indexFingerprint: Store['indexFingerprint'] = (c) => this.inner.indexFingerprint(c);
+  reindex: Store['reindex'] = (c, f, compute) => this.inner.reindex(c, f, compute);
   ping: Store['ping'] = () => this.inner.ping();
   close: Store['close'] = async () => undefined;
 }

@@ -143,6 +143,7 @@ export function resolveConfig(
     actorHeader: actorHeaderName.toLowerCase(),
     actorHeaderName,
     bodyLimit: input.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    idempotencyTtlMs: (input.idempotency?.ttl ?? 86_400) * 1000,
     problemTypeBase: input.problemTypeBase,
     collections,
     // --storage is typed relative to where the command runs, the file's storage relative to the file.
@@ -211,6 +212,7 @@ function resolveCollection(
     schema: c.schema,
     requirePreconditions: c.requirePreconditions ?? false,
     staleWriteStatus: c.staleWriteStatus ?? 412,
+    lockedStatus: c.lockedStatus ?? 423,
     historyKeep: c.history?.keep ?? DEFAULT_HISTORY_KEEP,
     unique,
     states: c.states ? resolveStates(c, `${at}/states`, issues) : undefined,

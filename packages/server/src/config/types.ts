@@ -10,6 +10,7 @@ export interface CollectionConfigInput {
   readonly schema?: JsonObject;
   readonly requirePreconditions?: boolean;
   readonly staleWriteStatus?: 409 | 412;
+  readonly lockedStatus?: 409 | 423;
   readonly history?: { readonly keep?: number };
   readonly unique?: readonly {
     readonly name?: string;
@@ -79,6 +80,7 @@ export interface TruceConfigInput {
   readonly actorHeader?: string;
   readonly bodyLimit?: number;
   readonly problemTypeBase?: string;
+  readonly idempotency?: { readonly ttl?: number };
   readonly collections: Readonly<Record<string, CollectionConfigInput>>;
 }
 
@@ -89,6 +91,8 @@ export interface CollectionConfig {
   readonly schema: JsonObject | undefined;
   readonly requirePreconditions: boolean;
   readonly staleWriteStatus: 409 | 412;
+  /** Status of `locked` problems (SPEC 3.4): 423 unless the collection asks for 409. */
+  readonly lockedStatus: 409 | 423;
   readonly historyKeep: number;
   readonly unique: readonly UniqueConstraint[];
   readonly states: StateMachine | undefined;
@@ -109,6 +113,8 @@ export interface TruceConfig {
   /** The actor header as configured, for messages and documents. */
   readonly actorHeaderName: string;
   readonly bodyLimit: number;
+  /** How long an Idempotency-Key is remembered, in milliseconds (default 24 hours). */
+  readonly idempotencyTtlMs: number;
   /** Prefix of problem `type` URIs; undefined: `/_problems/` under the plugin's prefix. */
   readonly problemTypeBase: string | undefined;
   readonly collections: ReadonlyMap<string, CollectionConfig>;

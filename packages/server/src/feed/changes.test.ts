@@ -116,7 +116,15 @@ describe('change feed as JSON', () => {
   it('refuses a bad since, limit or Last-Event-ID', async () => {
     expect((await fetch(`${url}/_changes?since=yesterday`)).status).toBe(400);
     expect((await fetch(`${url}/_changes?limit=0`)).status).toBe(400);
-    expect((await fetch(`${url}/_changes`, { headers: { 'last-event-id': '-1' } })).status).toBe(400);
+    expect(
+      (await fetch(`${url}/_changes`, { headers: { accept: 'text/event-stream', 'last-event-id': '-1' } }))
+        .status,
+    ).toBe(400);
+    // A repeated parameter counts with its last value, as everywhere else.
+    expect((await fetch(`${url}/_changes?limit=5&limit=0`)).status).toBe(400);
+    // HEAD answers with the JSON answer's headers instead of opening a stream.
+    const head = await fetch(`${url}/_changes`, { method: 'HEAD', headers: { accept: 'text/event-stream' } });
+    expect(head.headers.get('content-type')).toMatch(/application\/json/);
     expect((await fetch(`${url}/nothing/_changes`)).status).toBe(404);
   });
 });

@@ -38,8 +38,9 @@ function changeEvent(c: ChangeRecord): Record<string, unknown> {
 }
 
 /** Where a reader starts: `Last-Event-ID` (a resuming stream), else `?since=` (a sequence or `now`), else 0. */
-async function startingPoint(store: Store, input: OperationInput): Promise<number> {
-  const resume = header(input.headers, 'last-event-id');
+async function startingPoint(store: Store, input: OperationInput, stream: boolean): Promise<number> {
+  // Last-Event-ID is the EventSource resumption header; a JSON poll says where it is with ?since=.
+  const resume = stream ? header(input.headers, 'last-event-id') : undefined;
   const sinceParam = input.query['since'];
   const raw = resume ?? (Array.isArray(sinceParam) ? sinceParam[sinceParam.length - 1] : sinceParam);
   if (raw === undefined || raw === '') return 0;
@@ -63,9 +64,10 @@ export async function readChanges(
   collection: CollectionConfig | undefined,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const since = await startingPoint(ctx.store, input);
-  const limitText = input.query['limit'];
-  const limit = typeof limitText === 'string' ? Number(limitText) : 100;
+  const since = await startingPoint(ctx.store, input, false);
+  const limitParam = input.query['limit'];
+  const limitText = Array.isArray(limitParam) ? limitParam[limitParam.length - 1] : limitParam;
+  const limit = limitText === undefined ? 100 : Number(limitText);
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
     throw new ProblemError('malformed-request', 'limit must be an integer from 1 to 1000.', {
       errors: [{ parameter: 'limit', message: 'must be an integer from 1 to 1000' }],
@@ -80,9 +82,9 @@ export async function readChanges(
   };
 }
 
-/** True when the client asked for Server-Sent Events. */
+/** True when the client asked for Server-Sent Events (a HEAD gets the JSON answer's headers). */
 export function wantsEventStream(input: OperationInput): boolean {
-  return /text\/event-stream/i.test(header(input.headers, 'accept') ?? '');
+  return input.method === 'GET' && /text\/event-stream/i.test(header(input.headers, 'accept') ?? '');
 }
 
 /**
@@ -97,7 +99,7 @@ export async function streamChanges(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  let cursor = await startingPoint(ctx.store, input);
+  let cursor = await startingPoint(ctx.store, input, true);
   reply.hijack();
   const res = reply.raw;
   const stop = new AbortController();

@@ -162,8 +162,12 @@ describe('Truce-Base (SPEC 3.7)', () => {
     const v2 = (await body(await server.request('/docs/d5/_versions/3')))['_version'];
     expect(v2).toBe(3);
     const etag3 = (await server.request('/docs/d5/_versions/3')).headers.get('etag')!;
-    const strict = await mergePatch('/docs/d5', { other: true }, { 'if-match': etag3, 'truce-base': etag3 });
+    const strict = await mergePatch('/docs/d5', { other: true }, { 'if-match': etag3 });
     expect(strict.status).toBe(412);
+    // If-Match means "no merging" and Truce-Base "merge": asking for both is a contradiction.
+    expect(
+      (await mergePatch('/docs/d5', { other: true }, { 'if-match': etag3, 'truce-base': etag3 })).status,
+    ).toBe(400);
     const merged = await mergePatch('/docs/d5', { other: true }, { 'truce-base': etag3 });
     expect(merged.status).toBe(200);
     expect(merged.headers.get('truce-merged')).toBe(etag3);

@@ -10,6 +10,8 @@ import {
   type FeedTiming,
 } from '../feed/changes.js';
 import { ChangeNotifier, NotifyingStore } from '../feed/notifier.js';
+import { ensureIndexes } from '../rules/indexes.js';
+import { purgeExpiredKeys, withIdempotencyKey } from '../resources/idempotency.js';
 import { buildOpenApi } from '../openapi/build.js';
 import {
   checkedId,
@@ -20,6 +22,7 @@ import {
   type ResourceContext,
 } from '../resources/context.js';
 import { runIncrement } from '../resources/increment.js';
+import { releaseLease, takeLease } from '../resources/lock.js';
 import { listItems, readItem } from '../resources/read.js';
 import { collectionSchema } from '../resources/schema.js';
 import { runTransition } from '../resources/transition.js';
@@ -39,6 +42,8 @@ export interface TrucePluginOptions {
   readonly store: Store;
   /** Change-feed pacing; tests shorten it. */
   readonly feed?: Partial<FeedTiming> | undefined;
+  /** The clock (epoch ms) for leases and idempotency keys; tests move a fake one. Default Date.now. */
+  readonly clock?: (() => number) | undefined;
 }
 
 type Params = Record<string, string>;
@@ -59,6 +64,9 @@ type Handler = (
  */
 export async function trucePlugin(app: FastifyInstance, options: TrucePluginOptions): Promise<void> {
   const { config } = options;
+  // Constraints added to a collection that already holds data must cover the documents written
+  // before them: derive keys and references again where the configuration changed them.
+  await ensureIndexes(config, options.store);
   const notifier = new ChangeNotifier();
   const store = new NotifyingStore(options.store, notifier);
   // Problem types dereference to this server's own pages, under the plugin's prefix.
@@ -67,6 +75,7 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     config,
     store,
     staging: new Map(),
+    now: options.clock ?? Date.now,
     typeBase,
     prefix: app.prefix,
     compiled: compileCollections(config.collections.values()),
@@ -74,6 +83,9 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     streams: new Set(),
     feed: { ...DEFAULT_FEED_TIMING, ...options.feed },
   };
+  // Expired idempotency keys go in small slices, yielding between them, so requests never wait.
+  const purge = setInterval(() => void purgeExpiredKeys(ctx), 60_000).unref();
+  app.addHook('onClose', async () => clearInterval(purge));
   // Streams would hold the server open: end them before it closes.
   app.addHook('preClose', async () => {
     for (const stream of ctx.streams) stream.abort();
@@ -186,6 +198,10 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
   route(app, ctx, '/:collection/:id/_increment', {
     POST: (c, p, i) => runIncrement(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
   });
+  route(app, ctx, '/:collection/:id/_lock', {
+    POST: (c, p, i) => takeLease(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
+    DELETE: (c, p, i) => releaseLease(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
+  });
   route(app, ctx, '/:collection/:id/_versions', {
     GET: (c, p, i) => listVersions(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
   });
@@ -253,13 +269,24 @@ function route(
         query: request.query as OperationInput['query'],
         instance: pathOf(request),
       };
-      const result = await handler(ctx, params, input, { request, reply });
+      const idempotencyKey = UNSAFE.has(method) ? header(input.headers, 'idempotency-key') : undefined;
+      const result =
+        idempotencyKey === undefined
+          ? await handler(ctx, params, input, { request, reply })
+          : await withIdempotencyKey(ctx, input, idempotencyKey, async (c) => {
+              const answer = await handler(c, params, input, { request, reply });
+              if (answer === 'streamed') throw new Error('a streamed answer cannot be replayed');
+              return answer;
+            });
       return result === 'streamed' ? reply : sendResult(reply, result);
     },
   });
 }
 
 /** A read-only service route (`/_health` and friends): GET and HEAD, OPTIONS, 405 for the rest. */
+/** Methods that may carry an Idempotency-Key (SPEC 3.8). */
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** Header that ties a batch operation to its batch's staging store. */
 const STAGING_HEADER = 'x-truce-batch-staging';
 

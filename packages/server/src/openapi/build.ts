@@ -2,6 +2,7 @@ import { problemTypes } from '@truce/protocol';
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
 import type { JsonObject } from '../store/types.js';
 import { collectionSchema } from '../resources/schema.js';
+import { leasePath } from './lock.js';
 
 type Doc = Record<string, unknown>;
 
@@ -75,11 +76,12 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
     },
     content: { 'application/json': { schema: item } },
   });
-  const conditional = ['IfMatch', 'IfNoneMatch', 'IfUnmodifiedSince', 'Actor'].map((p) => ({
+  const conditional = ['IfMatch', 'IfNoneMatch', 'IfUnmodifiedSince', 'Actor', 'LockToken'].map((p) => ({
     $ref: `#/components/parameters/${p}`,
   }));
   const conflicts409 =
-    'version-conflict, test-failed, patch-conflict, unique-violation, invalid-transition, transition-guard-failed, rule-violated';
+    'version-conflict, test-failed, patch-conflict, unique-violation, invalid-transition, transition-guard-failed, rule-violated' +
+    (c.lockedStatus === 409 ? ', locked' : '');
   const writeErrors = {
     '409': problemRef(c.staleWriteStatus === 409 ? `stale-write, ${conflicts409}` : conflicts409),
     '412':
@@ -89,6 +91,8 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
             'stale-write: the resource changed since your version; or already-exists, precondition-failed',
           ),
     '422': problemRef('validation-failed, dangling-reference'),
+    // A lease held by someone else (SPEC 3.9); with lockedStatus 409 it is one of the 409s.
+    ...(c.lockedStatus === 423 ? { '423': problemRef('locked: someone else holds a lease') } : {}),
     ...(c.requirePreconditions ? { '428': problemRef('precondition-required') } : {}),
   };
   const rulePaths: Doc = {};
@@ -145,6 +149,7 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
       },
     },
   };
+  rulePaths[`${base}/{id}/_lock`] = leasePath(c, problemRef);
   rulePaths[`${base}/_schema`] = {
     get: {
       summary: `The JSON Schema of ${c.name}, with its state machine, unique keys, references and rules as x-truce-* annotations`,
@@ -322,6 +327,7 @@ function commonParameters(actorHeader: string): Doc {
     IfModifiedSince: h('If-Modified-Since', '304 when not modified since'),
     IfUnmodifiedSince: h('If-Unmodified-Since', 'Write only if not modified since'),
     Actor: h(actorHeader, 'Who makes the change (recorded as _updatedBy and in history)'),
+    LockToken: h('Lock-Token', 'The token of your lease; writes need it while someone holds one'),
   };
 }
 

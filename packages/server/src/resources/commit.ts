@@ -23,6 +23,8 @@ export interface OneWrite {
   readonly increment?: Increment | undefined;
   /** The head the write was based on, for the problems that say what stood in the way. */
   readonly current: Head | null;
+  /** The request's `Lock-Token` (SPEC 3.9); without it, a live lease on the resource refuses the write. */
+  readonly lockToken?: string | null | undefined;
 }
 
 /**
@@ -46,6 +48,8 @@ export async function commitOne(
       keepHistory: collection.historyKeep,
       uniqueKeys: write.indexed?.uniqueKeys,
       references: write.indexed?.references,
+      // Every write is checked against the resource's lease, in the commit itself.
+      lock: { token: write.lockToken ?? null, now: ctx.now() },
     },
   ]);
   if (result.ok) return result.heads[0]!;

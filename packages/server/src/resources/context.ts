@@ -23,6 +23,8 @@ export interface ResourceContext {
   readonly feed: FeedTiming;
   /** Prefix of problem `type` URIs. */
   readonly typeBase: string;
+  /** The time in epoch milliseconds; injectable so that tests never wait for time to pass. */
+  readonly now: () => number;
 }
 
 /** The configured collection, or a 404 problem. */

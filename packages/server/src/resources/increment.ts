@@ -14,12 +14,14 @@ import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';
 import { applyIncrement } from '../store/increment.js';
 import type { Head, Increment, JsonObject } from '../store/types.js';
 import { busy, commitOne, MAX_ROUNDS, preconditionRequired, writtenResult } from './commit.js';
+import { readBase } from './merge.js';
 import { actorOf, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { requireJsonObject } from './intent.js';
 import { readPreconditions, selected } from './preconditions.js';
 import { live } from './representation.js';
 import { staleWrite } from './stale.js';
 import { invalid } from './validation.js';
+import { lockToken } from './lock.js';
 
 /**
  * POST `/{c}/{id}/_increment` `{ "pointer": "/stock", "by": -2 }`: an atomic add bounded by the
@@ -37,6 +39,8 @@ export async function runIncrement(
   input: OperationInput,
 ): Promise<OperationResult> {
   const actor = actorOf(ctx, input.headers);
+  readBase(input.headers, input.method); // refused here: a transition or increment does not merge
+  const lock = lockToken(input.headers);
   const p = readPreconditions(input.headers);
   const { pointer, by } = readBody(input);
   const field = parsePointer(pointer)[0]!;
@@ -64,6 +68,7 @@ export async function runIncrement(
         increment,
         actor,
         keepHistory: collection.historyKeep,
+        lock: { token: lock ?? null, now: ctx.now() },
       },
     ]);
     if (result.ok) return writtenResult(ctx, collection, result.heads[0]!, false);
@@ -83,6 +88,7 @@ export async function runIncrement(
       actor,
       indexed,
       current,
+      lockToken: lock,
     });
     if (written) return writtenResult(ctx, collection, written, false);
   }

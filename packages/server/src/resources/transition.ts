@@ -5,6 +5,7 @@ import { ProblemError } from '../http/problem-error.js';
 import { checkDocument } from '../rules/check.js';
 import { invalidTransition, stateOf } from '../rules/states.js';
 import type { JsonObject } from '../store/types.js';
+import { readBase } from './merge.js';
 import {
   busy,
   commitOne,
@@ -24,6 +25,7 @@ import { readPreconditions, selected } from './preconditions.js';
 import { live } from './representation.js';
 import { staleWrite } from './stale.js';
 import { invalid, splitBody } from './validation.js';
+import { lockToken } from './lock.js';
 
 /**
  * POST `/{c}/{id}/_transitions/{name}`: moves the state field along a named transition, applying
@@ -46,6 +48,8 @@ export async function runTransition(
     );
   }
   const actor = actorOf(ctx, input.headers);
+  readBase(input.headers, input.method); // refused here: a transition or increment does not merge
+  const lock = lockToken(input.headers);
   const p = readPreconditions(input.headers);
   const { patch, version } = readPatch(input, machine.field, id);
   const conditional = hasWritePrecondition(p) || version !== undefined;
@@ -92,6 +96,7 @@ export async function runTransition(
       actor,
       indexed,
       current,
+      lockToken: lock,
     });
     if (written) return writtenResult(ctx, collection, written, false);
   }

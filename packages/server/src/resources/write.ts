@@ -32,6 +32,7 @@ import { checkDocument } from '../rules/check.js';
 import { withState } from '../rules/states.js';
 import { latestLink, staleWrite } from './stale.js';
 import { invalid, splitBody } from './validation.js';
+import { lockToken } from './lock.js';
 
 /** PUT, PATCH and DELETE on `/{c}/{id}`: RFC 9110 preconditions, then one atomic compare-and-set. */
 export async function writeItem(
@@ -44,7 +45,8 @@ export async function writeItem(
   const actor = actorOf(ctx, input.headers);
   const p = readPreconditions(input.headers);
   const intent = readIntent(op, id, input);
-  const base = readBase(input.headers);
+  const base = readBase(input.headers, input.method);
+  const lock = lockToken(input.headers);
   const versionCheck = 'version' in intent && intent.version !== undefined && intent.version !== null;
   // A JSON Patch `test` is an explicit optimistic check too, so it satisfies requirePreconditions.
   const tested = intent.kind === 'json-patch' && intent.operations.some((o) => o.op === 'test');
@@ -92,6 +94,7 @@ export async function writeItem(
       actor,
       indexed,
       current,
+      lockToken: lock,
     });
     if (!written) continue;
     if (doc === null) return { status: 204, headers: {} };

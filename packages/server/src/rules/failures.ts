@@ -1,6 +1,7 @@
 import type { CollectionConfig } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
 import { resourcePath, type ResourceContext } from '../resources/context.js';
+import { lockedProblem } from '../resources/lock.js';
 import { provenance } from '../resources/representation.js';
 import { latestLink } from '../resources/stale.js';
 import type { CommitFailure, Head, JsonObject } from '../store/types.js';
@@ -81,6 +82,8 @@ export async function commitProblem(
       return new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     case 'not-a-number':
       return notANumber(collection, id, increment?.pointer ?? '');
+    case 'locked':
+      return lockedProblem(ctx, collection, id, failure);
   }
 }
 

@@ -7,7 +7,9 @@ import { documentTests } from './conformance/documents.suite.js';
 import { filterTests } from './conformance/filter.suite.js';
 import { createHarness } from './conformance/harness.suite.js';
 import { historyTests } from './conformance/history.suite.js';
+import { idempotencyTests, reindexTests } from './conformance/idempotency.suite.js';
 import { incrementTests } from './conformance/increment.suite.js';
+import { leaseTests } from './conformance/leases.suite.js';
 import { listTests } from './conformance/list.suite.js';
 import { togetherTests } from './conformance/together.suite.js';
 import { referenceTests } from './conformance/references.suite.js';
@@ -29,7 +31,7 @@ export interface StoreConformanceOptions {
  * retention, the change feed, listing with cursors and filters, document round trips, many
  * concurrent writers (nothing lost, nothing duplicated), calls made together (each keeps its own
  * outcome), unique keys, references between resources
- * and bounded increments, each under concurrency as well.
+ * and bounded increments, each under concurrency as well, and leases with the writes they stop.
  *
  * @example
  * storeConformanceSuite('sqlite in memory', () => openSqliteStore({ path: ':memory:' }));
@@ -54,6 +56,9 @@ export function storeConformanceSuite(
     describe('unique keys', () => uniqueTests(harness));
     describe('references', () => referenceTests(harness));
     describe('increment', () => incrementTests(harness));
+    describe('leases', () => leaseTests(harness));
+    describe('idempotency keys', () => idempotencyTests(harness));
+    describe('reindex', () => reindexTests(harness));
 
     it('every skip names an existing test', () => {
       expect(Object.keys(skip).filter((test) => !harness.names.has(test))).toStrictEqual([]);

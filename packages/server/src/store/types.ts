@@ -98,6 +98,11 @@ export interface WriteOp {
   readonly etag?: string | undefined;
   readonly at?: number | undefined;
   /**
+   * Completes an idempotency key in the same transaction as this write (put on the last op of a
+   * commit): a request's effects and the answer replayed for its retries are stored together.
+   */
+  readonly idempotency?: IdempotencyCompletion | undefined;
+  /**
    * Every unique key the new document holds, replacing those it held before; undefined when the
    * collection has no unique constraints (nothing is read or written then). A delete releases
    * the resource's keys whatever this says.
@@ -108,6 +113,12 @@ export interface WriteOp {
    * a live resource at commit time. Undefined when the collection declares no references.
    */
   readonly references?: readonly Reference[] | undefined;
+  /**
+   * Checks the resource's lease (SPEC 3.9) inside the commit: the op is refused with `locked` when
+   * a lease live at `now` (epoch ms) is held under a token other than `token` (null: none sent).
+   * Undefined: leases are not looked at. A delete ends the resource's lease whatever this says.
+   */
+  readonly lock?: { readonly token: string | null; readonly now: number } | undefined;
 }
 
 /** Resources that still reference a resource being deleted, per referencing collection. */
@@ -173,6 +184,15 @@ export type CommitFailure =
       /** An increment whose pointer holds something other than a number, or whose parent is missing. */
       readonly reason: 'not-a-number';
       readonly current: Head;
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      /** Someone else's lease is live on the resource, and the op did not carry its token (`WriteOp.lock`). */
+      readonly reason: 'locked';
+      readonly owner: string | null;
+      /** Epoch milliseconds when the lease expires unless renewed. */
+      readonly expiresAt: number;
     };
 
 /** The outcome of {@link Store.commit}: every op applied, or none (the first failure says why). */
@@ -239,12 +259,14 @@ export interface StoreCapabilities {
 }
 
 /** The storage interface every adapter implements; the conformance suite checks it. */
-export interface Store {
+export interface Store extends IdempotencyKeys {
   readonly capabilities: StoreCapabilities;
   /** The head for a URL (live or tombstone), or null when nothing was ever stored there. */
   get(collection: string, id: string): Promise<Head | null>;
   /** Atomically apply every op or none (see {@link CommitResult}). */
   commit(ops: readonly WriteOp[]): Promise<CommitResult>;
+  /** Takes, renews or releases the lease on a resource, atomically with respect to commits (SPEC 3.9). */
+  lease(collection: string, id: string, request: LeaseRequest): Promise<LeaseResult>;
   list(collection: string, options: ListOptions): Promise<ListPage>;
   /** History newest first, at most `limit` entries, only versions lower than `before` when given. */
   history(
@@ -264,6 +286,18 @@ export interface Store {
   }): Promise<readonly ChangeRecord[]>;
   /** Highest seq committed so far (0 when none). */
   lastSeq(): Promise<number>;
+  /** What the collection's unique keys and references were last derived from (null: never). */
+  indexFingerprint(collection: string): Promise<string | null>;
+  /**
+   * Derives again the unique keys and references of every live resource of a collection, in one
+   * transaction, when the configuration changed what they are derived from. Nothing changes when
+   * the existing data breaks them (see {@link ReindexResult}).
+   */
+  reindex(
+    collection: string,
+    fingerprint: string,
+    compute: (id: string, doc: JsonObject) => IndexEntries,
+  ): Promise<ReindexResult>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -289,3 +323,108 @@ export type ReindexResult =
       /** References whose target is absent or deleted. */
       readonly dangling: readonly { readonly id: string; readonly reference: Reference }[];
     };
+
+/** An answer kept for replay under an Idempotency-Key (SPEC 3.8). */
+export interface StoredResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body as sent, or null for none. */
+  readonly body: string | null;
+}
+
+/** A request to claim an Idempotency-Key before running the request it came with. */
+export interface IdempotencyClaimRequest {
+  /** Actor and route the key belongs to; the same key in another scope is another key. */
+  readonly scope: string;
+  readonly key: string;
+  /** Digest of what the request asks for; a retry must ask for the same. */
+  readonly fingerprint: string;
+  readonly now: number;
+  /** How long the claim holds before another request may take it over (the first one died). */
+  readonly leaseMs: number;
+  /** When the key is forgotten. */
+  readonly expiresAt: number;
+}
+
+/** What a claim found. */
+export type IdempotencyClaim =
+  | { readonly state: 'claimed' }
+  | { readonly state: 'completed'; readonly response: StoredResponse }
+  | { readonly state: 'in-flight'; readonly lockedUntil: number }
+  | { readonly state: 'mismatch' };
+
+/** The answer that completes a claimed key. */
+export interface IdempotencyCompletion {
+  readonly scope: string;
+  readonly key: string;
+  readonly response: StoredResponse;
+}
+
+/** Idempotency keys (SPEC 3.8): every store keeps them, so retries work across processes. */
+export interface IdempotencyKeys {
+  /** Claims a key, or says why not; atomic across processes. */
+  claimIdempotencyKey(request: IdempotencyClaimRequest): Promise<IdempotencyClaim>;
+  /** Completes a claimed key for a request that wrote nothing (a refusal, a read). */
+  completeIdempotencyKey(completion: IdempotencyCompletion): Promise<void>;
+  /** Gives up a claim whose request ended without an answer worth replaying (a 5xx). */
+  releaseIdempotencyKey(scope: string, key: string): Promise<void>;
+  /** Forgets up to `limit` keys that expired by `now`; resolves with how many. */
+  purgeIdempotencyKeys(now: number, limit: number): Promise<number>;
+}
+
+/**
+ * A request to {@link Store.lease} (SPEC 3.9). Time is passed in (`now`, epoch ms) rather than read
+ * by the store, so that every process agrees on the clock the caller chose, and tests move it. A
+ * lease is live while `now < expiresAt` and it has not been released; an expired lease counts as
+ * released.
+ */
+export type LeaseRequest =
+  | {
+      readonly action: 'acquire';
+      /**
+       * Null: take a new lease (refused with `locked` while another one is live). A token: renew
+       * the live lease held under it (same token and fencing, new expiry); `token-mismatch` when
+       * there is no such live lease.
+       */
+      readonly token: string | null;
+      /** Who holds the lease, as reported to others; a renewal keeps the lease's own owner. */
+      readonly owner: string | null;
+      /** Lifetime from `now`, at least 1; a renewal without it reuses the lease's own. */
+      readonly ttlMs?: number | undefined;
+      readonly now: number;
+    }
+  | {
+      readonly action: 'release';
+      /** Must be the token of the live lease, or the release is refused with `token-mismatch`. */
+      readonly token: string;
+      readonly now: number;
+    };
+
+/** One lease on a resource. */
+export interface Lease {
+  readonly collection: string;
+  readonly id: string;
+  /** Random and unguessable: whoever shows it may write while the lease is live. */
+  readonly token: string;
+  readonly owner: string | null;
+  /** Strictly increasing per resource across all its leases (a renewal keeps it), never reused. */
+  readonly fencing: number;
+  readonly ttlMs: number;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+/** The outcome of {@link Store.lease}; a refusal changes nothing. */
+export type LeaseResult =
+  | { readonly ok: true; readonly outcome: 'acquired' | 'renewed' | 'released'; readonly lease: Lease }
+  /** The resource is absent or deleted. */
+  | { readonly ok: false; readonly reason: 'not-found' }
+  /** Another lease is live. */
+  | {
+      readonly ok: false;
+      readonly reason: 'locked';
+      readonly owner: string | null;
+      readonly expiresAt: number;
+    }
+  /** No live lease has the token given (it expired, was released, or never existed). */
+  | { readonly ok: false; readonly reason: 'token-mismatch' };

@@ -1,6 +1,15 @@
 import { newEtag } from '../etag.js';
 import { applyIncrement } from '../increment.js';
-import type { CommitFailure, Head, Increment, JsonObject, VersionRecord, WriteOp } from '../types.js';
+import type {
+  CommitFailure,
+  Head,
+  IdempotencyCompletion,
+  Increment,
+  JsonObject,
+  VersionRecord,
+  WriteOp,
+} from '../types.js';
+import type { Leases } from './leases.js';
 import { danglingReference, dropReferences, referencedBy, replaceReferences } from './references.js';
 import { type HeadRow, type Statements, toHead } from './statements.js';
 import { releaseUniqueKeys, replaceUniqueKeys } from './unique-keys.js';
@@ -61,14 +70,28 @@ function incremented(increment: Increment, index: number, current: HeadRow | und
  *
  * An op without `uniqueKeys`, `references` or `increment` (the common case) costs three statements:
  * read the head, append the change (which is also the history entry, schema.ts), write the head.
- * Only a delete always releases keys and references.
+ * Only a delete always releases keys and references (and ends the lease). An op with `lock` also
+ * reads its lease, by primary key, before anything else.
  */
-export function createApply(st: Statements): (ops: readonly WriteOp[]) => Head[] {
+export function createApply(
+  st: Statements,
+  hooks: {
+    readonly completeIdempotency?: (completion: IdempotencyCompletion) => void;
+    /** Lease checks (leases.ts); without them an op that asks for one throws. */
+    readonly leases?: Pick<Leases, 'check' | 'end'> | undefined;
+  } = {},
+): (ops: readonly WriteOp[]) => Head[] {
   return (ops) => {
     // Read after the lock is held, so that timestamps follow commit order across processes.
     const now = Date.now();
     return ops.map((op, index) => {
       checkOp(op, index);
+      // Someone else's lease stops the write whatever version it is based on (SPEC 3.9).
+      if (op.lock !== undefined) {
+        if (!hooks.leases) throw new Error('this store cannot check leases');
+        const locked = hooks.leases.check(op);
+        if (locked !== undefined) refuse(index, locked);
+      }
       // The row, not a Head: parsing a large document only to compare versions would be wasted.
       const current = st.headForWrite.get(op.collection, op.id);
       if (op.expectVersion !== null && (current?.version ?? 0) !== op.expectVersion) {
@@ -86,6 +109,7 @@ export function createApply(st: Statements): (ops: readonly WriteOp[]) => Head[]
         if (referrers.length > 0) refuse(index, { reason: 'still-referenced', referencedBy: referrers });
         releaseUniqueKeys(st, op.collection, op.id);
         dropReferences(st, op.collection, op.id);
+        hooks.leases?.end(op.collection, op.id);
       } else {
         if (op.references !== undefined) {
           const dangling = danglingReference(st, op, op.references);
@@ -137,6 +161,10 @@ export function createApply(st: Statements): (ops: readonly WriteOp[]) => Head[]
         seq.lastInsertRowid,
         historyFrom,
       );
+      if (op.idempotency !== undefined) {
+        if (!hooks.completeIdempotency) throw new Error('this store cannot complete idempotency keys');
+        hooks.completeIdempotency(op.idempotency);
+      }
       return {
         collection,
         id,

@@ -131,6 +131,43 @@ const MIGRATIONS: readonly string[] = [
   );
   DROP TABLE history;
   `,
+  // Idempotency keys (SPEC 3.8): one row per (scope, key) while it has not expired; a completed
+  // request's answer is stored in the same transaction as its writes. And, per collection, what its
+  // unique keys and references were derived from (re-derived when the configuration changes).
+  `
+  CREATE TABLE idempotency_keys (
+    scope TEXT NOT NULL,
+    "key" TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    status INTEGER,
+    headers TEXT,
+    body TEXT,
+    PRIMARY KEY (scope, "key")
+  );
+  CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+  CREATE TABLE index_state (
+    collection TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // Leases (SPEC 3.9), see leases.ts: one row per resource that was ever leased. Releasing, or
+  // deleting the resource, clears `token` but keeps the row, whose `fencing` the next lease counts on
+  // from: fencing numbers never repeat for a resource.
+  `
+  CREATE TABLE leases (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    token TEXT,
+    owner TEXT,
+    fencing INTEGER NOT NULL,
+    ttl_ms INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */

@@ -11,9 +11,20 @@ import type {
   StoreCapabilities,
   VersionRecord,
   WriteOp,
+  IdempotencyClaim,
+  IdempotencyClaimRequest,
+  IdempotencyCompletion,
+  IndexEntries,
+  JsonObject,
+  ReindexResult,
+  LeaseRequest,
+  LeaseResult,
 } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
 import { createApply } from './commit.js';
+import { createIdempotency, type SqliteIdempotency } from './idempotency.js';
+import { createLeases, type Leases } from './leases.js';
+import { createReindex, type SqliteReindex } from './reindex.js';
 import { GroupCommit } from './group-commit.js';
 import { createList } from './list.js';
 import { migrate } from './schema.js';
@@ -71,6 +82,9 @@ export class SqliteStore implements Store {
   readonly #writes: GroupCommit;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #list: (collection: string, options: ListOptions) => ListPage;
+  readonly #idempotency: SqliteIdempotency;
+  readonly #reindex: SqliteReindex;
+  readonly #leases: Leases;
 
   /** Opens (creating when needed) and migrates the database; prefer {@link openSqliteStore}. */
   constructor(options: SqliteStoreOptions) {
@@ -107,8 +121,11 @@ export class SqliteStore implements Store {
           resume: () => this.#writes.resume(),
         });
     this.#checkpointer = checkpointer;
+    this.#idempotency = createIdempotency(db);
+    this.#reindex = createReindex(db);
+    this.#leases = createLeases(db);
     this.#writes = new GroupCommit(db, {
-      apply: createApply(this.#st),
+      apply: createApply(this.#st, { completeIdempotency: this.#idempotency.complete, leases: this.#leases }),
       onCommit: checkpointer && (() => checkpointer.noteCommit()),
     });
     this.#list = createList(db);
@@ -127,6 +144,14 @@ export class SqliteStore implements Store {
    */
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     return this.#writes.commit(ops);
+  }
+
+  /**
+   * See {@link Store.lease}. Runs at once in its own IMMEDIATE transaction (leases.ts), between two
+   * groups of commits, never inside one: what it decides is seen by every later commit's lease check.
+   */
+  async lease(collection: string, id: string, request: LeaseRequest): Promise<LeaseResult> {
+    return this.#leases.lease(collection, id, request);
   }
 
   /** See {@link Store.list}. */
@@ -172,6 +197,40 @@ export class SqliteStore implements Store {
   /** See {@link Store.lastSeq}. */
   async lastSeq(): Promise<number> {
     return this.#st.lastSeq.get()?.seq ?? 0;
+  }
+
+  /** See {@link Store.claimIdempotencyKey}. */
+  async claimIdempotencyKey(request: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    return this.#idempotency.claim(request);
+  }
+
+  /** See {@link Store.completeIdempotencyKey}. */
+  async completeIdempotencyKey(completion: IdempotencyCompletion): Promise<void> {
+    this.#idempotency.completeAlone(completion);
+  }
+
+  /** See {@link Store.releaseIdempotencyKey}. */
+  async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+    this.#idempotency.release(scope, key);
+  }
+
+  /** See {@link Store.purgeIdempotencyKeys}. */
+  async purgeIdempotencyKeys(now: number, limit: number): Promise<number> {
+    return this.#idempotency.purge(now, limit);
+  }
+
+  /** See {@link Store.indexFingerprint}. */
+  async indexFingerprint(collection: string): Promise<string | null> {
+    return this.#reindex.fingerprint(collection);
+  }
+
+  /** See {@link Store.reindex}. */
+  async reindex(
+    collection: string,
+    fingerprint: string,
+    compute: (id: string, doc: JsonObject) => IndexEntries,
+  ): Promise<ReindexResult> {
+    return this.#reindex.reindex(collection, fingerprint, compute);
   }
 
   /** See {@link Store.ping}; rejects once the store is closed. */
