@@ -1,7 +1,8 @@
 import { cloneJson } from '@truce/protocol';
 import { newEtag } from '../store/etag.js';
 import { applyIncrement } from '../store/increment.js';
-import type { CommitResult, Head, Store, WriteOp } from '../store/types.js';
+import { DelegatingStore } from '../store/delegating.js';
+import type { CommitResult, Head, WriteOp } from '../store/types.js';
 
 /**
  * A store for the operations of an atomic batch (SPEC 3.10). Reads see the real store overlaid
@@ -10,25 +11,22 @@ import type { CommitResult, Head, Store, WriteOp } from '../store/types.js';
  * each pinned to the version it was based on, so either all of them apply or none does.
  *
  * Unique keys and references are not checked here: they are checked by the real commit, and a
- * failure there is reported against the operation that staged the write.
+ * failure there is reported against the operation that staged the write. Leases are not staged:
+ * they take effect at once (an atomic batch refuses `_lock` operations), and staged writes keep
+ * their `lock`, so the real commit checks them.
  */
-export class StagingStore implements Store {
-  readonly capabilities: Store['capabilities'];
+export class StagingStore extends DelegatingStore {
   /** Every write staged so far, in order, with the batch operation that staged it. */
   readonly writes: { readonly op: WriteOp; readonly operation: number }[] = [];
   readonly #heads = new Map<string, Head>();
   /** Index of the batch operation now running. */
   operation = 0;
 
-  constructor(readonly inner: Store) {
-    this.capabilities = inner.capabilities;
-  }
-
-  async get(collection: string, id: string): Promise<Head | null> {
+  override async get(collection: string, id: string): Promise<Head | null> {
     return this.#heads.get(key(collection, id)) ?? (await this.inner.get(collection, id));
   }
 
-  async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+  override async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     const heads: Head[] = [];
     const staged: { op: WriteOp; head: Head }[] = [];
     const view = new Map<string, Head | null>();
@@ -92,25 +90,8 @@ export class StagingStore implements Store {
     return { ok: true, heads };
   }
 
-  list: Store['list'] = (c, o) => this.inner.list(c, o);
-  history: Store['history'] = (c, id, o) => this.inner.history(c, id, o);
-  version: Store['version'] = (c, id, v) => this.inner.version(c, id, v);
-  versionByEtag: Store['versionByEtag'] = (c, id, e) => this.inner.versionByEtag(c, id, e);
-  changes: Store['changes'] = (o) => this.inner.changes(o);
-  lastSeq: Store['lastSeq'] = () => this.inner.lastSeq();
-  /**
-   * Not staged: a lease takes effect at once (an atomic batch refuses `_lock` operations for that
-   * reason, see batch.ts). Staged writes carry their `lock`, which the real commit checks.
-   */
-  lease: Store['lease'] = (c, id, r) => this.inner.lease(c, id, r);
-  claimIdempotencyKey: Store['claimIdempotencyKey'] = (r) => this.inner.claimIdempotencyKey(r);
-  completeIdempotencyKey: Store['completeIdempotencyKey'] = (c) => this.inner.completeIdempotencyKey(c);
-  releaseIdempotencyKey: Store['releaseIdempotencyKey'] = (s, k) => this.inner.releaseIdempotencyKey(s, k);
-  purgeIdempotencyKeys: Store['purgeIdempotencyKeys'] = (n, l) => this.inner.purgeIdempotencyKeys(n, l);
-  indexFingerprint: Store['indexFingerprint'] = (c) => this.inner.indexFingerprint(c);
-  reindex: Store['reindex'] = (c, f, compute) => this.inner.reindex(c, f, compute);
-  ping: Store['ping'] = () => this.inner.ping();
-  close: Store['close'] = async () => undefined;
+  /** The staging view is dropped, never closed: the real store stays open. */
+  override async close(): Promise<void> {}
 }
 
 function key(collection: string, id: string): string {

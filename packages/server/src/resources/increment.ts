@@ -1,10 +1,4 @@
-import {
-  cloneJson,
-  evaluatePreconditions,
-  hasWritePrecondition,
-  parsePointer,
-  type ParsedPreconditions,
-} from '@truce/protocol';
+import { cloneJson, hasWritePrecondition, parsePointer } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
@@ -17,9 +11,9 @@ import { busy, commitOne, MAX_ROUNDS, preconditionRequired, writtenResult } from
 import { readBase } from './merge.js';
 import { actorOf, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { requireJsonObject } from './intent.js';
-import { readPreconditions, selected } from './preconditions.js';
+import { readPreconditions } from './preconditions.js';
 import { live } from './representation.js';
-import { staleWrite } from './stale.js';
+import { checkWritePreconditions } from './stale.js';
 import { invalid } from './validation.js';
 import { lockToken } from './lock.js';
 
@@ -79,7 +73,7 @@ export async function runIncrement(
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
-    await checkIncrementPreconditions(ctx, collection, id, p, head);
+    await checkWritePreconditions(ctx, collection, id, 'POST', p, head);
     const doc = incremented(ctx, collection, current, increment);
     const indexed = checkDocument(ctx, collection, id, current, doc);
     const written = await commitOne(ctx, collection, id, {
@@ -156,25 +150,4 @@ function incremented(
     { pointer: increment.pointer, by: increment.by, ...outcome },
     current,
   );
-}
-
-async function checkIncrementPreconditions(
-  ctx: ResourceContext,
-  collection: CollectionConfig,
-  id: string,
-  p: ParsedPreconditions,
-  head: Parameters<typeof selected>[0],
-): Promise<void> {
-  const outcome = evaluatePreconditions('POST', p, selected(live(head)));
-  if (outcome.result !== 'failed') return;
-  if (outcome.failed === 'if-none-match') {
-    throw new ProblemError(
-      'precondition-failed',
-      `${collection.name}/${id} is at a version your If-None-Match excludes.`,
-      {
-        currentEtag: live(head)?.etag ?? null,
-      },
-    );
-  }
-  throw await staleWrite(ctx, collection, id, head, p, outcome.failed);
 }

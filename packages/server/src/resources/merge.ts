@@ -62,14 +62,7 @@ export async function mergeOntoCurrent(
 ): Promise<JsonObject> {
   const record = await ctx.store.versionByEtag(collection.name, id, base);
   if (!record || record.doc === null || head.deleted) {
-    throw await staleWrite(
-      ctx,
-      collection,
-      id,
-      head,
-      { ifMatch: { any: false, tags: [parseEntityTag(base)!] } },
-      'if-match',
-    );
+    throw await staleBase(ctx, collection, id, head, base);
   }
   const baseHead: Head = {
     ...head,
@@ -97,6 +90,24 @@ export async function mergeOntoCurrent(
     `Your edit of ${collection.name}/${id} overlaps ${conflicts.length === 1 ? 'a change' : `${conflicts.length} changes`} made since version ${record.version}: ${conflicts.map((c) => c.pointer || '(the whole document)').join(', ')}. Resolve ${conflicts.length === 1 ? 'it' : 'them'} and send the result with Truce-Base ${head.etag}.`,
     { conflicts, currentEtag: head.etag, current: headRepresentation(head) },
     latestLink(ctx, collection.name, id),
+  );
+}
+
+/** The stale-write answer for a `Truce-Base` that cannot be merged from (gone from history, or the resource gone). */
+export async function staleBase(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  head: Head | null,
+  base: string,
+): Promise<ProblemError> {
+  return staleWrite(
+    ctx,
+    collection,
+    id,
+    head,
+    { ifMatch: { any: false, tags: [parseEntityTag(base)!] } },
+    'if-match',
   );
 }
 

@@ -1,10 +1,10 @@
-import { diffJson, parseEntityTag, type ParsedPreconditions } from '@truce/protocol';
+import { diffJson, evaluatePreconditions, parseEntityTag, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
 import type { Head } from '../store/types.js';
 import { resourcePath, type ResourceContext } from './context.js';
-import { yourEtag } from './preconditions.js';
-import { headRepresentation, live, versionRepresentation } from './representation.js';
+import { selected, yourEtag } from './preconditions.js';
+import { headRepresentation, live, provenance, versionRepresentation } from './representation.js';
 
 /** Link to the current version, sent with every 409 and 412 (SPEC 3.4). */
 export function latestLink(ctx: ResourceContext, collection: string, id: string): Record<string, string> {
@@ -77,4 +77,40 @@ function iso(ms: number): string {
 
 function by(head: Head): string {
   return head.updatedBy ? ` by ${head.updatedBy}` : '';
+}
+
+/**
+ * RFC 9110 13.2.2 for a write: a false If-Match or If-Unmodified-Since is a stale write (what changed,
+ * when, by whom); If-None-Match: * on an existing resource is already-exists; a matching
+ * If-None-Match list is precondition-failed.
+ */
+export async function checkWritePreconditions(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  method: string,
+  p: ParsedPreconditions,
+  head: Head | null,
+): Promise<void> {
+  const current = live(head);
+  const outcome = evaluatePreconditions(method, p, selected(current));
+  if (outcome.result !== 'failed') return;
+  if (outcome.failed !== 'if-none-match') {
+    throw await staleWrite(ctx, collection, id, head, p, outcome.failed);
+  }
+  const existing = resourcePath(ctx, collection.name, id);
+  if (p.ifNoneMatch?.any) {
+    throw new ProblemError(
+      'already-exists',
+      `${collection.name}/${id} already exists and If-None-Match: * asked to create it only if absent.`,
+      { status: 412, existing, ...provenance(current) },
+      latestLink(ctx, collection.name, id),
+    );
+  }
+  throw new ProblemError(
+    'precondition-failed',
+    `${collection.name}/${id} is still at a version your If-None-Match excludes.`,
+    { currentEtag: current?.etag ?? null },
+    latestLink(ctx, collection.name, id),
+  );
 }

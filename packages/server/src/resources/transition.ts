@@ -1,4 +1,4 @@
-import { applyMergePatch, evaluatePreconditions, hasWritePrecondition, isJsonObject } from '@truce/protocol';
+import { applyMergePatch, hasWritePrecondition, isJsonObject } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA, mediaTypeOf } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
@@ -21,9 +21,9 @@ import {
   type OperationResult,
   type ResourceContext,
 } from './context.js';
-import { readPreconditions, selected } from './preconditions.js';
+import { readPreconditions } from './preconditions.js';
 import { live } from './representation.js';
-import { staleWrite } from './stale.js';
+import { checkWritePreconditions } from './stale.js';
 import { invalid, splitBody } from './validation.js';
 import { lockToken } from './lock.js';
 
@@ -59,19 +59,7 @@ export async function runTransition(
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     if (collection.requirePreconditions && !conditional) throw preconditionRequired(collection);
-    const outcome = evaluatePreconditions('POST', p, selected(current));
-    if (outcome.result === 'failed' && outcome.failed !== 'if-none-match') {
-      throw await staleWrite(ctx, collection, id, head, p, outcome.failed);
-    }
-    if (outcome.result === 'failed') {
-      throw new ProblemError(
-        'precondition-failed',
-        `${collection.name}/${id} is at a version your If-None-Match excludes.`,
-        {
-          currentEtag: current.etag,
-        },
-      );
-    }
+    await checkWritePreconditions(ctx, collection, id, 'POST', p, head);
     if (version !== undefined && version !== current.version)
       throw versionConflict(ctx, collection, current, version);
     const state = stateOf(machine, current.doc);

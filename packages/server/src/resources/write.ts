@@ -1,13 +1,8 @@
-import {
-  evaluatePreconditions,
-  hasWritePrecondition,
-  parseEntityTag,
-  type ParsedPreconditions,
-} from '@truce/protocol';
+import { hasWritePrecondition, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
-import type { Head } from '../store/types.js';
+import type {} from '../store/types.js';
 import {
   actorOf,
   resourcePath,
@@ -16,10 +11,10 @@ import {
   type ResourceContext,
 } from './context.js';
 import { idProblem, newId } from './ids.js';
-import { readPreconditions, selected } from './preconditions.js';
+import { readPreconditions } from './preconditions.js';
 import { nextDocument, readIntent, requireJsonObject, type ItemWrite } from './intent.js';
 import { live, provenance } from './representation.js';
-import { mergeOntoCurrent, readBase } from './merge.js';
+import { mergeOntoCurrent, readBase, staleBase } from './merge.js';
 import {
   busy,
   commitOne,
@@ -30,7 +25,7 @@ import {
 } from './commit.js';
 import { checkDocument } from '../rules/check.js';
 import { withState } from '../rules/states.js';
-import { latestLink, staleWrite } from './stale.js';
+import { checkWritePreconditions, latestLink } from './stale.js';
 import { invalid, splitBody } from './validation.js';
 import { lockToken } from './lock.js';
 
@@ -65,21 +60,14 @@ export async function writeItem(
       throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     }
     if (unconditional) throw preconditionRequired(collection);
-    await checkPreconditions(ctx, collection, id, input.method, p, head);
+    await checkWritePreconditions(ctx, collection, id, input.method, p, head);
     if (versionCheck && 'version' in intent && intent.version !== (current?.version ?? null)) {
       throw versionConflict(ctx, collection, current, intent.version as number, id);
     }
     // Truce-Base (SPEC 3.7): an edit made against an older version merges with what came since.
     const merging = base !== undefined && base !== current?.etag;
     if (merging && (intent.kind === 'delete' || !current)) {
-      throw await staleWrite(
-        ctx,
-        collection,
-        id,
-        head,
-        { ifMatch: { any: false, tags: [parseEntityTag(base)!] } },
-        'if-match',
-      );
+      throw await staleBase(ctx, collection, id, head, base);
     }
     const doc =
       intent.kind === 'delete'
@@ -148,37 +136,6 @@ export async function createItem(
     if (written) return writtenResult(ctx, collection, written, true);
   }
   throw busy(collection.name, id);
-}
-
-async function checkPreconditions(
-  ctx: ResourceContext,
-  collection: CollectionConfig,
-  id: string,
-  method: string,
-  p: ParsedPreconditions,
-  head: Head | null,
-): Promise<void> {
-  const current = live(head);
-  const outcome = evaluatePreconditions(method, p, selected(current));
-  if (outcome.result !== 'failed') return;
-  if (outcome.failed !== 'if-none-match') {
-    throw await staleWrite(ctx, collection, id, head, p, outcome.failed);
-  }
-  const existing = resourcePath(ctx, collection.name, id);
-  if (p.ifNoneMatch?.any) {
-    throw new ProblemError(
-      'already-exists',
-      `${collection.name}/${id} already exists and If-None-Match: * asked to create it only if absent.`,
-      { status: 412, existing, ...provenance(current) },
-      latestLink(ctx, collection.name, id),
-    );
-  }
-  throw new ProblemError(
-    'precondition-failed',
-    `${collection.name}/${id} is still at a version your If-None-Match excludes.`,
-    { currentEtag: current?.etag ?? null },
-    latestLink(ctx, collection.name, id),
-  );
 }
 
 /**
