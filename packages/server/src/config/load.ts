@@ -144,6 +144,7 @@ export function resolveConfig(
     actorHeaderName,
     bodyLimit: input.bodyLimit ?? DEFAULT_BODY_LIMIT,
     idempotencyTtlMs: (input.idempotency?.ttl ?? 86_400) * 1000,
+    changeFeedKeep: input.changeFeed?.keep ?? 1_000_000,
     problemTypeBase: input.problemTypeBase,
     collections,
     // --storage is typed relative to where the command runs, the file's storage relative to the file.

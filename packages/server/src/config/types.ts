@@ -81,6 +81,7 @@ export interface TruceConfigInput {
   readonly bodyLimit?: number;
   readonly problemTypeBase?: string;
   readonly idempotency?: { readonly ttl?: number };
+  readonly changeFeed?: { readonly keep?: number };
   readonly collections: Readonly<Record<string, CollectionConfigInput>>;
 }
 
@@ -113,6 +114,8 @@ export interface TruceConfig {
   /** The actor header as configured, for messages and documents. */
   readonly actorHeaderName: string;
   readonly bodyLimit: number;
+  /** How many changes the feed keeps (older ones are pruned; readers behind them get 410). */
+  readonly changeFeedKeep: number;
   /** How long an Idempotency-Key is remembered, in milliseconds (default 24 hours). */
   readonly idempotencyTtlMs: number;
   /** Prefix of problem `type` URIs; undefined: `/_problems/` under the plugin's prefix. */

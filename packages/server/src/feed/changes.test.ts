@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load.js';
 import { createServer } from '../server.js';
+import { pruneFeed } from './changes.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { json } from '../testing/harness.js';
 import type { FastifyInstance } from 'fastify';
@@ -245,5 +246,38 @@ describe('shutdown', () => {
     await reading; // the stream ended: the server closed it
     expect(Date.now() - started).toBeLessThan(5000);
     await own.close();
+  });
+});
+
+describe('retention', () => {
+  it('answers 410 history-expired to readers behind the pruned part, and the rest as usual', async () => {
+    const own = openSqliteStore({ path: ':memory:' });
+    const server = await createServer(
+      parseConfigText('changeFeed: { keep: 100 }\ncollections: { a: { history: { keep: 1 } } }'),
+      { store: own, logger: false },
+    );
+    const address = await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      for (let i = 0; i < 150; i++) await fetch(`${address}/a/x${i % 3}`, json({ i }));
+      const pruned = await pruneFeed({ store: own, config: { changeFeedKeep: 100 } } as never);
+      expect(pruned).toBeGreaterThan(0);
+      const floor = await own.feedFloor();
+      expect(floor).toBe(50);
+      const expired = await fetch(`${address}/_changes?since=10`);
+      expect(expired.status).toBe(410);
+      expect(await expired.json()).toMatchObject({ code: 'history-expired', oldestAvailable: 51 });
+      expect((await fetch(`${address}/_changes`)).status).toBe(410); // no since means 0
+      const stream = await fetch(`${address}/_changes`, {
+        headers: { accept: 'text/event-stream', 'last-event-id': '3' },
+      });
+      expect(stream.status).toBe(410);
+      const ok = (await (await fetch(`${address}/_changes?since=${floor}&limit=1000`)).json()) as {
+        results: { seq: number }[];
+      };
+      expect(ok.results.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, k) => floor + 1 + k));
+    } finally {
+      await server.close();
+      await own.close();
+    }
   });
 });

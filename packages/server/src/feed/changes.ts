@@ -43,13 +43,26 @@ async function startingPoint(store: Store, input: OperationInput, stream: boolea
   const resume = stream ? header(input.headers, 'last-event-id') : undefined;
   const sinceParam = input.query['since'];
   const raw = resume ?? (Array.isArray(sinceParam) ? sinceParam[sinceParam.length - 1] : sinceParam);
-  if (raw === undefined || raw === '') return 0;
   if (raw === 'now') return store.lastSeq();
+  const since = raw === undefined || raw === '' ? 0 : parsedSince(raw, resume !== undefined);
+  // SPEC 3.11: a position older than the retained feed cannot be answered without gaps.
+  const floor = await store.feedFloor();
+  if (since < floor) {
+    throw new ProblemError(
+      'history-expired',
+      `Changes after ${since} are no longer all kept; the feed is complete from ${floor + 1} on. Re-read what you mirror, then follow the feed from since=${floor}.`,
+      { oldestAvailable: floor + 1 },
+    );
+  }
+  return since;
+}
+
+function parsedSince(raw: string, resume: boolean): number {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) {
-    const where = resume !== undefined ? { header: 'Last-Event-ID' } : { parameter: 'since' };
+    const where = resume ? { header: 'Last-Event-ID' } : { parameter: 'since' };
     throw new ProblemError(
       'malformed-request',
-      `${resume !== undefined ? 'Last-Event-ID' : 'since'} must be a sequence number or "now".`,
+      `${resume ? 'Last-Event-ID' : 'since'} must be a sequence number or "now".`,
       {
         errors: [{ ...where, message: 'must be a non-negative integer or "now"' }],
       },
@@ -152,4 +165,17 @@ function drained(res: NodeJS.WritableStream, signal: AbortSignal): Promise<void>
     res.once('drain', done);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** Prunes the feed down to the configured number of changes, in slices, yielding between them. */
+export async function pruneFeed(ctx: ResourceContext): Promise<number> {
+  const upTo = (await ctx.store.lastSeq()) - ctx.config.changeFeedKeep;
+  if (upTo <= (await ctx.store.feedFloor())) return 0;
+  let total = 0;
+  for (;;) {
+    const removed = await ctx.store.pruneChanges(upTo, 1000);
+    total += removed;
+    if (removed < 1000) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

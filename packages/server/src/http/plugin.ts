@@ -4,6 +4,7 @@ import { resultHeaders, runBatch, type Dispatch } from '../batch/batch.js';
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
 import {
   DEFAULT_FEED_TIMING,
+  pruneFeed,
   readChanges,
   streamChanges,
   wantsEventStream,
@@ -84,7 +85,8 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     feed: { ...DEFAULT_FEED_TIMING, ...options.feed },
   };
   // Expired idempotency keys go in small slices, yielding between them, so requests never wait.
-  const purge = setInterval(() => void purgeExpiredKeys(ctx), 60_000).unref();
+  // So do change-feed entries beyond the configured retention (changeFeed.keep).
+  const purge = setInterval(() => void purgeExpiredKeys(ctx).then(() => pruneFeed(ctx)), 60_000).unref();
   app.addHook('onClose', async () => clearInterval(purge));
   // Streams would hold the server open: end them before it closes.
   app.addHook('preClose', async () => {

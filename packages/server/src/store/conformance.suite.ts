@@ -7,7 +7,7 @@ import { documentTests } from './conformance/documents.suite.js';
 import { filterTests } from './conformance/filter.suite.js';
 import { createHarness } from './conformance/harness.suite.js';
 import { historyTests } from './conformance/history.suite.js';
-import { idempotencyTests, reindexTests } from './conformance/idempotency.suite.js';
+import { feedRetentionTests, idempotencyTests, reindexTests } from './conformance/idempotency.suite.js';
 import { incrementTests } from './conformance/increment.suite.js';
 import { leaseTests } from './conformance/leases.suite.js';
 import { listTests } from './conformance/list.suite.js';
@@ -59,6 +59,7 @@ export function storeConformanceSuite(
     describe('leases', () => leaseTests(harness));
     describe('idempotency keys', () => idempotencyTests(harness));
     describe('reindex', () => reindexTests(harness));
+    describe('feed retention', () => feedRetentionTests(harness));
 
     it('every skip names an existing test', () => {
       expect(Object.keys(skip).filter((test) => !harness.names.has(test))).toStrictEqual([]);

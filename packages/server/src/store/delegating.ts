@@ -56,6 +56,12 @@ export class DelegatingStore implements Store {
   }): Promise<readonly ChangeRecord[]> {
     return this.inner.changes(options);
   }
+  feedFloor(): Promise<number> {
+    return this.inner.feedFloor();
+  }
+  pruneChanges(upTo: number, limit: number): Promise<number> {
+    return this.inner.pruneChanges(upTo, limit);
+  }
   lastSeq(): Promise<number> {
     return this.inner.lastSeq();
   }

@@ -284,6 +284,16 @@ export interface Store extends IdempotencyKeys {
     readonly limit: number;
     readonly collection?: string | undefined;
   }): Promise<readonly ChangeRecord[]>;
+  /**
+   * The change feed's floor: changes with a higher seq are all there; at or below it some may have
+   * been pruned, so a reader behind it must start over (0: nothing was ever pruned).
+   */
+  feedFloor(): Promise<number>;
+  /**
+   * Prunes up to `limit` change entries with seq <= `upTo` that no retained version history needs,
+   * and raises the floor to `upTo`. Resolves with how many entries were removed.
+   */
+  pruneChanges(upTo: number, limit: number): Promise<number>;
   /** Highest seq committed so far (0 when none). */
   lastSeq(): Promise<number>;
   /** What the collection's unique keys and references were last derived from (null: never). */

@@ -126,3 +126,23 @@ export function reindexTests(h: Harness): void {
     },
   );
 }
+
+/** Change-feed retention: pruning never breaks retained history, and the floor says where the feed is whole. */
+export function feedRetentionTests(h: Harness): void {
+  h.test('pruning keeps what history needs, removes the rest, and raises the floor', async (store) => {
+    for (let v = 0; v < 5; v++) await commitOk(store, [op('a', v, { v }, { keepHistory: 2 })]);
+    for (let v = 0; v < 3; v++) await commitOk(store, [op('b', v, { v }, { keepHistory: 10 })]);
+    expect(await store.feedFloor()).toBe(0);
+    const last = await store.lastSeq();
+    // a: versions 1-3 are out of its history (keep 2); b keeps all three.
+    expect(await store.pruneChanges(last - 1, 100)).toBe(3);
+    expect(await store.feedFloor()).toBe(last - 1);
+    expect((await store.history(C, 'a', { limit: 10 })).map((r) => r.version)).toStrictEqual([5, 4]);
+    expect((await store.history(C, 'b', { limit: 10 })).map((r) => r.version)).toStrictEqual([3, 2, 1]);
+    const after = await store.changes({ since: last - 1, limit: 10 });
+    expect(after.map((c) => c.seq)).toStrictEqual([last]);
+    // Pruning in slices removes no more than asked; the floor never goes down.
+    expect(await store.pruneChanges(last - 5, 100)).toBe(0);
+    expect(await store.feedFloor()).toBe(last - 1);
+  });
+}

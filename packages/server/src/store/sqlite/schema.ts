@@ -168,6 +168,15 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (collection, id)
   ) WITHOUT ROWID;
   `,
+  // The change feed's floor: every change with a higher seq is still there; at or below it, rows
+  // may have been pruned (those a resource's retained history still walks through are kept).
+  `
+  CREATE TABLE feed_floor (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    seq INTEGER NOT NULL
+  );
+  INSERT INTO feed_floor (one, seq) VALUES (1, 0);
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */

@@ -25,6 +25,7 @@ import { createApply } from './commit.js';
 import { createIdempotency, type SqliteIdempotency } from './idempotency.js';
 import { createLeases, type Leases } from './leases.js';
 import { createReindex, type SqliteReindex } from './reindex.js';
+import { createFeedRetention, type SqliteFeedRetention } from './feed-retention.js';
 import { GroupCommit } from './group-commit.js';
 import { createList } from './list.js';
 import { migrate } from './schema.js';
@@ -84,6 +85,7 @@ export class SqliteStore implements Store {
   readonly #list: (collection: string, options: ListOptions) => ListPage;
   readonly #idempotency: SqliteIdempotency;
   readonly #reindex: SqliteReindex;
+  readonly #feed: SqliteFeedRetention;
   readonly #leases: Leases;
 
   /** Opens (creating when needed) and migrates the database; prefer {@link openSqliteStore}. */
@@ -123,6 +125,7 @@ export class SqliteStore implements Store {
     this.#checkpointer = checkpointer;
     this.#idempotency = createIdempotency(db);
     this.#reindex = createReindex(db);
+    this.#feed = createFeedRetention(db);
     this.#leases = createLeases(db);
     this.#writes = new GroupCommit(db, {
       apply: createApply(this.#st, { completeIdempotency: this.#idempotency.complete, leases: this.#leases }),
@@ -192,6 +195,16 @@ export class SqliteStore implements Store {
         ? this.#st.changes.all(options.since, options.limit)
         : this.#st.changesOf.all(options.collection, options.since, options.limit);
     return rows.map(toChangeRecord);
+  }
+
+  /** See {@link Store.feedFloor}. */
+  async feedFloor(): Promise<number> {
+    return this.#feed.floor();
+  }
+
+  /** See {@link Store.pruneChanges}. */
+  async pruneChanges(upTo: number, limit: number): Promise<number> {
+    return this.#feed.prune(upTo, limit);
   }
 
   /** See {@link Store.lastSeq}. */
