@@ -223,6 +223,11 @@ describe('service routes', () => {
     );
     expect(doc.components.schemas['NotesFields']).toMatchObject({ properties: { text: { type: 'string' } } });
     expect(doc.components.parameters['Actor']!.name).toBe('X-User');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/_changes', '/notes/_changes', '/_batch', '/_openapi.json']),
+    );
+    expect(doc.components.parameters['TruceBase']!.name).toBe('Truce-Base');
+    expect(doc.components.parameters['IdempotencyKey']!.name).toBe('Idempotency-Key');
   });
 
   it('/_problems/{code} documents every registered code, in HTML and JSON', async () => {

@@ -25,6 +25,82 @@ export function buildOpenApi(config: TruceConfig, prefix = ''): Doc {
       responses: { '200': { description: 'OpenAPI 3.1, generated from the configuration' } },
     },
   };
+  const feed = (summary: string) => ({
+    get: {
+      summary,
+      parameters: [
+        {
+          name: 'since',
+          in: 'query',
+          schema: { oneOf: [{ type: 'integer', minimum: 0 }, { const: 'now' }] },
+        },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        {
+          name: 'Last-Event-ID',
+          in: 'header',
+          schema: { type: 'string' },
+          description: 'Resume a stream after this sequence number',
+        },
+      ],
+      responses: {
+        '200': {
+          description:
+            'JSON { results, last }, or with Accept: text/event-stream a stream of `change` events',
+          content: {
+            'application/json': { schema: { type: 'object' } },
+            'text/event-stream': { schema: { type: 'string' } },
+          },
+        },
+        '410': problemRef('history-expired: since is older than the retained feed'),
+      },
+    },
+  });
+  paths[`${prefix}/_changes`] = feed('Every commit, in commit order');
+  for (const c of config.collections.values())
+    paths[`${prefix}/${c.name}/_changes`] = feed(`Commits to ${c.name}, in commit order`);
+  paths[`${prefix}/_batch`] = {
+    post: {
+      summary: 'Several operations in one request, all or nothing by default',
+      parameters: [
+        { $ref: '#/components/parameters/IdempotencyKey' },
+        { $ref: '#/components/parameters/Actor' },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['operations'],
+              properties: {
+                atomic: { type: 'boolean', default: true },
+                operations: {
+                  type: 'array',
+                  minItems: 1,
+                  maxItems: 100,
+                  items: {
+                    type: 'object',
+                    required: ['method', 'path'],
+                    properties: {
+                      method: { type: 'string' },
+                      path: { type: 'string' },
+                      headers: { type: 'object' },
+                      body: {},
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': { description: '{ results: [{ status, headers, body }] }' },
+        '400': problemRef('malformed-request'),
+        '4XX': problemRef('atomic: the first failing operation, with operationIndex'),
+      },
+    },
+  };
   paths[`${prefix}/_health`] = {
     get: {
       summary: 'Store health',
@@ -76,7 +152,15 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
     },
     content: { 'application/json': { schema: item } },
   });
-  const conditional = ['IfMatch', 'IfNoneMatch', 'IfUnmodifiedSince', 'Actor', 'LockToken'].map((p) => ({
+  const conditional = [
+    'IfMatch',
+    'IfNoneMatch',
+    'IfUnmodifiedSince',
+    'TruceBase',
+    'IdempotencyKey',
+    'Actor',
+    'LockToken',
+  ].map((p) => ({
     $ref: `#/components/parameters/${p}`,
   }));
   const conflicts409 =
@@ -323,6 +407,14 @@ function commonParameters(actorHeader: string): Doc {
   });
   return {
     IfMatch: h('If-Match', 'Write only if the current ETag matches (strong comparison)'),
+    TruceBase: h(
+      'Truce-Base',
+      'PUT/PATCH: the ETag the edit was made against; a stale base is merged with what changed since (200 + Truce-Merged) or refused with 409 edit-conflict',
+    ),
+    IdempotencyKey: h(
+      'Idempotency-Key',
+      'Retries with the same key and request apply once and get the stored answer (Idempotent-Replayed: true)',
+    ),
     IfNoneMatch: h('If-None-Match', '304 on GET when it matches; `*` on PUT creates only'),
     IfModifiedSince: h('If-Modified-Since', '304 when not modified since'),
     IfUnmodifiedSince: h('If-Unmodified-Since', 'Write only if not modified since'),
