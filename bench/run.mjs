@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Truce benchmarks (SPEC section 7): each scenario runs against a bare Fastify baseline and
 // against Truce, in the same run, on this machine; the table shows Truce as a ratio of the
-// baseline (and of a reference Truce setup, where a scenario has one). Benchmarks are never part
-// of the test suite's pass or fail: this exits 0 whether or not a target is met, and non-zero only
-// when the bench itself could not run.
+// baseline (and of a reference Truce setup, where a scenario has one). M1 and I1 compare two ways
+// of using Truce instead: their baseline is Truce with If-Match retries (M1) or plain POSTs (I1),
+// not Fastify. Benchmarks are never part of the test suite's pass or fail: this exits 0 whether
+// or not a target is met, and non-zero only when the bench itself could not run.
 //
 // Environment: BENCH_DURATION (measured seconds per side and scenario, default 10), BENCH_ROUNDS
 // (how many alternating slices those seconds are cut into, default 5), BENCH_WARMUP (unmeasured
@@ -17,12 +18,15 @@ import { fileURLToPath } from 'node:url';
 import { killAllServers } from './lib/child.mjs';
 import { measureScenario } from './lib/measure.mjs';
 import { measureRounds } from './lib/race.mjs';
+import { measureWriters } from './lib/writers.mjs';
 import { formatDetails, formatNotes, formatTable, judge, writeJson } from './lib/report.mjs';
 import { sidesOf } from './lib/sides.mjs';
 import { scenarios } from './scenarios/scenario.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const RESULTS = join(here, 'results/latest.json');
+
+const MEASURE = { timed: measureScenario, rounds: measureRounds, writers: measureWriters };
 
 const settings = readSettings(process.env);
 const tempDirs = new Set();
@@ -40,7 +44,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 // Bounded in time: a hung server or load run cannot keep the bench going forever.
 const budgetSec = settings.scenarios.reduce(
-  (sum, s) => sum + Object.keys(sidesOf(s)).length * (settings.warmupSec + settings.durationSec + 60),
+  (sum, s) =>
+    sum +
+    Object.keys(sidesOf(s)).length * (settings.warmupSec + settings.durationSec + 60) +
+    (s.extraBudgetSec ?? 0),
   0,
 );
 globalThis
@@ -69,7 +76,7 @@ async function main() {
   );
   const rows = [];
   for (const scenario of settings.scenarios) {
-    const measure = scenario.kind === 'rounds' ? measureRounds : measureScenario;
+    const measure = MEASURE[scenario.kind ?? 'timed'];
     try {
       const sides = await measure(scenario, settings, tempDirs, progress);
       rows.push({ scenario, sides, verdict: judge(scenario, sides) });
@@ -105,7 +112,9 @@ async function main() {
               connections: scenario.connections,
               resources: scenario.resources,
               ...(scenario.race && { race: scenario.race }),
+              ...(scenario.writers && { writers: scenario.writers }),
               target: scenario.target ?? null,
+              ...(scenario.rate && { ratioOf: scenario.rate }),
               ratio: round(verdict.ratio, 4),
               ...(verdict.vsReference !== undefined && { ratioToReference: round(verdict.vsReference, 4) }),
               met: verdict.met,

@@ -1,4 +1,4 @@
-// Measuring a timed scenario (B1, B2, U1): every side in its own server process, all started and
+// Measuring a timed scenario (B1, B2, U1, I1): every side in its own server process, all started and
 // seeded first, warmed up, then measured in alternating slices of whole seconds. Other work on
 // the machine (builds, tests) comes and goes; alternating spreads it over every side instead of
 // letting it land on one, which would skew the ratio.
@@ -34,11 +34,19 @@ export async function measureScenario(scenario, settings, tempDirs, progress) {
     }
     const result = {};
     for (const name of names) {
-      result[name] = summarise(sides[name].server.url, raw[name]);
+      const { label } = sidesOf(scenario)[name];
+      result[name] = { ...(label && { label }), ...summarise(sides[name].server.url, raw[name]) };
       const r = result[name];
+      // What the load left behind, where the scenario checks it (I1's replays); any problem
+      // makes the row invalid.
+      const checked = await scenario.verify?.(sides[name]);
+      if (checked) Object.assign(r, { checks: checked.checks, problems: checked.problems });
       progress(
         `${scenario.id} ${name}: ${r.requestsPerSec} req/s (slices ${r.slices.map((s) => s.reqPerSec).join(', ')}), ` +
-          `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, statuses ${JSON.stringify(r.statusCounts)}`,
+          `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, statuses ${JSON.stringify(r.statusCounts)}` +
+          (r.problems === undefined
+            ? ''
+            : `, ${r.problems.length === 0 ? 'checks passed' : `${r.problems.length} problems`}`),
       );
     }
     return result;
@@ -55,7 +63,7 @@ async function slice(scenario, state, durationSec) {
     url: state.server.url,
     connections: scenario.connections,
     durationSec,
-    requests: scenario.requests(state.resources),
+    requests: scenario.requests(state.resources, state),
     ...scenario.load,
   });
 }

@@ -21,8 +21,9 @@ export function unexpected(side, expectedStatus) {
  */
 export function judge(scenario, sides) {
   const { baseline, truce, reference } = sides;
-  const ratio = ratioOf(truce, baseline);
-  const vsReference = reference === undefined ? undefined : ratioOf(truce, reference);
+  const rate = rateOf(scenario);
+  const ratio = ratioOf(truce, baseline, rate);
+  const vsReference = reference === undefined ? undefined : ratioOf(truce, reference, rate);
   const bad = {};
   const problems = {};
   for (const [name, side] of Object.entries(sides)) {
@@ -50,10 +51,10 @@ export function targetText(target) {
 export function formatTable(rows) {
   const header = [
     'scenario',
-    'baseline req/s',
-    'Truce req/s',
+    'baseline /s',
+    'Truce /s',
     'ratio',
-    'reference req/s',
+    'reference /s',
     'vs reference',
     'Truce p50',
     'Truce p99',
@@ -80,6 +81,13 @@ export function formatDetails(rows) {
   for (const { scenario, sides, error } of rows) {
     if (error !== undefined) continue;
     const { reference, truce, baseline } = sides;
+    if (scenario.kind === 'writers') details.push(...writersDetails(scenario, sides));
+    if (scenario.verify !== undefined) {
+      details.push(
+        `${scenario.id}: ${labelOf(sides, 'baseline')} p50 ${baseline.latencyMs.p50} ms, p99 ${baseline.latencyMs.p99} ms; ` +
+          `replay check: ${truce.problems?.length === 0 ? truce.checks : 'FAILED (see note)'}`,
+      );
+    }
     if (reference !== undefined) {
       details.push(
         `${scenario.id} reference: the same requests to the same collection without its unique constraints ` +
@@ -117,7 +125,7 @@ export function formatNotes(rows) {
       continue;
     }
     for (const [name, result] of Object.entries(sides)) {
-      const label = name === 'truce' ? 'Truce' : name;
+      const label = labelOf(sides, name);
       const n = verdict.unexpected[name];
       if (n > 0) {
         notes.push(
@@ -154,15 +162,16 @@ export async function writeJson(path, data) {
 }
 
 function cells({ scenario, sides, verdict }) {
+  const rate = rateOf(scenario);
   return [
     scenario.id,
-    fmtInt(sides.baseline.requestsPerSec),
-    fmtInt(sides.truce.requestsPerSec),
+    fmtInt(sides.baseline[rate]),
+    fmtInt(sides.truce[rate]),
     fmtPercent(verdict.ratio),
-    sides.reference === undefined ? 'n/a' : fmtInt(sides.reference.requestsPerSec),
+    sides.reference === undefined ? 'n/a' : fmtInt(sides.reference[rate]),
     verdict.vsReference === undefined ? 'n/a' : fmtPercent(verdict.vsReference),
-    `${sides.truce.latencyMs.p50} ms`,
-    `${sides.truce.latencyMs.p99} ms`,
+    fmtMs(sides.truce.latencyMs.p50),
+    fmtMs(sides.truce.latencyMs.p99),
     targetText(scenario.target),
     resultText(verdict),
   ];
@@ -197,12 +206,56 @@ function wrongRounds(side, stock, requests) {
   ).length;
 }
 
-function ratioOf(side, other) {
-  return other.requestsPerSec > 0 ? side.requestsPerSec / other.requestsPerSec : 0;
+/**
+ * A writers scenario's lines: what a round is, each side's requests, conflicts and write latency,
+ * and how the rounds ended.
+ */
+function writersDetails(scenario, sides) {
+  const { count, writes } = scenario.writers;
+  const names = Object.keys(sides);
+  const rounds = names.map((name) => `${labelOf(sides, name)} ${sides[name].rounds.length}`).join(', ');
+  const lines = [
+    `${scenario.id}: commits per second; a round is ${count} writers x ${writes} writes of their own field ` +
+      `of one fresh document, one request at a time each; rounds per side: ${rounds}`,
+  ];
+  for (const name of names) {
+    const side = sides[name];
+    lines.push(
+      `${scenario.id} ${labelOf(sides, name)}: ${fmtInt(side.commits)} commits in ${fmtInt(side.requests)} requests ` +
+        `(${fmtInt(side.requestsPerSec)} req/s, ${fmtPercent(side.conflictShare)} conflicted), ` +
+        `write p50 ${fmtMs(side.latencyMs.p50)}, p99 ${fmtMs(side.latencyMs.p99)} (first attempt to landing)`,
+    );
+  }
+  const wrong = names.filter((name) => sides[name].problems.length > 0);
+  lines.push(
+    wrong.length === 0
+      ? `${scenario.id}: every round on every side: no update lost (checked on every answer and on the ` +
+          `final document), _version 1 + ${count} x ${writes}`
+      : `${scenario.id}: wrong rounds (see note) on ${wrong.map((name) => labelOf(sides, name)).join(', ')}`,
+  );
+  return lines;
+}
+
+function rateOf(scenario) {
+  return scenario.rate ?? 'requestsPerSec';
+}
+
+/** A side as the table's notes name it: its label where the scenario gives one. */
+function labelOf(sides, name) {
+  return sides[name].label ?? (name === 'truce' ? 'Truce' : name);
+}
+
+function ratioOf(side, other, rate) {
+  return other[rate] > 0 ? side[rate] / other[rate] : 0;
 }
 
 function fmtPercent(ratio) {
   return `${(ratio * 100).toFixed(1)}%`;
+}
+
+/** Whole milliseconds, as autocannon records them (M1's exact figures are rounded here only). */
+function fmtMs(ms) {
+  return `${Math.round(ms)} ms`;
 }
 
 function fmtInt(n) {

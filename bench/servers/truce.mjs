@@ -56,6 +56,31 @@ collections:
         name: { type: string }
         stock: { type: integer, minimum: 0 }
 `,
+  // M1: one document of many small fields, edited by many writers at once. History keeps enough
+  // versions that a writer's base (the version its own last write produced) is always still there.
+  fields: `
+storage: sqlite:./truce.db
+collections:
+  docs:
+    schema:
+      type: object
+      additionalProperties: { type: integer }
+    history: { keep: 1000 }
+`,
+  // I1: plain creates, with and without an Idempotency-Key (the same collection on both sides).
+  notes: `
+storage: sqlite:./truce.db
+collections:
+  notes:
+    schema:
+      type: object
+      required: [ref, title]
+      properties:
+        ref: { type: string }
+        title: { type: string }
+        tags: { type: array, items: { type: string } }
+        note: { type: string }
+`,
 };
 
 const [dataDir, configName = 'things'] = process.argv.slice(2);
