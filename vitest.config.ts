@@ -9,6 +9,7 @@ export default defineConfig({
     alias: {
       '@truce/protocol': src('protocol'),
       '@truce/server': src('server'),
+      '@truce/client': src('client'),
     },
   },
   test: {
