@@ -1,5 +1,6 @@
 import { ACCEPT_PATCH } from './body.js';
 import { isProblemError, ProblemError } from './problem-error.js';
+import { StoreBusyError } from '../store/types.js';
 
 interface FrameworkError {
   readonly code?: string;
@@ -14,6 +15,14 @@ interface FrameworkError {
  */
 export function toProblem(error: unknown, method: string, bodyLimit: number): ProblemError {
   if (isProblemError(error)) return error;
+  if (error instanceof StoreBusyError) {
+    return new ProblemError(
+      'busy',
+      `The store could not take this request now (${error.message}); retry shortly.`,
+      {},
+      { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
   const e = error as FrameworkError;
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

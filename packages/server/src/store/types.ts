@@ -248,6 +248,24 @@ export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
 }
 
+/**
+ * Thrown by a store that could not get a turn: its transaction kept losing to others (PostgreSQL
+ * serialization failures and deadlocks, retried inside first), a lock stayed held too long, or the
+ * database does not answer. Nothing was written by the call that failed this way. The server answers
+ * 503 `busy` with `Retry-After: retryAfterSeconds`.
+ */
+export class StoreBusyError extends Error {
+  override readonly name = 'StoreBusyError';
+  constructor(
+    message: string,
+    /** What the client is told to wait before retrying. */
+    readonly retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** What an adapter can do, as data (STYLE: capabilities are a frozen object, not instanceof checks). */
 export interface StoreCapabilities {
   /** Adapter name, e.g. `sqlite`. */

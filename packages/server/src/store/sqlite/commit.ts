@@ -1,58 +1,10 @@
 import { newEtag } from '../etag.js';
-import { applyIncrement } from '../increment.js';
-import type {
-  CommitFailure,
-  Head,
-  IdempotencyCompletion,
-  Increment,
-  JsonObject,
-  VersionRecord,
-  WriteOp,
-} from '../types.js';
+import { checkOp, incremented, refuse } from '../refusal.js';
+import type { Head, IdempotencyCompletion, VersionRecord, WriteOp } from '../types.js';
 import type { Leases } from './leases.js';
 import { danglingReference, dropReferences, referencedBy, replaceReferences } from './references.js';
-import { type HeadRow, type Statements, toHead } from './statements.js';
+import { type Statements, toHead } from './statements.js';
 import { releaseUniqueKeys, replaceUniqueKeys } from './unique-keys.js';
-
-type WithoutIndex<F> = F extends unknown ? Omit<F, 'ok' | 'index'> : never;
-
-/** A {@link CommitFailure} before the op index is known: what the per-op checks return. */
-export type Refusal = WithoutIndex<CommitFailure>;
-
-/** Carries a refusal out of the apply function; the caller rolls the call back and returns the failure. */
-export class Refused extends Error {
-  constructor(readonly failure: CommitFailure) {
-    super(failure.reason);
-  }
-}
-
-function refuse(index: number, refusal: Refusal): never {
-  throw new Refused({ ok: false, index, ...refusal });
-}
-
-function checkOp(op: WriteOp, index: number): void {
-  const expected = op.expectVersion;
-  if (expected === null ? op.increment === undefined : !Number.isSafeInteger(expected) || expected < 0) {
-    throw new RangeError(
-      `ops[${index}].expectVersion must be a non-negative integer (or null, for an increment).`,
-    );
-  }
-  if (!Number.isSafeInteger(op.keepHistory) || op.keepHistory < 1) {
-    throw new RangeError(`ops[${index}].keepHistory must be an integer of at least 1.`);
-  }
-}
-
-/** The document an increment produces from the live head `current`, or the refusal. */
-function incremented(increment: Increment, index: number, current: HeadRow | undefined): JsonObject {
-  if (current === undefined || current.deleted === 1 || current.doc === null) {
-    return refuse(index, { reason: 'not-found' });
-  }
-  // A fresh parse, so applyIncrement may change it in place.
-  const outcome = applyIncrement(JSON.parse(current.doc) as JsonObject, increment);
-  if (outcome.ok) return outcome.doc;
-  const { ok: _, ...refusal } = outcome;
-  return refuse(index, { ...refusal, current: toHead(current) });
-}
 
 /**
  * Builds the function that applies the ops of one `commit()` call inside the transaction the
@@ -101,7 +53,10 @@ export function createApply(
         });
       }
       const live = current !== undefined && current.deleted === 0;
-      const doc = op.increment !== undefined ? incremented(op.increment, index, current) : op.doc;
+      const doc =
+        op.increment !== undefined
+          ? incremented(op.increment, index, live, current?.doc ?? null, () => toHead(current!))
+          : op.doc;
 
       if (doc === null) {
         if (!live) throw new Error(`ops[${index}] deletes ${op.collection}/${op.id}, which does not exist.`);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CommitResult, Head, WriteOp } from '../types.js';
-import { Refused } from './commit.js';
+import { Refused } from '../refusal.js';
 
 /*
  * Group commit. A transaction costs far more than the few statements of a typical write: BEGIN,

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Lease, LeaseRequest, LeaseResult, WriteOp } from '../types.js';
-import type { Refusal } from './commit.js';
+import type { Refusal } from '../refusal.js';
 
 /*
  * Leases on SQLite (SPEC 3.9), in the `leases` table (schema.ts). A resource has at most one row;

@@ -1,5 +1,5 @@
 import type { Reference, ReferencedBy, WriteOp } from '../types.js';
-import type { Refusal } from './commit.js';
+import type { Refusal } from '../refusal.js';
 import type { RefRow, Statements } from './statements.js';
 
 /*

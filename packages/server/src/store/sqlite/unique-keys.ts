@@ -1,5 +1,5 @@
 import type { UniqueKey, WriteOp } from '../types.js';
-import type { Refusal } from './commit.js';
+import type { Refusal } from '../refusal.js';
 import type { Statements } from './statements.js';
 
 /*

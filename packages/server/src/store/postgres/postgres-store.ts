@@ -1,0 +1,547 @@
+import pg from 'pg';
+import { Refused } from '../refusal.js';
+import {
+  type ChangeRecord,
+  type CommitResult,
+  type Head,
+  type IdempotencyClaim,
+  type IdempotencyClaimRequest,
+  type IdempotencyCompletion,
+  type IndexEntries,
+  type JsonObject,
+  type LeaseRequest,
+  type LeaseResult,
+  type ListOptions,
+  type ListPage,
+  type Reference,
+  type ReindexResult,
+  type Store,
+  StoreBusyError,
+  type StoreCapabilities,
+  type StoredResponse,
+  type VersionRecord,
+  type WriteOp,
+} from '../types.js';
+import { applyOps } from './commit.js';
+import { leaseIn } from './leases.js';
+import { createList } from './list.js';
+import {
+  type ChangeRow,
+  type HeadRow,
+  type HistoryRow,
+  type Queryable,
+  run,
+  toChangeRecord,
+  toHead,
+  toVersionRecord,
+} from './rows.js';
+import { migratePostgres, quoteIdentifier } from './schema.js';
+import { createStatements, type Statements } from './statements.js';
+
+/** Options of {@link openPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** A libpq connection URL, `postgres://user:password@host:5432/database`. */
+  readonly url: string;
+  /** The schema holding Truce's tables, created when missing; default `truce`. */
+  readonly schema?: string | undefined;
+  /** Connections in the pool; default 10. Each in-flight commit holds one. */
+  readonly poolSize?: number | undefined;
+  /** How often a transaction that lost a deadlock or serialization check is run again; default 8. */
+  readonly retries?: number | undefined;
+  /** How long a statement waits for a row lock before the request is answered 503; default 10 s. */
+  readonly lockTimeoutMs?: number | undefined;
+  /** How long to wait for a connection (from the pool or to the server); default 10 s. */
+  readonly connectTimeoutMs?: number | undefined;
+}
+
+/** SQLSTATEs after which the whole transaction may simply run again. */
+const RETRYABLE = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+/** SQLSTATEs that mean "not now": answered 503 with Retry-After, not 500. */
+const UNAVAILABLE = new Set([
+  '55P03', // lock_not_available (lock_timeout)
+  '53300', // too_many_connections
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '57014', // query_canceled (statement timeout)
+]);
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** True for errors of the connection itself (refused, reset, timed out), not of a statement. */
+function isConnectionError(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code === undefined) {
+    const message = (error as Error | null)?.message ?? '';
+    return /connect|Connection terminated|timeout/i.test(message);
+  }
+  return code.startsWith('08') || /^E[A-Z]+$/.test(code);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** int8 and numeric counts arrive as numbers: every such value Truce stores is a safe integer. */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 && format !== 'binary') return (text: string) => Number(text);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * The PostgreSQL adapter of {@link Store}, over a `pg` connection pool: the store for several server
+ * processes sharing one database (SPEC 2, `storage: postgres://...`).
+ *
+ * Every commit is one READ COMMITTED transaction whose checks are made under row locks (commit.ts
+ * explains which), so it has exactly the semantics of the SQLite adapter, whatever the number of
+ * processes. Change sequence numbers are taken by the commit's last statement from a counter row
+ * locked until COMMIT (schema.ts), so the feed is in commit order and never shows a gap that fills
+ * later. Deadlocks are run again with jittered backoff, up to `retries` times; then, as for lock
+ * timeouts and an unreachable database, the call rejects with {@link StoreBusyError} (503 `busy`).
+ *
+ * Durability is PostgreSQL's: a commit resolves after COMMIT returned, which with the default
+ * `synchronous_commit = on` means the WAL record is flushed to disk. Nothing acknowledged is lost to
+ * a crash of Truce or of PostgreSQL.
+ */
+export class PostgresStore implements Store {
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    name: 'postgres',
+    multiProcess: true,
+    ephemeral: false,
+  });
+  readonly #pool: pg.Pool;
+  readonly #s: string;
+  readonly #st: Statements;
+  readonly #retries: number;
+  readonly #list: ReturnType<typeof createList>;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+
+  /** Use {@link openPostgresStore}, which also migrates the schema. */
+  constructor(pool: pg.Pool, schema: string, retries: number) {
+    this.#pool = pool;
+    this.#s = quoteIdentifier(schema);
+    this.#st = createStatements(this.#s);
+    this.#retries = retries;
+    this.#list = createList(this.#s);
+  }
+
+  /** See {@link Store.get}. */
+  async get(collection: string, id: string): Promise<Head | null> {
+    const [row] = await this.#read<HeadRow>(this.#st.getHead, [collection, id]);
+    return row === undefined ? null : toHead(row);
+  }
+
+  /** See {@link Store.commit}. */
+  async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    try {
+      const heads = await this.#transaction((db) => applyOps(db, this.#st, ops));
+      return { ok: true, heads };
+    } catch (error) {
+      if (error instanceof Refused) return error.failure;
+      throw error;
+    }
+  }
+
+  /** See {@link Store.lease}: one transaction, ordered with commits by the head's row lock. */
+  async lease(collection: string, id: string, request: LeaseRequest): Promise<LeaseResult> {
+    return this.#transaction((db) => leaseIn(db, this.#s, collection, id, request));
+  }
+
+  /** See {@link Store.list}. */
+  async list(collection: string, options: ListOptions): Promise<ListPage> {
+    return this.#track(this.#retry(() => this.#list(this.#pool, collection, options)));
+  }
+
+  /** See {@link Store.history}. */
+  async history(
+    collection: string,
+    id: string,
+    options: { readonly limit: number; readonly before?: number | undefined },
+  ): Promise<readonly VersionRecord[]> {
+    const before = Math.min(options.before ?? 2 ** 31 - 1, 2 ** 31 - 1);
+    const limit = Math.min(options.limit, 2 ** 31 - 1);
+    const rows = await this.#read<HistoryRow>(this.#st.history, [collection, id, before, limit]);
+    return rows.map(toVersionRecord);
+  }
+
+  /** See {@link Store.version}. */
+  async version(collection: string, id: string, version: number): Promise<VersionRecord | null> {
+    if (!Number.isSafeInteger(version) || version < 1 || version >= 2 ** 31) return null;
+    const [row] = await this.#read<HistoryRow>(this.#st.version, [collection, id, version]);
+    return row === undefined ? null : toVersionRecord(row);
+  }
+
+  /** See {@link Store.versionByEtag}. */
+  async versionByEtag(collection: string, id: string, etag: string): Promise<VersionRecord | null> {
+    const [row] = await this.#read<HistoryRow>(this.#st.versionByEtag, [collection, id, etag]);
+    return row === undefined ? null : toVersionRecord(row);
+  }
+
+  /** See {@link Store.changes}. */
+  async changes(options: {
+    readonly since: number;
+    readonly limit: number;
+    readonly collection?: string | undefined;
+  }): Promise<readonly ChangeRecord[]> {
+    const rows =
+      options.collection === undefined
+        ? await this.#read<ChangeRow>(this.#st.changes, [options.since, options.limit])
+        : await this.#read<ChangeRow>(this.#st.changesOf, [options.collection, options.since, options.limit]);
+    return rows.map(toChangeRecord);
+  }
+
+  /** See {@link Store.feedFloor}. */
+  async feedFloor(): Promise<number> {
+    const [row] = await this.#read<{ seq: number }>(this.#st.feedFloor, []);
+    return row?.seq ?? 0;
+  }
+
+  /** See {@link Store.pruneChanges}: raises the floor and prunes in one transaction. */
+  async pruneChanges(upTo: number, limit: number): Promise<number> {
+    return this.#transaction(async (db) => {
+      await run(db, this.#st.raiseFloor, [upTo]);
+      const result = await db.query({
+        name: this.#st.prune.name,
+        text: this.#st.prune.text,
+        values: [upTo, limit],
+      });
+      return result.rowCount ?? 0;
+    });
+  }
+
+  /** See {@link Store.lastSeq}. */
+  async lastSeq(): Promise<number> {
+    const [row] = await this.#read<{ seq: number }>(this.#st.lastSeq, []);
+    return row?.seq ?? 0;
+  }
+
+  /**
+   * See {@link Store.claimIdempotencyKey}. A fresh key is claimed by inserting it; the primary key
+   * makes a second claimer wait for the first and then find the row, which it reads under a row
+   * lock before deciding (taking over an expired or lapsed claim is an update under that lock).
+   */
+  async claimIdempotencyKey(r: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    const s = this.#s;
+    return this.#transaction(async (db) => {
+      const inserted = await db.query({
+        name: 'truce_idem_insert',
+        text: `INSERT INTO ${s}.idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at)
+          VALUES ($1, $2, $3, false, $4, $5) ON CONFLICT DO NOTHING RETURNING 1 AS one`,
+        values: [r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt],
+      });
+      if (inserted.rows.length === 1) return { state: 'claimed' };
+      const found = await db.query<KeyRow>({
+        name: 'truce_idem_lock',
+        text: `SELECT fingerprint, done, locked_until, expires_at, status, headers, body
+          FROM ${s}.idempotency_keys WHERE scope = $1 AND "key" = $2 FOR UPDATE`,
+        values: [r.scope, r.key],
+      });
+      const row = found.rows[0];
+      if (row && row.expires_at > r.now) {
+        if (row.fingerprint !== r.fingerprint) return { state: 'mismatch' };
+        if (row.done) return { state: 'completed', response: toResponse(row) };
+        if (row.locked_until > r.now) return { state: 'in-flight', lockedUntil: row.locked_until };
+        // The first request's process stopped answering: its claim lapsed, and nothing it did committed.
+      }
+      await db.query({
+        name: 'truce_idem_take',
+        text: `INSERT INTO ${s}.idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at)
+          VALUES ($1, $2, $3, false, $4, $5)
+          ON CONFLICT (scope, "key") DO UPDATE SET fingerprint = excluded.fingerprint, done = false,
+            locked_until = excluded.locked_until, expires_at = excluded.expires_at,
+            status = NULL, headers = NULL, body = NULL`,
+        values: [r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt],
+      });
+      return { state: 'claimed' };
+    });
+  }
+
+  /** See {@link Store.completeIdempotencyKey}. */
+  async completeIdempotencyKey(c: IdempotencyCompletion): Promise<void> {
+    const r = c.response;
+    await this.#transaction((db) =>
+      run(db, this.#st.completeIdempotency, [c.scope, c.key, r.status, JSON.stringify(r.headers), r.body]),
+    );
+  }
+
+  /** See {@link Store.releaseIdempotencyKey}. */
+  async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+    await this.#transaction((db) =>
+      db.query({
+        name: 'truce_idem_release',
+        text: `DELETE FROM ${this.#s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
+        values: [scope, key],
+      }),
+    );
+  }
+
+  /** See {@link Store.purgeIdempotencyKeys}. */
+  async purgeIdempotencyKeys(now: number, limit: number): Promise<number> {
+    const s = this.#s;
+    return this.#transaction(async (db) => {
+      const result = await db.query({
+        name: 'truce_idem_purge',
+        text: `DELETE FROM ${s}.idempotency_keys WHERE (scope, "key") IN (
+            SELECT scope, "key" FROM ${s}.idempotency_keys WHERE expires_at <= $1 LIMIT $2
+            FOR UPDATE SKIP LOCKED)`,
+        values: [now, limit],
+      });
+      return result.rowCount ?? 0;
+    });
+  }
+
+  /** See {@link Store.indexFingerprint}. */
+  async indexFingerprint(collection: string): Promise<string | null> {
+    const result = await this.#track(
+      this.#retry(() =>
+        this.#pool.query<{ fingerprint: string }>(
+          `SELECT fingerprint FROM ${this.#s}.index_state WHERE collection = $1`,
+          [collection],
+        ),
+      ),
+    );
+    return result.rows[0]?.fingerprint ?? null;
+  }
+
+  /**
+   * See {@link Store.reindex}. One transaction that locks out writers of `heads` (readers go on),
+   * under an advisory lock per collection so that processes starting together do the work once.
+   */
+  async reindex(
+    collection: string,
+    fingerprint: string,
+    compute: (id: string, doc: JsonObject) => IndexEntries,
+  ): Promise<ReindexResult> {
+    const s = this.#s;
+    return this.#transaction(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `truce:reindex:${this.#s}:${collection}`,
+      ]);
+      await db.query(`LOCK TABLE ${s}.heads IN EXCLUSIVE MODE`);
+      const saved = await db.query<{ fingerprint: string }>(
+        `SELECT fingerprint FROM ${s}.index_state WHERE collection = $1`,
+        [collection],
+      );
+      if (saved.rows[0]?.fingerprint === fingerprint) return { ok: true, resources: 0 };
+      const docs = await db.query<{ id: string; doc: string }>(
+        `SELECT id, doc FROM ${s}.heads WHERE collection = $1 AND NOT deleted AND version > 0 ORDER BY id`,
+        [collection],
+      );
+      const holders = new Map<string, { constraint: string; key: string; ids: string[] }>();
+      const wanted: { id: string; reference: Reference }[] = [];
+      const keys: { id: string; constraint: string; key: string }[] = [];
+      for (const row of docs.rows) {
+        const computed = compute(row.id, JSON.parse(row.doc) as JsonObject);
+        for (const k of computed.uniqueKeys) {
+          keys.push({ id: row.id, constraint: k.constraint, key: k.key });
+          const at = `${k.constraint}\u0000${k.key}`;
+          const holder = holders.get(at);
+          if (holder) holder.ids.push(row.id);
+          else holders.set(at, { constraint: k.constraint, key: k.key, ids: [row.id] });
+        }
+        for (const reference of computed.references) wanted.push({ id: row.id, reference });
+      }
+      const outside = wanted.filter(
+        (w) => !(w.reference.collection === collection && w.reference.id === w.id),
+      );
+      const live = new Set<string>();
+      if (outside.length > 0) {
+        const targets = await db.query<{ collection: string; id: string }>(
+          `SELECT collection, id FROM ${s}.heads WHERE NOT deleted AND version > 0
+             AND (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+          [outside.map((w) => w.reference.collection), outside.map((w) => w.reference.id)],
+        );
+        for (const t of targets.rows) live.add(`${t.collection}\u0000${t.id}`);
+      }
+      const dangling = outside.filter((w) => !live.has(`${w.reference.collection}\u0000${w.reference.id}`));
+      const collisions = [...holders.values()].filter((h) => h.ids.length > 1);
+      if (collisions.length > 0 || dangling.length > 0) {
+        return { ok: false, collisions: collisions.slice(0, 20), dangling: dangling.slice(0, 20) };
+      }
+      await db.query(`DELETE FROM ${s}.unique_keys WHERE collection = $1`, [collection]);
+      await db.query(`DELETE FROM ${s}.refs WHERE from_collection = $1`, [collection]);
+      await db.query(
+        `INSERT INTO ${s}.unique_keys (collection, "constraint", "key", id)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`,
+        [collection, keys.map((k) => k.constraint), keys.map((k) => k.key), keys.map((k) => k.id)],
+      );
+      await db.query(
+        `INSERT INTO ${s}.refs (from_collection, from_id, pointer, to_collection, to_id)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+         ON CONFLICT (from_collection, from_id, pointer) DO UPDATE SET
+           to_collection = excluded.to_collection, to_id = excluded.to_id`,
+        [
+          collection,
+          wanted.map((w) => w.id),
+          wanted.map((w) => w.reference.pointer),
+          wanted.map((w) => w.reference.collection),
+          wanted.map((w) => w.reference.id),
+        ],
+      );
+      await db.query(
+        `INSERT INTO ${s}.index_state (collection, fingerprint) VALUES ($1, $2)
+         ON CONFLICT (collection) DO UPDATE SET fingerprint = excluded.fingerprint`,
+        [collection, fingerprint],
+      );
+      return { ok: true, resources: docs.rows.length };
+    });
+  }
+
+  /** See {@link Store.ping}. */
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error('The store is closed.');
+    await this.#pool.query('SELECT 1');
+  }
+
+  /** See {@link Store.close}: waits for calls in flight, then closes the pool; twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#pool.end();
+  }
+
+  /** A read on any pooled connection (READ COMMITTED: it sees everything committed before it). */
+  #read<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: unknown[]) {
+    return this.#track(this.#retry(() => run<R>(this.#pool, statement, values)));
+  }
+
+  /** Runs a read again once after a dropped connection; maps unavailability to StoreBusyError. */
+  async #retry<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new Error('The store is closed.');
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isConnectionError(error)) throw unavailable(error) ?? error;
+      try {
+        return await fn();
+      } catch (again) {
+        throw unavailable(again) ?? again;
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` in a transaction on one pooled connection, again (after a jittered pause) when
+   * PostgreSQL aborted it for a deadlock or a serialization failure, up to the retry budget.
+   * `Refused` and other errors roll back and propagate.
+   */
+  #transaction<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('The store is closed.'));
+    return this.#track(
+      (async () => {
+        for (let attempt = 0; ; attempt++) {
+          let client: pg.PoolClient;
+          try {
+            client = await this.#pool.connect();
+          } catch (error) {
+            throw unavailable(error) ?? error;
+          }
+          let broken: Error | undefined;
+          try {
+            await client.query('BEGIN');
+            const result = await fn(client);
+            await client.query('COMMIT');
+            return result;
+          } catch (error) {
+            await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+            if (isConnectionError(error)) broken = error as Error;
+            const state = sqlState(error);
+            if (state !== undefined && RETRYABLE.has(state)) {
+              if (attempt < this.#retries) {
+                // Full jitter over an exponential ceiling: 2, 4, 8 ... 256 ms.
+                await sleep(Math.random() * 2 ** Math.min(attempt + 1, 8));
+                continue;
+              }
+              throw new StoreBusyError('transactions kept colliding', 1, { cause: error });
+            }
+            throw unavailable(error) ?? error;
+          } finally {
+            client.release(broken);
+          }
+        }
+      })(),
+    );
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inFlight.add(promise);
+    const forget = () => this.#inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+}
+
+/** The StoreBusyError for a database that does not answer or will not wait; undefined otherwise. */
+function unavailable(error: unknown): StoreBusyError | undefined {
+  const state = sqlState(error);
+  if ((state !== undefined && UNAVAILABLE.has(state)) || isConnectionError(error)) {
+    return new StoreBusyError(`PostgreSQL: ${(error as Error).message}`, 2, { cause: error });
+  }
+  return undefined;
+}
+
+interface KeyRow {
+  fingerprint: string;
+  done: boolean;
+  locked_until: number;
+  expires_at: number;
+  status: number | null;
+  headers: string | null;
+  body: string | null;
+}
+
+function toResponse(row: KeyRow): StoredResponse {
+  return {
+    status: row.status ?? 500,
+    headers: row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {},
+    body: row.body,
+  };
+}
+
+/**
+ * Connects to PostgreSQL, creates the schema when missing and migrates it (safe when several
+ * processes start at once), and returns the store.
+ *
+ * @example
+ * const store = await openPostgresStore({ url: 'postgres://truce@db:5432/truce', poolSize: 20 });
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const schema = options.schema ?? 'truce';
+  quoteIdentifier(schema);
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1)
+    throw new RangeError('poolSize must be a positive integer.');
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: poolSize,
+    types,
+    application_name: 'truce',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    lock_timeout: options.lockTimeoutMs ?? 10_000,
+    // A process that stalls inside a transaction must not keep its row locks for ever.
+    idle_in_transaction_session_timeout: 60_000,
+  });
+  // An idle connection that breaks (the server restarted) is dropped from the pool; the next
+  // request opens a new one. Without a listener, the error would end the process.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    try {
+      await migratePostgres(client, schema);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  return new PostgresStore(pool, schema, options.retries ?? 8);
+}

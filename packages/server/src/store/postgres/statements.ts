@@ -1,0 +1,111 @@
+import { CHANGE_COLUMNS, HEAD_COLUMNS, type Statement } from './rows.js';
+
+/**
+ * The retained history of one resource, newest first: a walk down its chain of changes from the
+ * head (see ../sqlite/statements.ts, which this mirrors), one primary key lookup per version, that
+ * goes no lower than `low`, an expression over `heads` (h) and the statement's parameters ($1 is the
+ * collection, $2 the id).
+ */
+const walk = (s: string, low: string) => `
+  WITH RECURSIVE chain(seq, low) AS (
+    SELECT h.last_seq, ${low} FROM ${s}.heads AS h WHERE h.collection = $1 AND h.id = $2
+    UNION ALL
+    SELECT c.prev_seq, chain.low FROM chain JOIN ${s}.changes AS c ON c.seq = chain.seq
+    WHERE c.version > chain.low
+  )
+  SELECT c.version, c.etag, c.op, c.doc, c.created_at, c.at, c.by
+  FROM chain JOIN ${s}.changes AS c ON c.seq = chain.seq`;
+
+/**
+ * Every fixed statement of a store over schema `s` (already quoted), named after its key: a pool's
+ * connections belong to one store, so names need only be unique within it.
+ */
+export function createStatements(s: string) {
+  const sql = {
+    getHead: `SELECT ${HEAD_COLUMNS} FROM ${s}.heads WHERE collection = $1 AND id = $2`,
+    // The row lock that makes compare-and-set atomic; see commit.ts.
+    lockHead: `SELECT ${HEAD_COLUMNS}, last_seq, history_from FROM ${s}.heads
+      WHERE collection = $1 AND id = $2 FOR UPDATE`,
+    // Claims the URL for a create: version 0 is never committed (the commit overwrites it).
+    placeholderHead: `INSERT INTO ${s}.heads (${HEAD_COLUMNS}, last_seq, history_from)
+      VALUES ($1, $2, 0, '', true, NULL, 0, 0, NULL, NULL, 1) ON CONFLICT DO NOTHING RETURNING version`,
+    // Targets of references, share-locked: a delete of one waits for this commit, and the other way round.
+    targets: `SELECT collection, id, deleted FROM ${s}.heads
+      WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) FOR SHARE`,
+    leaseOf: `SELECT token, owner, fencing, ttl_ms, expires_at FROM ${s}.leases WHERE collection = $1 AND id = $2`,
+
+    uniqueKeysOf: `SELECT "constraint", "key" FROM ${s}.unique_keys WHERE collection = $1 AND id = $2`,
+    insertUniqueKey: `INSERT INTO ${s}.unique_keys (collection, "constraint", "key", id) VALUES ($1, $2, $3, $4)
+      ON CONFLICT DO NOTHING RETURNING 1 AS one`,
+    uniqueKeyHolder: `SELECT id FROM ${s}.unique_keys WHERE collection = $1 AND "constraint" = $2 AND "key" = $3`,
+    deleteUniqueKeys: `DELETE FROM ${s}.unique_keys WHERE collection = $1 AND id = $2
+      AND ("constraint", "key") IN (SELECT * FROM unnest($3::text[], $4::text[]))`,
+
+    refsFrom: `SELECT pointer, to_collection, to_id FROM ${s}.refs WHERE from_collection = $1 AND from_id = $2`,
+    deleteRefs: `DELETE FROM ${s}.refs WHERE from_collection = $1 AND from_id = $2 AND pointer = ANY($3::text[])`,
+    upsertRefs: `INSERT INTO ${s}.refs (from_collection, from_id, pointer, to_collection, to_id)
+      SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])
+      ON CONFLICT (from_collection, from_id, pointer) DO UPDATE SET
+        to_collection = excluded.to_collection, to_id = excluded.to_id`,
+    referrers: `SELECT from_collection AS collection, count(DISTINCT from_id)::integer AS count,
+        (array_agg(DISTINCT from_id ORDER BY from_id))[1:5] AS examples
+      FROM ${s}.refs
+      WHERE to_collection = $1 AND to_id = $2 AND NOT (from_collection = to_collection AND from_id = to_id)
+      GROUP BY from_collection ORDER BY from_collection`,
+    // A delete releases the resource's keys and references and ends its lease (its fencing counter stays).
+    releaseAll: `WITH k AS (DELETE FROM ${s}.unique_keys WHERE collection = $1 AND id = $2),
+        r AS (DELETE FROM ${s}.refs WHERE from_collection = $1 AND from_id = $2)
+      UPDATE ${s}.leases SET token = NULL WHERE collection = $1 AND id = $2 AND token IS NOT NULL`,
+    completeIdempotency: `UPDATE ${s}.idempotency_keys SET done = true, status = $3, headers = $4, body = $5
+      WHERE scope = $1 AND "key" = $2`,
+
+    /*
+     * The end of every commit, in one statement: take $1 sequence numbers from the counter (its row
+     * lock is held until COMMIT, see schema.ts), append the changes, and rewrite the heads, whose
+     * rows this transaction already holds. Changes: ordinal i (1-based) gets seq base + i; its
+     * previous link is an earlier change of this commit (prev_ord) or the head's last_seq (prev_seq).
+     */
+    finish: `WITH counter AS (
+        UPDATE ${s}.feed_counter SET seq = seq + $1 WHERE one = 1 RETURNING seq - $1 AS base
+      ), appended AS (
+        INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
+        SELECT counter.base + c.ord, c.collection, c.id, c.op, c.version, c.etag, c.doc, c.at, c.by, c.created_at,
+          coalesce(counter.base + c.prev_ord, c.prev_seq)
+        FROM counter, unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
+          $8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])
+          WITH ORDINALITY AS c(collection, id, op, version, etag, doc, at, by, created_at, prev_seq, prev_ord, ord)
+      ), rewritten AS (
+        UPDATE ${s}.heads AS h SET version = u.version, etag = u.etag, deleted = u.deleted, doc = u.doc,
+          created_at = u.created_at, updated_at = u.updated_at, updated_by = u.updated_by,
+          last_seq = counter.base + u.ord, history_from = greatest(h.history_from, u.history_from)
+        FROM counter, unnest($13::text[], $14::text[], $15::integer[], $16::text[], $17::boolean[], $18::text[],
+          $19::bigint[], $20::bigint[], $21::text[], $22::bigint[], $23::integer[])
+          AS u(collection, id, version, etag, deleted, doc, created_at, updated_at, updated_by, ord, history_from)
+        WHERE h.collection = u.collection AND h.id = u.id
+        RETURNING 1
+      )
+      SELECT base, (SELECT count(*) FROM rewritten)::integer AS rewritten FROM counter`,
+
+    history: `${walk(s, 'greatest(h.history_from, least($3::integer, h.version + 1) - $4::integer)')}
+      WHERE c.version >= chain.low AND c.version < $3::integer ORDER BY c.version DESC LIMIT $4`,
+    version: `${walk(s, 'greatest(h.history_from, $3::integer)')} WHERE c.version >= chain.low AND c.version = $3`,
+    versionByEtag: `${walk(s, 'h.history_from')} WHERE c.version >= chain.low AND c.etag = $3`,
+    changes: `SELECT ${CHANGE_COLUMNS} FROM ${s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    changesOf: `SELECT ${CHANGE_COLUMNS} FROM ${s}.changes WHERE collection = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    // The counter is taken in the same transaction as the changes, so it is the committed high-water mark.
+    lastSeq: `SELECT seq FROM ${s}.feed_counter WHERE one = 1`,
+    feedFloor: `SELECT seq FROM ${s}.feed_floor WHERE one = 1`,
+    raiseFloor: `UPDATE ${s}.feed_floor SET seq = greatest(seq, $1) WHERE one = 1`,
+    prune: `DELETE FROM ${s}.changes WHERE seq IN (
+        SELECT c.seq FROM ${s}.changes AS c JOIN ${s}.heads AS h ON h.collection = c.collection AND h.id = c.id
+        WHERE c.seq <= $1 AND c.version < h.history_from ORDER BY c.seq LIMIT $2)`,
+  } as const;
+  const named = {} as Record<keyof typeof sql, Statement>;
+  for (const [key, text] of Object.entries(sql) as [keyof typeof sql, string][]) {
+    named[key] = { name: `truce_${key}`, text };
+  }
+  return named;
+}
+
+/** The fixed statements of one store. */
+export type Statements = ReturnType<typeof createStatements>;
