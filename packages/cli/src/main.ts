@@ -4,6 +4,7 @@ import {
   createServer,
   IndexConflictError,
   loadConfigFile,
+  redactStorage,
   type TruceConfig,
 } from '@truce/server';
 
@@ -37,7 +38,8 @@ Runs the resource server described by the configuration.
 Options:
   -c, --config F        configuration file (default: truce.yaml)
   -l, --listen H:P      address to listen on (overrides 'listen')
-  -s, --storage URL     sqlite:<path> or sqlite::memory: (overrides 'storage')
+  -s, --storage URL     sqlite:<path>, sqlite::memory: or postgres://user@host:port/db
+                        (overrides 'storage')
   -h, --help            show this help
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`,
@@ -122,15 +124,16 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
 
 async function serve(config: TruceConfig, file: string, io: Io): Promise<number> {
   io.err(`truce: configuration ${file} loaded (${config.collections.size} collections)`);
-  io.err(`truce: opening storage ${config.storage} ...`);
+  const storage = redactStorage(config.storage);
+  io.err(`truce: opening storage ${storage} ...`);
   let app;
   try {
     app = await createServer(config);
   } catch (error) {
     io.err(
       error instanceof IndexConflictError
-        ? `truce: cannot start on ${config.storage}: ${error.message}\n  Fix those resources, or the constraints in ${file}.`
-        : `truce: cannot open storage ${config.storage}: ${(error as Error).message}`,
+        ? `truce: cannot start on ${storage}: ${error.message}\n  Fix those resources, or the constraints in ${file}.`
+        : `truce: cannot open storage ${storage}: ${(error as Error).message}`,
     );
     return EXIT.failure;
   }

@@ -10,6 +10,7 @@ export {
   resolveConfig,
   truceConfigSchema,
   ConfigError,
+  redactStorage,
   type ConfigOverrides,
 } from './config/load.js';
 export type { TruceConfig, TruceConfigInput, CollectionConfig, ConfigIssue } from './config/types.js';
@@ -17,4 +18,9 @@ export { buildOpenApi } from './openapi/build.js';
 export { problemsMarkdown } from './http/problem-docs.js';
 export { IndexConflictError } from './rules/indexes.js';
 export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';
+export {
+  openPostgresStore,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from './store/postgres/postgres-store.js';
 export * from './store/types.js';

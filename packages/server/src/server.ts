@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { redactStorage } from './config/load.js';
 import type { TruceConfig } from './config/types.js';
 import { trucePlugin, type TrucePluginOptions } from './http/plugin.js';
+import { openPostgresStore } from './store/postgres/postgres-store.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 
@@ -26,7 +28,7 @@ export async function createServer(
   config: TruceConfig,
   options: CreateServerOptions = {},
 ): Promise<FastifyInstance> {
-  const store = options.store ?? openStore(config);
+  const store = options.store ?? (await openStore(config));
   const app = Fastify({
     logger: options.logger ?? { level: 'warn' },
     bodyLimit: config.bodyLimit,
@@ -47,8 +49,11 @@ export async function createServer(
   return app;
 }
 
-/** Opens the store named by `config.storage` (`sqlite:<path>` or `sqlite::memory:`). */
-export function openStore(config: TruceConfig): Store {
+/**
+ * Opens the store named by `config.storage`: `sqlite:<path>`, `sqlite::memory:`, or a
+ * `postgres://` URL (connected, with its schema created or migrated, before this resolves).
+ */
+export async function openStore(config: TruceConfig): Promise<Store> {
   const url = config.storage;
   if (url.startsWith('sqlite:')) {
     const target = url.slice('sqlite:'.length);
@@ -57,5 +62,8 @@ export function openStore(config: TruceConfig): Store {
     mkdirSync(dirname(path), { recursive: true });
     return openSqliteStore({ path, durability: config.durability });
   }
-  throw new Error(`unsupported storage "${url}"`);
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    return openPostgresStore({ url, schema: config.postgres.schema, poolSize: config.postgres.poolSize });
+  }
+  throw new Error(`unsupported storage "${redactStorage(url)}"`);
 }

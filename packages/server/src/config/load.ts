@@ -117,13 +117,9 @@ export function resolveConfig(
 
   const storageOverridden = options.overrides?.storage !== undefined;
   const storage = options.overrides?.storage ?? text(input.storage) ?? DEFAULT_STORAGE;
-  if (!/^sqlite:.+/.test(storage) && !issues.some((i) => i.pointer === '/storage')) {
-    issues.push({
-      pointer: '/storage',
-      message: storage.startsWith('postgres')
-        ? 'PostgreSQL storage is not available in this version; use sqlite:<path>'
-        : `"${storage}" is not a storage URL (sqlite:<path>)`,
-    });
+  const storageIssue = checkStorage(storage);
+  if (storageIssue !== undefined && !issues.some((i) => i.pointer === '/storage')) {
+    issues.push({ pointer: '/storage', message: storageIssue });
   }
 
   const collections = new Map<string, CollectionConfig>();
@@ -140,6 +136,7 @@ export function resolveConfig(
     listen,
     storage,
     durability: input.durability ?? 'normal',
+    postgres: { schema: input.postgres?.schema ?? 'truce', poolSize: input.postgres?.poolSize ?? 10 },
     actorHeader: actorHeaderName.toLowerCase(),
     actorHeaderName,
     bodyLimit: input.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -150,6 +147,27 @@ export function resolveConfig(
     // --storage is typed relative to where the command runs, the file's storage relative to the file.
     baseDir: storageOverridden ? process.cwd() : (options.baseDir ?? process.cwd()),
   };
+}
+
+/** Why `storage` is not a storage URL Truce can open, or undefined when it is. */
+function checkStorage(storage: string): string | undefined {
+  if (/^sqlite:.+/.test(storage)) return undefined;
+  if (/^postgres(ql)?:\/\//.test(storage)) {
+    let url: URL;
+    try {
+      url = new URL(storage);
+    } catch {
+      return `"${redactStorage(storage)}" is not a valid URL`;
+    }
+    if (url.hostname === '' && !url.searchParams.has('host')) return 'the PostgreSQL URL names no host';
+    return undefined;
+  }
+  return `"${redactStorage(storage)}" is not a storage URL (sqlite:<path> or postgres://user@host:port/database)`;
+}
+
+/** A storage URL fit for logs and messages: a password in it is replaced by `***`. */
+export function redactStorage(storage: string): string {
+  return storage.replace(/^(postgres(?:ql)?:\/\/[^:/?#@]*:)[^@/?#]*@/, '$1***@');
 }
 
 function text(value: unknown): string | undefined {

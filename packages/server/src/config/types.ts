@@ -77,6 +77,7 @@ export interface TruceConfigInput {
   readonly listen?: string;
   readonly storage?: string;
   readonly durability?: 'normal' | 'strict';
+  readonly postgres?: { readonly schema?: string; readonly poolSize?: number };
   readonly actorHeader?: string;
   readonly bodyLimit?: number;
   readonly problemTypeBase?: string;
@@ -109,6 +110,8 @@ export interface TruceConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly storage: string;
   readonly durability: 'normal' | 'strict';
+  /** Settings of a `postgres://` storage. */
+  readonly postgres: { readonly schema: string; readonly poolSize: number };
   /** Lower-cased request header name. */
   readonly actorHeader: string;
   /** The actor header as configured, for messages and documents. */

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { parseConfigText } from '../config/load.js';
 import { createServer } from '../server.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { json } from '../testing/harness.js';
+import type { Store } from '../store/types.js';
+import { json, openTestStore } from '../testing/harness.js';
 
 const CONFIG = `
 idempotency: { ttl: 3600 }
@@ -16,10 +16,11 @@ collections:
 `;
 
 let now = Date.parse('2026-11-22T10:00:00Z');
-const store = openSqliteStore({ path: ':memory:' });
+let store: Store;
 let app: FastifyInstance;
 let url: string;
 beforeAll(async () => {
+  store = await openTestStore();
   app = await createServer(parseConfigText(CONFIG), { store, logger: false, clock: () => now });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });

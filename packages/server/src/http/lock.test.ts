@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfigText } from '../config/load.js';
 import type { TruceConfig } from '../config/types.js';
 import { createServer } from '../server.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
-import { json } from '../testing/harness.js';
+import { json, openTestStore } from '../testing/harness.js';
 
 /*
  * Leases (SPEC 3.9) through real HTTP, against the shop example (SPEC 8, scenario 4). Time is a
@@ -25,7 +24,7 @@ interface Running {
 }
 
 async function start(config: TruceConfig): Promise<Running> {
-  const store = openSqliteStore({ path: ':memory:' });
+  const store = await openTestStore();
   const app = await createServer(config, { store, logger: false, clock: () => now });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { url, app, store };

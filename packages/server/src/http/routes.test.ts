@@ -3,7 +3,7 @@ import { problemTypes } from '@truce/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { json, startTestServer, type TestServer } from '../testing/harness.js';
+import { json, openTestStore, startTestServer, type TestServer } from '../testing/harness.js';
 import { trucePlugin } from './plugin.js';
 
 const CONFIG = `
@@ -187,11 +187,11 @@ describe('service routes', () => {
   it('/_health answers 200 while the store answers', async () => {
     const res = await server.request('/_health');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', store: 'sqlite' });
+    expect(await res.json()).toEqual({ status: 'ok', store: server.store.capabilities.name });
   });
 
   it('/_health answers 503 when the store is gone', async () => {
-    const store = openSqliteStore({ path: ':memory:' });
+    const store = await openTestStore();
     const s = await startTestServer('collections: { a: {} }', { store });
     try {
       await store.close();

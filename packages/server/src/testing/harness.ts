@@ -2,8 +2,39 @@ import type { FastifyInstance } from 'fastify';
 import { parseConfigText } from '../config/load.js';
 import type { TruceConfig } from '../config/types.js';
 import { createServer } from '../server.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { DelegatingStore } from '../store/delegating.js';
+import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
+
+let schemas = 0;
+
+/**
+ * A fresh, empty store for a test: SQLite in memory, or, when `TRUCE_TEST_STORE=postgres`, a schema
+ * of its own in the PostgreSQL database at `TRUCE_TEST_PG_URL`, dropped when the store is closed.
+ * The test command runs the HTTP suites once with each (scripts/test.mjs).
+ */
+export async function openTestStore(): Promise<Store> {
+  if (process.env['TRUCE_TEST_STORE'] !== 'postgres') return openSqliteStore({ path: ':memory:' });
+  const url = process.env['TRUCE_TEST_PG_URL'];
+  if (!url) throw new Error('TRUCE_TEST_STORE=postgres needs TRUCE_TEST_PG_URL (see docs/testing.md).');
+  const schema = `http_${process.pid}_${++schemas}_${randomBytes(4).toString('hex')}`;
+  const store = await openPostgresStore({ url, schema, poolSize: 8 });
+  return new (class extends DelegatingStore {
+    override async close(): Promise<void> {
+      await super.close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    }
+  })(store);
+}
 
 /** A running server on a free loopback port, for tests that go through real HTTP. */
 export interface TestServer {
@@ -16,10 +47,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server for `yaml` (collections etc.) on 127.0.0.1 with an in-memory store unless one is given. */
+/** Starts a server for `yaml` (collections etc.) on 127.0.0.1 with a fresh {@link openTestStore} unless one is given. */
 export async function startTestServer(yaml: string, options: { store?: Store } = {}): Promise<TestServer> {
   const config = parseConfigText(yaml, { baseDir: process.cwd() });
-  const store = options.store ?? openSqliteStore({ path: ':memory:' });
+  const store = options.store ?? (await openTestStore());
   const app = await createServer(config, { store, logger: false });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

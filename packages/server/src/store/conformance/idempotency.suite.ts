@@ -41,6 +41,28 @@ export function idempotencyTests(h: Harness): void {
     });
   });
 
+  h.test('scopes, keys and answers may hold NUL and backslashes, and stay apart', async (store) => {
+    const scopes = ['ann\u0000POST /x', 'ann\\0POST /x', 'ann\\\u0000POST /x', 'ann\\POST /x'];
+    for (const scope of scopes) {
+      expect(await store.claimIdempotencyKey(claim({ scope, key: 'k\u0000' }))).toEqual({ state: 'claimed' });
+    }
+    const odd: StoredResponse = { status: 200, headers: { a: 'b\u0000' }, body: 'x\u0000\\0\\\\y' };
+    await store.completeIdempotencyKey({ scope: scopes[0]!, key: 'k\u0000', response: odd });
+    expect(
+      await store.claimIdempotencyKey(claim({ scope: scopes[0]!, key: 'k\u0000', now: T0 + 1 })),
+    ).toEqual({
+      state: 'completed',
+      response: odd,
+    });
+    expect(
+      (await store.claimIdempotencyKey(claim({ scope: scopes[1]!, key: 'k\u0000', now: T0 + 1 }))).state,
+    ).toBe('in-flight');
+    await store.releaseIdempotencyKey(scopes[1]!, 'k\u0000');
+    expect(
+      (await store.claimIdempotencyKey(claim({ scope: scopes[1]!, key: 'k\u0000', now: T0 + 2 }))).state,
+    ).toBe('claimed');
+  });
+
   h.test('of 30 concurrent claims of one key exactly one wins', async (store) => {
     const results = await Promise.all(Array.from({ length: 30 }, () => store.claimIdempotencyKey(claim())));
     expect(results.filter((r) => r.state === 'claimed')).toHaveLength(1);

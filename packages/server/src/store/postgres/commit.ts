@@ -1,7 +1,7 @@
 import { newEtag } from '../etag.js';
 import { checkOp, incremented, type Refusal, refuse } from '../refusal.js';
 import type { Head, Reference, ReferencedBy, UniqueKey, VersionRecord, WriteOp } from '../types.js';
-import { type Queryable, run, toHead, type WriteHeadRow } from './rows.js';
+import { escapeNul, type Queryable, run, toHead, type WriteHeadRow } from './rows.js';
 import type { Statements } from './statements.js';
 
 /*
@@ -137,11 +137,11 @@ export async function applyOps(db: Queryable, st: Statements, ops: readonly Writ
     if (op.idempotency !== undefined) {
       const { scope, key: idempotencyKey, response } = op.idempotency;
       await run(db, st.completeIdempotency, [
-        scope,
-        idempotencyKey,
+        escapeNul(scope),
+        escapeNul(idempotencyKey),
         response.status,
         JSON.stringify(response.headers),
-        response.body,
+        response.body === null ? null : escapeNul(response.body),
       ]);
     }
     heads.push({

@@ -29,8 +29,10 @@ import {
   type ChangeRow,
   type HeadRow,
   type HistoryRow,
+  escapeNul,
   type Queryable,
   run,
+  unescapeNul,
   toChangeRecord,
   toHead,
   toVersionRecord,
@@ -227,8 +229,9 @@ export class PostgresStore implements Store {
    * makes a second claimer wait for the first and then find the row, which it reads under a row
    * lock before deciding (taking over an expired or lapsed claim is an update under that lock).
    */
-  async claimIdempotencyKey(r: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+  async claimIdempotencyKey(request: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
     const s = this.#s;
+    const r = { ...request, scope: escapeNul(request.scope), key: escapeNul(request.key) };
     return this.#transaction(async (db) => {
       const inserted = await db.query({
         name: 'truce_idem_insert',
@@ -267,7 +270,13 @@ export class PostgresStore implements Store {
   async completeIdempotencyKey(c: IdempotencyCompletion): Promise<void> {
     const r = c.response;
     await this.#transaction((db) =>
-      run(db, this.#st.completeIdempotency, [c.scope, c.key, r.status, JSON.stringify(r.headers), r.body]),
+      run(db, this.#st.completeIdempotency, [
+        escapeNul(c.scope),
+        escapeNul(c.key),
+        r.status,
+        JSON.stringify(r.headers),
+        r.body === null ? null : escapeNul(r.body),
+      ]),
     );
   }
 
@@ -277,7 +286,7 @@ export class PostgresStore implements Store {
       db.query({
         name: 'truce_idem_release',
         text: `DELETE FROM ${this.#s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
-        values: [scope, key],
+        values: [escapeNul(scope), escapeNul(key)],
       }),
     );
   }
@@ -502,7 +511,7 @@ function toResponse(row: KeyRow): StoredResponse {
   return {
     status: row.status ?? 500,
     headers: row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {},
-    body: row.body,
+    body: row.body === null ? null : unescapeNul(row.body),
   };
 }
 

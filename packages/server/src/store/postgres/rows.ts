@@ -124,3 +124,21 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
     by: row.by,
   };
 }
+
+/**
+ * PostgreSQL text cannot hold U+0000, which Truce's own strings may (an idempotency scope separates
+ * actor and route with it). This encoding is injective and leaves strings without NUL or backslash
+ * as they are: `\` becomes `\\` and NUL becomes `\0`.
+ */
+export function escapeNul(text: string): string {
+  return text.includes('\u0000') || text.includes('\\')
+    ? text.replaceAll('\\', '\\\\').replaceAll('\u0000', '\\0')
+    : text;
+}
+
+/** The inverse of {@link escapeNul}. */
+export function unescapeNul(text: string): string {
+  return text.includes('\\')
+    ? text.replace(/\\(\\|0)/g, (_, c: string) => (c === '0' ? '\u0000' : '\\'))
+    : text;
+}
