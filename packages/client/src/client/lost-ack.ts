@@ -1,0 +1,48 @@
+/**
+ * Lost-acknowledgement detection (SPEC 4: "A retried write that gets stale-write but whose effect
+ * is already in the current version is a success").
+ *
+ * A write whose answer never arrived may have been applied. Its retry carries the same
+ * `Idempotency-Key`, so a server that supports keys (Truce does) answers with the stored answer of
+ * the first attempt. A server that ignores keys runs the retry as a new request, and the retry
+ * fails its own precondition: the `If-Match` it carries names the version the lost write
+ * replaced. Only in that situation (an attempt that may have been applied, then a refusal of the
+ * kind the write's own success would cause) the client reads the current state and asks whether the
+ * write's effect is there: the same fields for a PUT, a merge patch that changes nothing any more,
+ * a resource that is gone for a DELETE. If it is, the write succeeded; someone else making the very
+ * same change in between is indistinguishable, and just as good for the caller.
+ */
+import type { JsonObject } from '@truce/protocol';
+import type { OperationScope } from '../http/timing.js';
+import type { Exchange } from '../http/transport.js';
+import { currentFromProblem, readCurrent, type ClientContext } from './context.js';
+import type { Snapshot } from './snapshot.js';
+
+/** Codes a repeated write gets when its first attempt was applied. */
+const OWN_REFUSALS = new Set(['stale-write', 'version-conflict', 'already-exists', 'precondition-failed']);
+
+/**
+ * After a refused answer: the current state, if the refusal can be the write's own earlier success
+ * and `applied` finds the write's effect in it. `null` means "the resource is gone" (and that is the
+ * effect, for a delete); `undefined` means the refusal stands.
+ */
+export async function recoverLostAck<T>(
+  ctx: ClientContext,
+  scope: OperationScope,
+  path: string,
+  exchange: Exchange,
+  applied: (current: JsonObject | null) => boolean,
+): Promise<{ current: Snapshot<T> | null } | undefined> {
+  if (!exchange.uncertain || !couldBeOwn(exchange)) return undefined;
+  const current =
+    exchange.status === 404 || exchange.status === 410
+      ? null
+      : (currentFromProblem<T>(exchange.body) ?? (await readCurrent<T>(ctx, scope, path)));
+  return applied(current === null ? null : (current.data as JsonObject)) ? { current } : undefined;
+}
+
+function couldBeOwn(exchange: Exchange): boolean {
+  if (exchange.status === 412 || exchange.status === 404 || exchange.status === 410) return true;
+  const code = (exchange.body as { code?: unknown } | undefined)?.code;
+  return exchange.status === 409 && typeof code === 'string' && OWN_REFUSALS.has(code);
+}
