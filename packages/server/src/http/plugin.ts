@@ -70,6 +70,10 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
   await ensureIndexes(config, options.store);
   const notifier = new ChangeNotifier();
   const store = new NotifyingStore(options.store, notifier);
+  // Commits made by other processes on a shared store wake change-feed streams at once where the
+  // store can tell (PostgreSQL LISTEN/NOTIFY); streams poll as well, so none is ever missed.
+  const unwatch = options.store.watchCommits?.(() => notifier.notify());
+  if (unwatch) app.addHook('onClose', async () => unwatch());
   // Problem types dereference to this server's own pages, under the plugin's prefix.
   const typeBase = config.problemTypeBase ?? `${app.prefix}/_problems/`;
   const ctx: ResourceContext = {

@@ -90,6 +90,9 @@ export class DelegatingStore implements Store {
   ): Promise<ReindexResult> {
     return this.inner.reindex(collection, fingerprint, compute);
   }
+  watchCommits(listener: () => void): () => void {
+    return this.inner.watchCommits?.(listener) ?? (() => undefined);
+  }
   ping(): Promise<void> {
     return this.inner.ping();
   }

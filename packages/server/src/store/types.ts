@@ -326,6 +326,13 @@ export interface Store extends IdempotencyKeys {
     fingerprint: string,
     compute: (id: string, doc: JsonObject) => IndexEntries,
   ): Promise<ReindexResult>;
+  /**
+   * Calls `listener` soon after a commit made through another connection or process sharing the
+   * store (it may also be called for this process's own commits, or spuriously), so that change
+   * feeds wake without waiting for their next poll. Returns the function that unsubscribes.
+   * Optional: feeds of a store without it rely on polling alone.
+   */
+  watchCommits?(listener: () => void): () => void;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

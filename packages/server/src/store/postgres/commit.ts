@@ -55,7 +55,12 @@ interface ChangeOut {
 const keyOf = (collection: string, id: string) => `${collection.length}:${collection}/${id}`;
 
 /** Applies `ops` in the caller's transaction; returns the new heads or throws `Refused`. */
-export async function applyOps(db: Queryable, st: Statements, ops: readonly WriteOp[]): Promise<Head[]> {
+export async function applyOps(
+  db: Queryable,
+  st: Statements,
+  ops: readonly WriteOp[],
+  channel: string,
+): Promise<Head[]> {
   const pending = new Map<string, Known>();
   const changes: ChangeOut[] = [];
   const heads: Head[] = [];
@@ -158,7 +163,7 @@ export async function applyOps(db: Queryable, st: Statements, ops: readonly Writ
     });
   }
 
-  if (changes.length > 0) await finish(db, st, changes, [...pending.values()]);
+  if (changes.length > 0) await finish(db, st, changes, [...pending.values()], channel);
   return heads;
 }
 
@@ -348,6 +353,7 @@ async function finish(
   st: Statements,
   changes: readonly ChangeOut[],
   heads: readonly Known[],
+  channel: string,
 ): Promise<void> {
   const [row] = await run<{ base: number; rewritten: number }>(db, st.finish, [
     changes.length,
@@ -373,6 +379,7 @@ async function finish(
     heads.map((h) => h.updated_by),
     heads.map((h) => h.ord),
     heads.map((h) => h.history_from),
+    channel,
   ]);
   // Every head row was locked (or claimed) by this transaction, so all of them must be there.
   if (row?.rewritten !== heads.length) {

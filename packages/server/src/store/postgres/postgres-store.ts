@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { Refused } from '../refusal.js';
 import {
@@ -123,11 +124,20 @@ export class PostgresStore implements Store {
   readonly #retries: number;
   readonly #list: ReturnType<typeof createList>;
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #url: string;
+  /** The NOTIFY channel of this schema's commits. */
+  readonly #channel: string;
+  readonly #listeners = new Set<() => void>();
+  #listener: pg.Client | undefined;
+  #relisten: NodeJS.Timeout | undefined;
   #closed = false;
 
   /** Use {@link openPostgresStore}, which also migrates the schema. */
-  constructor(pool: pg.Pool, schema: string, retries: number) {
+  constructor(pool: pg.Pool, schema: string, retries: number, url: string) {
     this.#pool = pool;
+    this.#url = url;
+    // Channel names are identifiers (at most 63 bytes): a digest keeps any schema name short and plain.
+    this.#channel = `truce_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
     this.#s = quoteIdentifier(schema);
     this.#st = createStatements(this.#s);
     this.#retries = retries;
@@ -143,7 +153,7 @@ export class PostgresStore implements Store {
   /** See {@link Store.commit}. */
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     try {
-      const heads = await this.#transaction((db) => applyOps(db, this.#st, ops));
+      const heads = await this.#transaction((db) => applyOps(db, this.#st, ops, this.#channel));
       return { ok: true, heads };
     } catch (error) {
       if (error instanceof Refused) return error.failure;
@@ -403,6 +413,59 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * See {@link Store.watchCommits}. Every commit sends a NOTIFY on this schema's channel (delivered
+   * when it commits); the first subscriber opens one connection that LISTENs, outside the pool. If
+   * that connection breaks it is opened again a second later, and subscribers are called once then,
+   * since commits may have gone unheard meanwhile (feeds also poll, so none is lost).
+   */
+  watchCommits(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    if (this.#listener === undefined && this.#relisten === undefined) void this.#listen();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#unlisten();
+    };
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#closed || this.#listeners.size === 0) return;
+    const client = new pg.Client({ connectionString: this.#url, application_name: 'truce-listen' });
+    this.#listener = client;
+    const retry = () => {
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      client.end().catch(() => undefined);
+      if (this.#closed || this.#listeners.size === 0) return;
+      this.#relisten = setTimeout(() => {
+        this.#relisten = undefined;
+        void this.#listen().then(() => this.#wake());
+      }, 1000);
+      this.#relisten.unref();
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', () => this.#wake());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.#channel}`);
+    } catch {
+      retry();
+    }
+  }
+
+  #wake(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  #unlisten(): void {
+    clearTimeout(this.#relisten);
+    this.#relisten = undefined;
+    const client = this.#listener;
+    this.#listener = undefined;
+    client?.end().catch(() => undefined);
+  }
+
   /** See {@link Store.ping}. */
   async ping(): Promise<void> {
     if (this.#closed) throw new Error('The store is closed.');
@@ -413,6 +476,8 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#listeners.clear();
+    this.#unlisten();
     await Promise.allSettled([...this.#inFlight]);
     await this.#pool.end();
   }
@@ -552,5 +617,5 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw error;
   }
-  return new PostgresStore(pool, schema, options.retries ?? 8);
+  return new PostgresStore(pool, schema, options.retries ?? 8, options.url);
 }

@@ -64,6 +64,7 @@ export function createStatements(s: string) {
      * lock is held until COMMIT, see schema.ts), append the changes, and rewrite the heads, whose
      * rows this transaction already holds. Changes: ordinal i (1-based) gets seq base + i; its
      * previous link is an earlier change of this commit (prev_ord) or the head's last_seq (prev_seq).
+     * The notification on channel $24 reaches other processes' listeners when the commit does.
      */
     finish: `WITH counter AS (
         UPDATE ${s}.feed_counter SET seq = seq + $1 WHERE one = 1 RETURNING seq - $1 AS base
@@ -84,7 +85,8 @@ export function createStatements(s: string) {
         WHERE h.collection = u.collection AND h.id = u.id
         RETURNING 1
       )
-      SELECT base, (SELECT count(*) FROM rewritten)::integer AS rewritten FROM counter`,
+      SELECT base, (SELECT count(*) FROM rewritten)::integer AS rewritten, pg_notify($24, '') AS notified
+      FROM counter`,
 
     history: `${walk(s, 'greatest(h.history_from, least($3::integer, h.version + 1) - $4::integer)')}
       WHERE c.version >= chain.low AND c.version < $3::integer ORDER BY c.version DESC LIMIT $4`,
