@@ -36,6 +36,7 @@ export interface BatchOptions extends WriteOptions {
 
 const PRECONDITIONS = ['if-match', 'if-none-match', 'if-unmodified-since', 'truce-base'];
 const RESOURCE = /^\/[^/?#]+\/[^/?#_][^/?#]*$/;
+const RESOURCE_PREFIX = /^\/[^/?#_][^/?#]*\/[^/?#_][^/?#]*/;
 
 /** Sends a batch; an atomic batch that fails throws the failing operation's problem (with `operationIndex`). */
 export function sendBatch(
@@ -44,7 +45,7 @@ export function sendBatch(
   options?: BatchOptions,
 ): Promise<BatchResult[]> {
   return operation(ctx, options, async (scope) => {
-    const ops = operations.map((op) => (options?.preconditions === false ? op : withKnownHeaders(ctx, op)));
+    const ops = options?.preconditions === false ? [...operations] : withKnownHeaders(ctx, operations);
     const headers = writeHeaders(
       ctx,
       '/_batch',
@@ -67,16 +68,31 @@ export function sendBatch(
   });
 }
 
-function withKnownHeaders(ctx: ClientContext, op: BatchOperation): BatchOperation {
-  const path = op.path.split('?')[0] ?? op.path;
-  if (!RESOURCE.test(path) || op.method === 'GET' || op.method === 'HEAD' || op.method === 'POST') return op;
-  const given = Object.keys(op.headers ?? {}).map((name) => name.toLowerCase());
-  const headers: Record<string, string> = { ...op.headers };
-  const etag = ctx.cache.get(path)?.etag;
-  if (etag !== undefined && !given.some((name) => PRECONDITIONS.includes(name))) headers['If-Match'] = etag;
-  const token = ctx.leases.get(path);
-  if (token !== undefined && !given.includes('lock-token')) headers['Lock-Token'] = token;
-  return { ...op, headers };
+/**
+ * The known `If-Match` goes on the first operation that touches each resource (its own URL or a
+ * sub-route such as `_increment`): later operations see the earlier ones' effects, whose ETags the
+ * client cannot know before the batch runs, and the first condition already covers them.
+ */
+function withKnownHeaders(ctx: ClientContext, ops: readonly BatchOperation[]): BatchOperation[] {
+  const touched = new Set<string>();
+  return ops.map((op) => {
+    const path = op.path.split('?')[0] ?? op.path;
+    const resource = RESOURCE_PREFIX.exec(path)?.[0];
+    if (resource === undefined) return op;
+    const first = !touched.has(resource);
+    touched.add(resource);
+    if (op.method === 'GET' || op.method === 'HEAD') return op;
+    const given = Object.keys(op.headers ?? {}).map((name) => name.toLowerCase());
+    const headers: Record<string, string> = { ...op.headers };
+    const etag = ctx.cache.get(resource)?.etag;
+    const own = path === resource && op.method !== 'POST';
+    if (first && own && etag !== undefined && !given.some((name) => PRECONDITIONS.includes(name))) {
+      headers['If-Match'] = etag;
+    }
+    const token = ctx.leases.get(resource);
+    if (token !== undefined && !given.includes('lock-token')) headers['Lock-Token'] = token;
+    return { ...op, headers };
+  });
 }
 
 function learn(ctx: ClientContext, op: BatchOperation | undefined, result: BatchResult): void {

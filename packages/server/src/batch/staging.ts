@@ -57,13 +57,15 @@ export class StagingStore extends DelegatingStore {
         if (outcome.ok) doc = outcome.doc;
       }
       const version = (before?.version ?? 0) + 1;
-      const at = Math.max(Date.now(), (before?.updatedAt ?? 0) + 1);
+      // A write pinned by an inner staging view (a batch inside an idempotent request) keeps the
+      // ETag and time that view already answered with, so the answer matches what commits.
+      const at = Math.max(op.at ?? Date.now(), (before?.updatedAt ?? 0) + 1);
       const created = !before || before.deleted;
       const head: Head = {
         collection: op.collection,
         id: op.id,
         version,
-        etag: newEtag(version),
+        etag: op.etag ?? newEtag(version),
         deleted: doc === null,
         doc,
         createdAt: created ? at : before.createdAt,
