@@ -17,5 +17,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Starts a throwaway PostgreSQL cluster for the run (or skips its suites loudly): docs/testing.md.
+    globalSetup: ['test/setup/postgres.ts'],
   },
 });

@@ -1,0 +1,34 @@
+// Types for postgres-cluster.mjs, which stays plain JavaScript so benchmarks and scripts run it as is.
+
+/** Receives one line of progress. */
+export type Log = (message: string) => void;
+
+/** A running throwaway cluster. */
+export interface PostgresCluster {
+  /** `postgres://postgres@127.0.0.1:PORT/truce` (trust authentication, no password). */
+  url: string;
+  port: number;
+  dataDir: string;
+  binDir: string;
+  /** Stops the server and removes its folder; calling it again does nothing. */
+  stop: () => Promise<void>;
+}
+
+/** Installs PostgreSQL with apt-get without a default Debian cluster; throws when that fails. */
+export function installPostgres(options?: { log?: Log }): Promise<void>;
+
+/** The server binaries' folder, or the reason there is none. */
+export function locatePostgresBin(options?: {
+  install?: boolean;
+  log?: Log;
+}): Promise<{ binDir: string; reason: null } | { binDir: null; reason: string }>;
+
+/** The server binaries' folder, or null after logging why. */
+export function findPostgresBin(options?: { install?: boolean; log?: Log }): Promise<string | null>;
+
+/** Starts a throwaway cluster on 127.0.0.1 and a free port, with a database `truce`. */
+export function startPostgresCluster(options?: {
+  log?: Log;
+  settings?: Record<string, string | number | boolean>;
+  binDir?: string;
+}): Promise<PostgresCluster>;
