@@ -13,7 +13,7 @@
  *
  * Each round is a new request with its own Idempotency-Key; retries of one round keep it.
  */
-import { cloneJson, deepEqual, mergeJson, type JsonObject } from '@truce/protocol';
+import { cloneJson, deepEqual, isJsonObject, mergeJson, type JsonObject } from '@truce/protocol';
 import {
   currentFromProblem,
   learnFromRefusal,
@@ -34,6 +34,7 @@ import type { OperationScope } from '../http/timing.js';
 import type { Exchange } from '../http/transport.js';
 import { fullJitter } from '../retry/policy.js';
 import type { Resource } from '../types/documents.js';
+import { convergentPlaces } from './convergence.js';
 import { updateMode } from './mode.js';
 import { applyChoices, type Conflict, type ConflictContext, type Resolver } from './resolve.js';
 
@@ -76,8 +77,8 @@ export async function runUpdate<T>(
   options: UpdateOptions<T> | undefined,
 ): Promise<UpdateResult<T>> {
   const path = resourcePath(collection, id);
-  const mode = options?.mode && options.mode !== 'auto' ? options.mode : await updateMode(ctx, scope);
   const resolver = (options?.resolve ?? ctx.resolve) as Resolver<T>;
+  const mode = await chooseMode(ctx, scope, options?.mode ?? ctx.mode, resolver);
   const maxRounds = options?.rounds ?? ctx.conflicts.rounds;
   const policy = ctx.policies.get(collection);
 
@@ -99,8 +100,17 @@ export async function runUpdate<T>(
     const exchange = await request(ctx, scope, { method: 'PUT', path, headers, body: ours });
     if (ok(exchange)) {
       const written = remember<T>(ctx, path, exchange);
-      const mergedHere = merged || exchange.response.headers.has('truce-merged');
-      return { ...written, rounds: round, merged: mergedHere, conflicts: asked };
+      const serverMerged = exchange.response.headers.has('truce-merged');
+      // The server took a change both sides made as agreement; a rerun decides whether it was one.
+      if (serverMerged && resolver === 'rerun' && round < maxRounds) {
+        const before = await versionBefore(ctx, scope, path, written);
+        if (before !== undefined && convergentPlaces(fieldsOf(seen.data), ours, before).length > 0) {
+          seen = written;
+          ours = await mutate(mutator, written);
+          continue;
+        }
+      }
+      return { ...written, rounds: round, merged: merged || serverMerged, conflicts: asked };
     }
     const recovered = await recoverLostAck<T>(ctx, scope, path, exchange, (current) =>
       current === null ? false : deepEqual(contentOf(current), contentOf(ours)),
@@ -124,9 +134,17 @@ export async function runUpdate<T>(
     if (theirs === null) throw problemError(exchange.response, exchange.body);
 
     const base = fieldsOf(seen.data);
-    const result = mergeJson(base, ours, fieldsOf(theirs.data), policy);
+    const current = fieldsOf(theirs.data);
+    const result = mergeJson(base, ours, current, policy);
+    const same = resolver === 'rerun' ? convergentPlaces(base, ours, current) : [];
     let next: JsonObject;
-    if (result.ok) {
+    if (result.ok && same.length === 0) {
+      next = result.value as JsonObject;
+      merged = true;
+    } else if (resolver === 'rerun') {
+      asked += (result.ok ? 0 : result.conflicts.length) + same.length;
+      next = await mutate(mutator, theirs);
+    } else if (result.ok) {
       next = result.value as JsonObject;
       merged = true;
     } else {
@@ -167,6 +185,38 @@ export async function runUpdate<T>(
     seen = theirs;
     ours = next;
   }
+}
+
+/**
+ * `Truce-Base` where the server merges and the caller asked for merging (a resolver other than
+ * `'rerun'`): then an edit is a set of changes, and a change both sides made is agreement, as on the
+ * server. With `'rerun'` the mutator is a function of the whole state (a counter, a total), and a
+ * server merge would take a coincidentally equal result as agreement and write it as a new version
+ * that changes nothing; `If-Match` makes every concurrent write a refusal instead, after which the
+ * client merges disjoint changes itself and re-runs the mutator on any overlap. An explicit
+ * `mode: 'truce-base'` sends `Truce-Base` anyway, and such agreements are then detected after the fact.
+ */
+async function chooseMode<T>(
+  ctx: ClientContext,
+  scope: OperationScope,
+  mode: UpdateMode,
+  resolver: Resolver<T>,
+): Promise<'truce-base' | 'if-match'> {
+  if (mode !== 'auto') return mode;
+  return resolver === 'rerun' ? 'if-match' : updateMode(ctx, scope);
+}
+
+/** The version a write replaced (the one just before it), as fields; undefined when history lacks it. */
+async function versionBefore<T>(
+  ctx: ClientContext,
+  scope: OperationScope,
+  path: string,
+  written: Snapshot<T>,
+): Promise<JsonObject | undefined> {
+  const version = (written.data as { _version?: unknown })._version;
+  if (typeof version !== 'number' || version < 2) return undefined;
+  const exchange = await request(ctx, scope, { method: 'GET', path: `${path}/_versions/${version - 1}` });
+  return ok(exchange) && isJsonObject(exchange.body) ? fieldsOf(exchange.body) : undefined;
 }
 
 async function startingPoint<T>(
