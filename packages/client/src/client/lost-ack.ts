@@ -12,7 +12,7 @@
  * a resource that is gone for a DELETE. If it is, the write succeeded; someone else making the very
  * same change in between is indistinguishable, and just as good for the caller.
  */
-import type { JsonObject } from '@truce/protocol';
+import { cloneJson, type JsonObject } from '@truce/protocol';
 import type { OperationScope } from '../http/timing.js';
 import type { Exchange } from '../http/transport.js';
 import { currentFromProblem, readCurrent, type ClientContext } from './context.js';
@@ -38,7 +38,11 @@ export async function recoverLostAck<T>(
     exchange.status === 404 || exchange.status === 410
       ? null
       : (currentFromProblem<T>(exchange.body) ?? (await readCurrent<T>(ctx, scope, path)));
-  return applied(current === null ? null : (current.data as JsonObject)) ? { current } : undefined;
+  if (!applied(current === null ? null : (current.data as JsonObject))) return undefined;
+  // The write's own version is the one to base the next write on.
+  if (current === null) ctx.cache.delete(path);
+  else if (current.etag !== null) ctx.cache.set(path, current.etag, cloneJson(current.data as JsonObject));
+  return { current };
 }
 
 function couldBeOwn(exchange: Exchange): boolean {
