@@ -130,6 +130,22 @@ describe('truce serve', () => {
     }
   });
 
+  it('exits 1 when PostgreSQL does not answer, without printing the password', async () => {
+    const port = await freePort();
+    const r = await runCli([
+      'serve',
+      '-c',
+      'examples/shop/truce.yaml',
+      '-l',
+      `127.0.0.1:${await freePort()}`,
+      '-s',
+      `postgres://truce:hunter2@127.0.0.1:${port}/shop`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot open storage postgres://truce:***@127.0.0.1:${port}/shop`);
+    expect(r.stderr + r.stdout).not.toContain('hunter2');
+  });
+
   it('exits 2 on a bad --listen', async () => {
     const r = await runCli(['serve', '-c', 'examples/shop/truce.yaml', '-l', 'localhost:99999']);
     expect(r.code).toBe(2);

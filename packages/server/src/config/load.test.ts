@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, parseConfigText } from './load.js';
+import { ConfigError, loadConfigFile, parseConfigText, redactStorage } from './load.js';
 
 function issues(text: string, format: 'yaml' | 'json' = 'yaml') {
   try {
@@ -80,9 +80,7 @@ collections:
   });
 
   it('reports value errors together with shape errors, in one pass', () => {
-    const found = issues(
-      'listen: localhost:99999\nstorage: postgres://u@h/db\ncolour: blue\ncollections: {}\n',
-    );
+    const found = issues('listen: localhost:99999\nstorage: mysql://u@h/db\ncolour: blue\ncollections: {}\n');
     expect(found.map((i) => i.pointer).sort()).toEqual(['', '/listen', '/storage']);
   });
 
@@ -108,8 +106,31 @@ collections:
     expect(() => parseConfigText('{"collections": ', { format: 'json' })).toThrow(/not valid JSON/);
   });
 
-  it('says that PostgreSQL storage is not available yet', () => {
-    const found = issues('storage: postgres://u@h/db\ncollections: {}\n');
-    expect(found).toEqual([{ pointer: '/storage', message: expect.stringContaining('PostgreSQL') }]);
+  it('takes PostgreSQL URLs, with postgres.schema and postgres.poolSize', () => {
+    const config = parseConfigText(
+      'storage: postgresql://u:secret@h:5433/db?sslmode=require\npostgres: { schema: shop, poolSize: 4 }\ncollections: {}\n',
+    );
+    expect(config.storage).toBe('postgresql://u:secret@h:5433/db?sslmode=require');
+    expect(config.postgres).toEqual({ schema: 'shop', poolSize: 4 });
+    expect(parseConfigText('storage: postgres://h/db\ncollections: {}\n').postgres).toEqual({
+      schema: 'truce',
+      poolSize: 10,
+    });
+  });
+
+  it('refuses PostgreSQL URLs without a host, bad pool sizes, and shows no password in messages', () => {
+    expect(issues('storage: postgres:///db\ncollections: {}\n')).toEqual([
+      { pointer: '/storage', message: 'the PostgreSQL URL names no host' },
+    ]);
+    expect(
+      issues('storage: postgres://h/db\npostgres: { poolSize: 0, extra: 1 }\ncollections: {}\n')
+        .map((i) => i.pointer)
+        .sort(),
+    ).toEqual(['/postgres', '/postgres/poolSize']);
+    const found = issues('storage: postgres://u:hunter2@[::1/db\ncollections: {}\n');
+    expect(found).toEqual([{ pointer: '/storage', message: expect.stringContaining('not a valid URL') }]);
+    expect(JSON.stringify(found)).not.toContain('hunter2');
+    expect(redactStorage('postgres://u:hunter2@h/db')).toBe('postgres://u:***@h/db');
+    expect(redactStorage('postgres://u@h/db')).toBe('postgres://u@h/db');
   });
 });
