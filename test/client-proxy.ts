@@ -29,6 +29,8 @@ export interface Proxy {
   readonly seen: Seen[];
   /** Decides each request's fate; the default forwards everything. */
   rule: (request: Seen, index: number) => Action;
+  /** Cuts every open connection (a network failure, or a proxy restart). */
+  cutConnections(): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startProxy(target: string): Promise<Proxy> {
     url: '',
     seen: [],
     rule: () => ({ kind: 'forward' }),
+    cutConnections: () => server.closeAllConnections(),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
