@@ -35,6 +35,11 @@ function door() {
   };
 }
 
+/** Resolves once the request the proxy saw at `index` is being answered. */
+async function answered(index: number): Promise<void> {
+  while (proxy.seen[index]?.answered !== true) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** Reconnections wait for `gate` instead of the server's one second. */
 function feedClient(gate: () => Promise<void> = async () => {}) {
   return createClient<{ notes: Note; other: { x: number } }>({
@@ -74,10 +79,10 @@ describe('changes', () => {
         seen.push((next.value as Change<unknown>).seq);
       }
     };
-    // The stream is open once the proxy has seen it; only then can writes be "from now on".
+    // The stream has started once its answer comes back; only then are writes "from now on".
     const opened = proxy.seen.length;
     const waiting = take(2);
-    while (proxy.seen.length === opened) await new Promise((r) => setTimeout(r, 5));
+    await answered(opened);
     await writer.create('notes', { id: 'r1', text: 'a' });
     await writer.create('other', { id: 'r2', x: 2 });
     await waiting;
@@ -101,8 +106,7 @@ describe('changes', () => {
     const feed = feedClient(gate.wait).changes('notes', { since: 'now' });
     const opened = proxy.seen.length;
     const next = feed.next();
-    while (proxy.seen.length === opened) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 30));
+    await answered(opened);
     proxy.cutConnections();
     await writer.create('notes', { id: 'gap', text: 'written while away' });
     await new Promise((r) => setTimeout(r, 20));

@@ -22,6 +22,8 @@ export interface Seen {
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: string;
+  /** Whether the server's answer has started to come back through the proxy. */
+  answered: boolean;
 }
 
 export interface Proxy {
@@ -49,7 +51,13 @@ export async function startProxy(target: string): Promise<Proxy> {
   };
   const server: Server = createServer(async (req, res) => {
     const body = await readAll(req);
-    const seen: Seen = { method: req.method ?? 'GET', path: req.url ?? '/', headers: flat(req), body };
+    const seen: Seen = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: flat(req),
+      body,
+      answered: false,
+    };
     const index = proxy.seen.push(seen) - 1;
     const action = proxy.rule(seen, index);
     if (action.kind === 'answer') {
@@ -63,6 +71,7 @@ export async function startProxy(target: string): Promise<Proxy> {
     const forwarded = httpRequest(
       { hostname: upstream.hostname, port: upstream.port, method: seen.method, path: seen.path, headers },
       (answer) => {
+        seen.answered = true;
         if (action.kind === 'drop-response') {
           // The server has answered, so its write is committed; the client never hears of it.
           answer.resume();
