@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { Refused } from '../refusal.js';
+import { newEtag } from '../etag.js';
+import { checkOp, Refused } from '../refusal.js';
 import {
   type ChangeRecord,
   type CommitResult,
@@ -37,6 +38,7 @@ import {
   toChangeRecord,
   toHead,
   toVersionRecord,
+  type WriteHeadRow,
 } from './rows.js';
 import { migratePostgres, quoteIdentifier } from './schema.js';
 import { createStatements, type Statements } from './statements.js';
@@ -150,14 +152,95 @@ export class PostgresStore implements Store {
     return row === undefined ? null : toHead(row);
   }
 
-  /** See {@link Store.commit}. */
+  /**
+   * See {@link Store.commit}. A commit of one plain write (no keys, references, increment, lease
+   * check or idempotency completion: the common PUT and PATCH) is one statement outside any
+   * explicit transaction (`#plainWrite`); anything else runs the general path of commit.ts.
+   */
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    const [only] = ops;
+    if (ops.length === 1 && only !== undefined && isPlain(only)) {
+      checkOp(only, 0);
+      return this.#track(this.#plainWrite(only));
+    }
     try {
       const heads = await this.#transaction((db) => applyOps(db, this.#st, ops, this.#channel));
       return { ok: true, heads };
     } catch (error) {
       if (error instanceof Refused) return error.failure;
       throw error;
+    }
+  }
+
+  /**
+   * One plain write in one round trip (statements.ts, `plainUpdate` and `plainCreate`): the head's
+   * row lock, the version check, the seq, the change and the head all happen inside PostgreSQL, and
+   * the change counter is held for no network round trip at all.
+   */
+  async #plainWrite(
+    op: WriteOp & { readonly doc: JsonObject; readonly expectVersion: number },
+  ): Promise<CommitResult> {
+    if (this.#closed) throw new Error('The store is closed.');
+    const version = op.expectVersion + 1;
+    const etag = op.etag ?? newEtag(version);
+    const json = JSON.stringify(op.doc);
+    const at = op.at ?? Date.now();
+    const creating = op.expectVersion === 0;
+    const statement = creating ? this.#st.plainCreate : this.#st.plainUpdate;
+    const values = [
+      op.collection,
+      op.id,
+      op.expectVersion,
+      at,
+      etag,
+      json,
+      op.actor,
+      op.keepHistory,
+      this.#channel,
+    ];
+    const mismatch = (current: Head | null): CommitResult => ({
+      ok: false,
+      index: 0,
+      reason: 'version-mismatch',
+      current,
+    });
+    for (let attempt = 0; ; attempt++) {
+      let row: (WriteHeadRow & { written: boolean }) | undefined;
+      try {
+        [row] = await run<WriteHeadRow & { written: boolean }>(this.#pool, statement, values);
+      } catch (error) {
+        const state = sqlState(error);
+        // Another creator of the same URL committed first: the statement was rolled back whole.
+        if (creating && state === '23505' && (error as { constraint?: string }).constraint === 'heads_pkey') {
+          return mismatch(await this.get(op.collection, op.id));
+        }
+        if (state !== undefined && RETRYABLE.has(state) && attempt < this.#retries) {
+          await sleep(Math.random() * 2 ** Math.min(attempt + 1, 8));
+          continue;
+        }
+        if (state !== undefined && RETRYABLE.has(state)) {
+          throw new StoreBusyError('transactions kept colliding', 1, { cause: error });
+        }
+        throw unavailable(error) ?? error;
+      }
+      if (row === undefined) return mismatch(null);
+      if (!row.written) return mismatch(toHead(row));
+      return {
+        ok: true,
+        heads: [
+          {
+            collection: op.collection,
+            id: op.id,
+            version,
+            etag,
+            deleted: false,
+            doc: JSON.parse(json) as JsonObject,
+            createdAt: creating ? at : row.created_at,
+            updatedAt: creating ? at : row.updated_at,
+            updatedBy: op.actor,
+          },
+        ],
+      };
     }
   }
 
@@ -551,6 +634,19 @@ export class PostgresStore implements Store {
     promise.then(forget, forget);
     return promise;
   }
+}
+
+/** A write the one-statement path takes: a whole new document, checked by version only. */
+function isPlain(op: WriteOp): op is WriteOp & { readonly doc: JsonObject; readonly expectVersion: number } {
+  return (
+    op.doc !== null &&
+    op.expectVersion !== null &&
+    op.increment === undefined &&
+    op.uniqueKeys === undefined &&
+    op.references === undefined &&
+    op.lock === undefined &&
+    op.idempotency === undefined
+  );
 }
 
 /** The StoreBusyError for a database that does not answer or will not wait; undefined otherwise. */

@@ -88,6 +88,63 @@ export function createStatements(s: string) {
       SELECT base, (SELECT count(*) FROM rewritten)::integer AS rewritten, pg_notify($24, '') AS notified
       FROM counter`,
 
+    /*
+     * A plain write (commit.ts, `plainWrite`) in one statement, run outside any explicit
+     * transaction: lock the head, and only when its version is the expected one ($3) take a seq,
+     * append the change and rewrite the head. The counter row is locked after the head (it is
+     * updated only once the version check passed) and held for the rest of this statement and its
+     * commit, no network round trip. $4 is the time, $5 the ETag, $6 the JSON text, $7 the actor,
+     * $8 how many versions to keep, $9 the NOTIFY channel. The result is the current head (the
+     * written one when `written`); no row: the URL holds nothing.
+     */
+    plainUpdate: `WITH cur AS (
+        SELECT ${HEAD_COLUMNS}, last_seq, history_from FROM ${s}.heads
+        WHERE collection = $1 AND id = $2 FOR UPDATE
+      ), counter AS (
+        UPDATE ${s}.feed_counter SET seq = seq + 1
+        WHERE one = 1 AND EXISTS (SELECT 1 FROM cur WHERE version = $3) RETURNING seq
+      ), w AS (
+        SELECT counter.seq, greatest($4::bigint, cur.updated_at + 1) AS at, cur.deleted AS recreated,
+          cur.created_at, cur.last_seq
+        FROM counter CROSS JOIN cur
+      ), appended AS (
+        INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
+        SELECT w.seq, $1, $2, CASE WHEN w.recreated THEN 'create' ELSE 'update' END, $3::integer + 1, $5::text, $6::text, w.at, $7::text,
+          CASE WHEN w.recreated THEN w.at ELSE w.created_at END, w.last_seq
+        FROM w
+      ), rewritten AS (
+        UPDATE ${s}.heads AS h SET version = $3::integer + 1, etag = $5::text, deleted = false, doc = $6::text,
+          created_at = CASE WHEN w.recreated THEN w.at ELSE w.created_at END, updated_at = w.at, updated_by = $7::text,
+          last_seq = w.seq, history_from = greatest(h.history_from, $3::integer + 2 - $8::integer)
+        FROM w WHERE h.collection = $1 AND h.id = $2
+      )
+      SELECT cur.collection, cur.id, cur.version, cur.etag, cur.deleted, cur.doc, cur.updated_by,
+        coalesce(CASE WHEN w.recreated THEN w.at ELSE NULL END, cur.created_at) AS created_at,
+        coalesce(w.at, cur.updated_at) AS updated_at, w.seq IS NOT NULL AS written,
+        CASE WHEN w.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
+      FROM cur LEFT JOIN w ON true`,
+    /*
+     * A plain create of a URL that never held anything ($3 is 0), in one statement: when no head
+     * exists, take a seq and insert change and head. A concurrent creator makes the head insert
+     * fail on the primary key (23505), which aborts the whole statement; the caller reports the
+     * version mismatch. Parameters as plainUpdate's. The result is one row: `written`, or the
+     * existing head.
+     */
+    plainCreate: `WITH cur AS (
+        SELECT ${HEAD_COLUMNS} FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
+      ), counter AS (
+        UPDATE ${s}.feed_counter SET seq = seq + 1
+        WHERE one = 1 AND NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0 RETURNING seq
+      ), appended AS (
+        INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
+        SELECT counter.seq, $1, $2, 'create', 1, $5::text, $6::text, $4::bigint, $7::text, $4::bigint, NULL FROM counter
+      ), created AS (
+        INSERT INTO ${s}.heads (${HEAD_COLUMNS}, last_seq, history_from)
+        SELECT $1, $2, 1, $5::text, false, $6::text, $4::bigint, $4::bigint, $7::text, counter.seq, greatest(1, 2 - $8::integer) FROM counter
+      )
+      SELECT cur.*, c.seq IS NOT NULL AS written,
+        CASE WHEN c.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
+      FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN counter AS c ON true`,
     history: `${walk(s, 'greatest(h.history_from, least($3::integer, h.version + 1) - $4::integer)')}
       WHERE c.version >= chain.low AND c.version < $3::integer ORDER BY c.version DESC LIMIT $4`,
     version: `${walk(s, 'greatest(h.history_from, $3::integer)')} WHERE c.version >= chain.low AND c.version = $3`,
