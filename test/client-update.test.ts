@@ -310,7 +310,14 @@ describe('choosing the mode', () => {
     expect(merged).toMatchObject({ rounds: 2, merged: true });
     expect(plain.docs.get('/notes/n1')).toEqual({ version: 3, doc: { title: 'Bob note', body: 'y', n: 1 } });
     // A bare 412 carries no current state: the client re-reads it.
-    expect(alice.log).toEqual(['GET 200 -', 'PUT 412 if-match', 'GET 200 -', 'PUT 200 if-match']);
+    // (and asks once whether the collection has a merge policy: this server has no /notes/_schema).
+    expect(alice.log).toEqual([
+      'GET 200 -',
+      'PUT 412 if-match',
+      'GET 200 -',
+      'GET 404 -',
+      'PUT 200 if-match',
+    ]);
 
     await bob.update('notes' as 'documents', 'n1', (doc) => void (doc.title = 'Bob again'));
     const conflicts: Conflict[] = [];
@@ -332,7 +339,7 @@ describe('choosing the mode', () => {
     ]);
     expect(plain.docs.get('/notes/n1')?.doc).toEqual({ title: 'Alice', body: 'y', n: 1 });
     // A merging resolver asked whether the server merges: it has no OpenAPI document, so no.
-    expect(alice.log.slice(4)).toEqual(['GET 404 -', 'PUT 412 if-match', 'GET 200 -', 'PUT 200 if-match']);
+    expect(alice.log.slice(5)).toEqual(['GET 404 -', 'PUT 412 if-match', 'GET 200 -', 'PUT 200 if-match']);
   });
 });
 

@@ -31,6 +31,8 @@ export interface ClientContext {
   /** The probe of `mode: 'auto'`, once per client. */
   detected: Promise<'truce-base' | 'if-match'> | undefined;
   readonly policies: ReadonlyMap<string, CompiledMergePolicy>;
+  /** Policies read from the server (`x-truce-merge`), by collection. */
+  readonly discoveredPolicies: Map<string, Promise<CompiledMergePolicy | undefined>>;
   readonly timeoutMs: number | undefined;
   readonly idempotency: boolean;
 }
@@ -64,6 +66,7 @@ export function contextOf(options: ClientOptions): ClientContext {
     mode: mode ?? 'auto',
     detected: undefined,
     policies,
+    discoveredPolicies: new Map(),
     timeoutMs: options.timeout,
     idempotency: options.idempotency ?? true,
   };

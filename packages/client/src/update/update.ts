@@ -36,6 +36,7 @@ import { fullJitter } from '../retry/policy.js';
 import type { Resource } from '../types/documents.js';
 import { convergentPlaces } from './convergence.js';
 import { updateMode } from './mode.js';
+import { mergePolicyFor } from './policy.js';
 import { applyChoices, type Conflict, type ConflictContext, type Resolver } from './resolve.js';
 
 /** Changes a copy of the document in place, or returns the new document; may be async. */
@@ -80,7 +81,6 @@ export async function runUpdate<T>(
   const resolver = (options?.resolve ?? ctx.resolve) as Resolver<T>;
   const mode = await chooseMode(ctx, scope, options?.mode ?? ctx.mode, resolver);
   const maxRounds = options?.rounds ?? ctx.conflicts.rounds;
-  const policy = ctx.policies.get(collection);
 
   let seen = await startingPoint<T>(ctx, scope, path, options);
   let ours = await mutate(mutator, seen);
@@ -135,7 +135,7 @@ export async function runUpdate<T>(
 
     const base = fieldsOf(seen.data);
     const current = fieldsOf(theirs.data);
-    const result = mergeJson(base, ours, current, policy);
+    const result = mergeJson(base, ours, current, await mergePolicyFor(ctx, scope, collection));
     const same = resolver === 'rerun' ? convergentPlaces(base, ours, current) : [];
     let next: JsonObject;
     if (result.ok && same.length === 0) {

@@ -1,9 +1,11 @@
+import { formatPointer } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import type { JsonObject } from '../store/types.js';
 
 /**
  * The collection's JSON Schema as clients see it: the configured schema, annotated with what else
- * constrains a write (`x-truce-*`): the state machine, unique constraints, references and rules.
+ * constrains a write (`x-truce-*`): the state machine, unique constraints, references and rules;
+ * and how `Truce-Base` edits merge (`x-truce-merge`), so that clients can merge as the server does.
  */
 export function collectionSchema(collection: CollectionConfig): JsonObject {
   const machine = collection.states;
@@ -28,6 +30,8 @@ export function collectionSchema(collection: CollectionConfig): JsonObject {
       schema: r.schema,
     }));
   }
+  const merge = mergeDescription(collection);
+  if (merge !== undefined) annotations['x-truce-merge'] = merge;
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: collection.name,
@@ -60,5 +64,17 @@ export function stateMachineDescription(collection: CollectionConfig): JsonObjec
         },
       ]),
     ),
+  };
+}
+
+/** The collection's `merge` option as configured (SPEC 2), or undefined when it has none. */
+function mergeDescription(collection: CollectionConfig): JsonObject | undefined {
+  const { arrays, text } = collection.merge;
+  if (arrays.length === 0 && text.length === 0) return undefined;
+  return {
+    ...(arrays.length > 0
+      ? { arrays: Object.fromEntries(arrays.map((rule) => [formatPointer(rule.tokens), rule.key])) }
+      : {}),
+    ...(text.length > 0 ? { text: text.map((rule) => formatPointer(rule.tokens)) } : {}),
   };
 }
