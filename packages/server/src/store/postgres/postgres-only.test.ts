@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { describeWithPostgres, dropSchema, newSchemaName } from '../../../../../test/support/postgres.js';
 import { StoreBusyError, type WriteOp } from '../types.js';
+import { json, startTestServer } from '../../testing/harness.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
 import { PG_SCHEMA_VERSION } from './schema.js';
 
@@ -149,6 +150,69 @@ describeWithPostgres('postgres store: what only it has', (url) => {
       expect(woken).toBe(1);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a reader following the feed never sees a sequence number before every lower one', async () => {
+    // Three stores (three pools, as three processes would have) write at once, with plain writes,
+    // increments and two-op commits; seqs are dense here, so any hole a reader sees is one that a
+    // slower transaction would fill later, which is what must never happen.
+    const schema = fresh();
+    const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore({ url, schema, poolSize: 6 })));
+    try {
+      await stores[0]!.commit([put('shared', { n: 0 })]);
+      let writing = true;
+      const seen: number[] = [];
+      const reader = (async () => {
+        let last = 0;
+        while (writing || last < (await stores[2]!.lastSeq())) {
+          const page = await stores[2]!.changes({ since: last, limit: 50 });
+          for (const change of page) {
+            expect(change.seq).toBe(last + 1);
+            last = change.seq;
+            seen.push(change.seq);
+          }
+        }
+      })();
+      const writer = async (w: number) => {
+        const store = stores[w % 3]!;
+        for (let i = 0; i < 12; i++) {
+          if (i % 3 === 0) await store.commit([increment('shared')]);
+          else if (i % 3 === 1) await store.commit([put(`w${w}-${i}`, { i })]);
+          else await store.commit([put(`w${w}-${i}a`, { i }), increment('shared')]);
+        }
+      };
+      await Promise.all(Array.from({ length: 18 }, (_, w) => writer(w)));
+      writing = false;
+      await reader;
+      const total = await stores[0]!.lastSeq();
+      expect(seen).toStrictEqual(Array.from({ length: total }, (_, i) => i + 1));
+      expect((await stores[1]!.get('things', 'shared'))?.doc).toStrictEqual({ n: 18 * 8 });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+
+  it('a lock held too long is answered 503 busy with Retry-After through HTTP, and nothing is written', async () => {
+    const schema = fresh();
+    const store = await openPostgresStore({ url, schema, lockTimeoutMs: 200 });
+    const server = await startTestServer('collections: { things: {} }', { store });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      expect((await server.request('/things/held', json({ n: 1 }))).status).toBe(201);
+      await holder.query('BEGIN');
+      await holder.query(`SELECT * FROM "${schema}".heads WHERE id = 'held' FOR UPDATE`);
+      const res = await server.request('/things/held', json({ n: 2 }));
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('2');
+      expect(await res.json()).toMatchObject({ code: 'busy', retryable: true });
+      await holder.query('ROLLBACK');
+      expect(await (await server.request('/things/held')).json()).toMatchObject({ n: 1, _version: 1 });
+    } finally {
+      await holder.end();
+      await server.close();
+      await store.close();
     }
   });
 });
