@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { CommitResult, Head, WriteOp } from '../types.js';
+import { type CommitResult, type Head, StoreBusyError, type WriteOp } from '../types.js';
 import { Refused } from '../refusal.js';
 
 /*
@@ -114,7 +114,12 @@ export class GroupCommit {
       sql.begin.run();
     } catch (error) {
       // Typically SQLITE_BUSY: another process held the write lock for the whole busy timeout.
-      for (const call of group) call.reject(error);
+      // Nothing was written; the server answers 503 busy, which clients retry.
+      const busy = (error as { code?: unknown }).code === 'SQLITE_BUSY';
+      const reason = busy
+        ? new StoreBusyError('the database is locked by another connection', 1, { cause: error })
+        : error;
+      for (const call of group) call.reject(reason);
       return;
     }
     const outcomes: Outcome[] = [];

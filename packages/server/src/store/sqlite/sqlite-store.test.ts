@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storeConformanceSuite } from '../conformance.suite.js';
-import type { Store, WriteOp } from '../types.js';
+import { type Store, StoreBusyError, type WriteOp } from '../types.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'truce-sqlite-'));
@@ -154,5 +154,23 @@ describe('sqlite store', () => {
     const changes = await store.changes({ since: 0, limit: 1000, collection: 'things' });
     expect(changes).toHaveLength(301);
     await store.close();
+  });
+});
+
+describe('a write lock held by another connection', () => {
+  it('past the busy timeout is a StoreBusyError, and nothing is written', async () => {
+    const path = newPath();
+    const store = openSqliteStore({ path, busyTimeoutMs: 100 });
+    const other = new Database(path);
+    try {
+      expect((await store.commit([op('a', 0, { n: 1 })])).ok).toBe(true);
+      other.exec('BEGIN IMMEDIATE');
+      await expect(store.commit([op('a', 1, { n: 2 })])).rejects.toBeInstanceOf(StoreBusyError);
+      other.exec('ROLLBACK');
+      expect((await store.get('things', 'a'))?.doc).toStrictEqual({ n: 1 });
+    } finally {
+      other.close();
+      await store.close();
+    }
   });
 });
