@@ -13,7 +13,7 @@ export type Action =
   /** Forward, let the server commit, then cut the connection before the client sees the answer. */
   | { kind: 'drop-response' }
   /** Forward without these request headers (a server that does not know them). */
-  | { kind: 'forward-without'; headers: string[] }
+  | { kind: 'forward-without'; headers: readonly string[] }
   | { kind: 'answer'; status: number; headers?: Record<string, string>; body?: unknown };
 
 /** One request as the proxy saw it. */
@@ -66,7 +66,7 @@ export async function startProxy(target: string): Promise<Proxy> {
       res.end(payload);
       return;
     }
-    const headers = { ...seen.headers, host: upstream.host };
+    const headers: Record<string, string> = { ...seen.headers, host: upstream.host };
     if (action.kind === 'forward-without') for (const name of action.headers) delete headers[name];
     const forwarded = httpRequest(
       { hostname: upstream.hostname, port: upstream.port, method: seen.method, path: seen.path, headers },

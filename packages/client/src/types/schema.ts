@@ -70,7 +70,11 @@ export interface CollectionOptions {
   };
 }
 
+type ObjectOrAny<T> = T extends object ? T : JsonObject;
+
 /** The document types of a `collections` option: inferred from each schema, any object without one. */
 export type CollectionsOf<M> = {
-  -readonly [K in keyof M]: M[K] extends { readonly schema: infer S } ? FromSchema<S> & object : JsonObject;
+  -readonly [K in keyof M]: M[K] extends { readonly schema: infer S }
+    ? ObjectOrAny<FromSchema<S>>
+    : JsonObject;
 };
