@@ -1,5 +1,5 @@
 import { applyIncrement } from './increment.js';
-import type { CommitFailure, Head, Increment, JsonObject, WriteOp } from './types.js';
+import type { CommitFailure, Head, Increment, JsonObject, Reference, WriteOp } from './types.js';
 
 /*
  * What every adapter's commit shares: the shape of a refusal before its op index is known, the
@@ -58,4 +58,23 @@ export function incremented(
   if (outcome.ok) return outcome.doc;
   const { ok: _, ...refusal } = outcome;
   return refuse(index, { ...refusal, current: current() });
+}
+
+/**
+ * The references of `op`'s document by pointer, each pointer once.
+ *
+ * @throws RangeError when two references share a pointer but name different targets.
+ */
+export function referencesByPointer(op: WriteOp, refs: readonly Reference[]): Map<string, Reference> {
+  const wanted = new Map<string, Reference>();
+  for (const ref of refs) {
+    const twin = wanted.get(ref.pointer);
+    if (twin !== undefined && (twin.collection !== ref.collection || twin.id !== ref.id)) {
+      throw new RangeError(
+        `Two references of ${op.collection}/${op.id} at ${ref.pointer} name different targets.`,
+      );
+    }
+    wanted.set(ref.pointer, ref);
+  }
+  return wanted;
 }

@@ -1,5 +1,6 @@
 import { newEtag } from '../etag.js';
-import { checkOp, incremented, type Refusal, refuse } from '../refusal.js';
+import { sameToken } from '../records.js';
+import { checkOp, incremented, referencesByPointer, type Refusal, refuse } from '../refusal.js';
 import type { Head, Reference, ReferencedBy, UniqueKey, VersionRecord, WriteOp } from '../types.js';
 import { escapeNul, type Queryable, run, toHead, type WriteHeadRow } from './rows.js';
 import type { Statements } from './statements.js';
@@ -190,16 +191,8 @@ async function leaseRefusal(db: Queryable, st: Statements, op: WriteOp): Promise
     [op.collection, op.id],
   );
   if (row === undefined || row.token === null || row.expires_at <= lock.now) return undefined;
-  if (lock.token !== null && sameToken(row.token, lock.token)) return undefined;
+  if (sameToken(row.token, lock.token)) return undefined;
   return { reason: 'locked', owner: row.owner, expiresAt: row.expires_at };
-}
-
-/** Token equality that does not stop at the first differing character. */
-export function sameToken(held: string, shown: string): boolean {
-  if (held.length !== shown.length) return false;
-  let diff = 0;
-  for (let i = 0; i < held.length; i++) diff |= held.charCodeAt(i) ^ shown.charCodeAt(i);
-  return diff === 0;
 }
 
 /** Who still references a resource about to be deleted (itself aside), per collection. */
@@ -320,16 +313,7 @@ async function replaceReferences(
   ])) {
     held.set(row.pointer, row);
   }
-  const wanted = new Map<string, Reference>();
-  for (const ref of refs) {
-    const twin = wanted.get(ref.pointer);
-    if (twin !== undefined && (twin.collection !== ref.collection || twin.id !== ref.id)) {
-      throw new RangeError(
-        `Two references of ${op.collection}/${op.id} at ${ref.pointer} name different targets.`,
-      );
-    }
-    wanted.set(ref.pointer, ref);
-  }
+  const wanted = referencesByPointer(op, refs);
   const dropped = [...held.keys()].filter((pointer) => !wanted.has(pointer));
   if (dropped.length > 0) await run(db, st.deleteRefs, [op.collection, op.id, dropped]);
   const changed = [...wanted.values()].filter((ref) => {

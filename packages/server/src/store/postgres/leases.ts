@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Lease, LeaseRequest, LeaseResult } from '../types.js';
-import { sameToken } from './commit.js';
+import { checkLeaseRequest, isLiveLease, type LeaseRow, sameToken, toLease } from '../records.js';
+import type { LeaseRequest, LeaseResult } from '../types.js';
 import type { Queryable } from './rows.js';
 
 /*
@@ -10,27 +10,6 @@ import type { Queryable } from './rows.js';
  * lock every commit takes before checking leases (commit.ts): a lease and a write on one resource
  * are thereby ordered, in one process or many, and of many acquirers exactly one wins.
  */
-
-interface LeaseRow {
-  token: string | null;
-  owner: string | null;
-  fencing: number;
-  ttl_ms: number;
-  expires_at: number;
-}
-
-function isLive(row: LeaseRow | undefined, now: number): row is LeaseRow & { token: string } {
-  return row !== undefined && row.token !== null && row.expires_at > now;
-}
-
-/** Checks what no store can make sense of. */
-export function checkLeaseRequest(r: LeaseRequest): void {
-  if (!Number.isFinite(r.now)) throw new RangeError('now must be a finite number (epoch milliseconds).');
-  const ttl = r.action === 'acquire' ? r.ttlMs : undefined;
-  if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1)) {
-    throw new RangeError('ttlMs must be a positive integer.');
-  }
-}
 
 /** Runs one lease request inside the caller's transaction on schema `s` (quoted). */
 export async function leaseIn(
@@ -53,7 +32,7 @@ export async function leaseIn(
     values: [collection, id],
   });
   const row = found.rows[0];
-  const live = isLive(row, r.now) ? row : undefined;
+  const live = isLiveLease(row, r.now) ? row : undefined;
   const put = (next: LeaseRow) =>
     db.query({
       name: 'truce_lease_put',
@@ -80,7 +59,7 @@ export async function leaseIn(
   if (live !== undefined)
     return { ok: false, reason: 'locked', owner: live.owner, expiresAt: live.expires_at };
   if (r.ttlMs === undefined) throw new RangeError('A new lease needs ttlMs.');
-  const next: LeaseRow = {
+  const next: LeaseRow & { token: string } = {
     // 144 random bits, URL- and header-safe.
     token: randomBytes(18).toString('base64url'),
     owner: r.owner,
@@ -90,16 +69,4 @@ export async function leaseIn(
   };
   await put(next);
   return { ok: true, outcome: 'acquired', lease: toLease(collection, id, next) };
-}
-
-function toLease(collection: string, id: string, row: LeaseRow): Lease {
-  return {
-    collection,
-    id,
-    token: row.token!,
-    owner: row.owner,
-    fencing: row.fencing,
-    ttlMs: row.ttl_ms,
-    expiresAt: row.expires_at,
-  };
 }

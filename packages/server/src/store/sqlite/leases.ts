@@ -1,6 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { Lease, LeaseRequest, LeaseResult, WriteOp } from '../types.js';
+import { checkLeaseRequest, isLiveLease, type LeaseRow, sameToken, toLease } from '../records.js';
+import type { LeaseRequest, LeaseResult, WriteOp } from '../types.js';
 import type { Refusal } from '../refusal.js';
 
 /*
@@ -16,29 +17,9 @@ import type { Refusal } from '../refusal.js';
  * many acquirers exactly one gets the lease.
  */
 
-interface LeaseRow {
-  token: string | null;
-  owner: string | null;
-  fencing: number;
-  ttl_ms: number;
-  expires_at: number;
-}
-
 /** 144 random bits, URL- and header-safe (base64url). */
 function newToken(): string {
   return randomBytes(18).toString('base64url');
-}
-
-/** Token equality in constant time, so that response times say nothing about a guess. */
-function sameToken(held: string, shown: string | null): boolean {
-  if (shown === null) return false;
-  const a = Buffer.from(held);
-  const b = Buffer.from(shown);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function isLive(row: LeaseRow | undefined, now: number): row is LeaseRow & { token: string } {
-  return row !== undefined && row.token !== null && row.expires_at > now;
 }
 
 /** The lease functions of one connection; see {@link createLeases}. */
@@ -69,10 +50,10 @@ export function createLeases(db: Database.Database): Leases {
   );
 
   const lease = db.transaction((collection: string, id: string, r: LeaseRequest): LeaseResult => {
-    checkRequest(r);
+    checkLeaseRequest(r);
     if (deleted.get(collection, id)?.deleted !== 0) return { ok: false, reason: 'not-found' };
     const row = read.get(collection, id);
-    const live = isLive(row, r.now) ? row : undefined;
+    const live = isLiveLease(row, r.now) ? row : undefined;
     if (r.action === 'release') {
       if (live === undefined || !sameToken(live.token, r.token))
         return { ok: false, reason: 'token-mismatch' };
@@ -93,7 +74,7 @@ export function createLeases(db: Database.Database): Leases {
     }
     if (r.ttlMs === undefined) throw new RangeError('A new lease needs ttlMs.');
     const token = newToken();
-    const next: LeaseRow = {
+    const next: LeaseRow & { token: string } = {
       token,
       owner: r.owner,
       fencing: (row?.fencing ?? 0) + 1,
@@ -110,29 +91,9 @@ export function createLeases(db: Database.Database): Leases {
     check(op) {
       if (op.lock === undefined) return undefined;
       const row = read.get(op.collection, op.id);
-      if (!isLive(row, op.lock.now) || sameToken(row.token, op.lock.token)) return undefined;
+      if (!isLiveLease(row, op.lock.now) || sameToken(row.token, op.lock.token)) return undefined;
       return { reason: 'locked', owner: row.owner, expiresAt: row.expires_at };
     },
     end: (collection, id) => void clear.run(collection, id),
-  };
-}
-
-function checkRequest(r: LeaseRequest): void {
-  if (!Number.isFinite(r.now)) throw new RangeError('now must be a finite number (epoch milliseconds).');
-  const ttl = r.action === 'acquire' ? r.ttlMs : undefined;
-  if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1)) {
-    throw new RangeError('ttlMs must be a positive integer.');
-  }
-}
-
-function toLease(collection: string, id: string, row: LeaseRow): Lease {
-  return {
-    collection,
-    id,
-    token: row.token!,
-    owner: row.owner,
-    fencing: row.fencing,
-    ttlMs: row.ttl_ms,
-    expiresAt: row.expires_at,
   };
 }

@@ -1,5 +1,5 @@
 import type { Reference, ReferencedBy, WriteOp } from '../types.js';
-import type { Refusal } from '../refusal.js';
+import { type Refusal, referencesByPointer } from '../refusal.js';
 import type { RefRow, Statements } from './statements.js';
 
 /*
@@ -41,16 +41,7 @@ export function danglingReference(
 export function replaceReferences(st: Statements, op: WriteOp, refs: readonly Reference[]): void {
   const held = new Map<string, RefRow>();
   for (const row of st.refsFrom.all(op.collection, op.id)) held.set(row.pointer, row);
-  const wanted = new Map<string, Reference>();
-  for (const ref of refs) {
-    const twin = wanted.get(ref.pointer);
-    if (twin !== undefined && (twin.collection !== ref.collection || twin.id !== ref.id)) {
-      throw new RangeError(
-        `Two references of ${op.collection}/${op.id} at ${ref.pointer} name different targets.`,
-      );
-    }
-    wanted.set(ref.pointer, ref);
-  }
+  const wanted = referencesByPointer(op, refs);
   for (const pointer of held.keys()) {
     if (!wanted.has(pointer)) st.deleteRef.run(op.collection, op.id, pointer);
   }

@@ -1,18 +1,17 @@
 import type Database from 'better-sqlite3';
-import type { ChangeRecord, Head, JsonObject, VersionRecord } from '../types.js';
+import { CHANGE_COLUMNS, type ChangeRow, HEAD_COLUMNS, type HeadRow, type HistoryRow } from '../records.js';
+import type { VersionRecord } from '../types.js';
 
-/** A `heads` row as better-sqlite3 returns it. */
-export interface HeadRow {
-  collection: string;
-  id: string;
-  version: number;
-  etag: string;
-  deleted: 0 | 1;
-  doc: string | null;
-  created_at: number;
-  updated_at: number;
-  updated_by: string | null;
-}
+export {
+  CHANGE_COLUMNS,
+  type ChangeRow,
+  HEAD_COLUMNS,
+  type HeadRow,
+  type HistoryRow,
+  toChangeRecord,
+  toHead,
+  toVersionRecord,
+} from '../records.js';
 
 /** A `heads` row with the start and floor of the resource's history, which only a write needs. */
 export interface WriteHeadRow extends HeadRow {
@@ -24,30 +23,6 @@ export interface WriteHeadRow extends HeadRow {
 export interface HistoryParams {
   collection: string;
   id: string;
-}
-
-/** A version record's row, from `changes` (without the key columns it was looked up by). */
-export interface HistoryRow {
-  version: number;
-  etag: string;
-  op: VersionRecord['op'];
-  doc: string | null;
-  created_at: number;
-  at: number;
-  by: string | null;
-}
-
-/** A `changes` row as better-sqlite3 returns it. */
-export interface ChangeRow {
-  seq: number;
-  collection: string;
-  id: string;
-  op: ChangeRecord['op'];
-  version: number;
-  etag: string;
-  doc: string | null;
-  at: number;
-  by: string | null;
 }
 
 /*
@@ -94,10 +69,6 @@ export interface RefRow {
   to_collection: string;
   to_id: string;
 }
-
-/** The `heads` columns, in {@link HeadRow} order. */
-export const HEAD_COLUMNS = 'collection, id, version, etag, deleted, doc, created_at, updated_at, updated_by';
-const CHANGE_COLUMNS = 'seq, collection, id, op, version, etag, doc, at, by';
 
 /**
  * The retained history of one resource, newest first, as `SELECT ... FROM chain CROSS JOIN changes AS c`
@@ -245,51 +216,4 @@ export interface Statements {
   readonly changesOf: Stmt<[string, number, number], ChangeRow>;
   readonly lastSeq: Stmt<[], { seq: number }>;
   readonly ping: Stmt<[], { ok: number }>;
-}
-
-function parseDoc(text: string | null): JsonObject | null {
-  return text === null ? null : (JSON.parse(text) as JsonObject);
-}
-
-/** Maps a `heads` row to the interface type; each call parses a fresh copy of the document. */
-export function toHead(row: HeadRow): Head {
-  return {
-    collection: row.collection,
-    id: row.id,
-    version: row.version,
-    etag: row.etag,
-    deleted: row.deleted === 1,
-    doc: parseDoc(row.doc),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
-
-/** Maps a `history` row to the interface type. */
-export function toVersionRecord(row: HistoryRow): VersionRecord {
-  return {
-    version: row.version,
-    etag: row.etag,
-    op: row.op,
-    doc: parseDoc(row.doc),
-    createdAt: row.created_at,
-    at: row.at,
-    by: row.by,
-  };
-}
-
-/** Maps a `changes` row to the interface type. */
-export function toChangeRecord(row: ChangeRow): ChangeRecord {
-  return {
-    seq: row.seq,
-    collection: row.collection,
-    id: row.id,
-    op: row.op,
-    version: row.version,
-    etag: row.etag,
-    doc: parseDoc(row.doc),
-    at: row.at,
-    by: row.by,
-  };
 }
