@@ -4,12 +4,17 @@
 // baseline (and of a reference Truce setup, where a scenario has one). M1 and I1 compare two ways
 // of using Truce instead: their baseline is Truce with If-Match retries (M1) or plain POSTs (I1),
 // not Fastify. Benchmarks are never part of the test suite's pass or fail: this exits 0 whether
-// or not a target is met, and non-zero only when the bench itself could not run.
+// or not a target is met, and non-zero only when the bench itself could not run. The PostgreSQL
+// rows (B1-PG, U1-PG, D1-PG, M1-PG) go in a second table: Truce on SQLite and on PostgreSQL with
+// one and two processes (scenarios/postgres-variants.mjs); they need PostgreSQL's server binaries
+// or TRUCE_BENCH_PG_URL, and without either a run of every scenario leaves them out.
 //
 // Environment: BENCH_DURATION (measured seconds per side and scenario, default 10), BENCH_ROUNDS
 // (how many alternating slices those seconds are cut into, default 5), BENCH_WARMUP (unmeasured
 // seconds per side first, default 2), BENCH_SCENARIOS (e.g. `B1`, default all), BENCH_CPU_PROF (a
-// folder: the Truce servers run with `node --cpu-prof` and write their profiles there).
+// folder: the Truce servers run with `node --cpu-prof` and write their profiles there),
+// TRUCE_BENCH_PG_URL (a PostgreSQL database to use instead of a throwaway cluster),
+// BENCH_PG_POOL_SIZE (connections per PostgreSQL server process, default the server's).
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -17,10 +22,23 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllServers } from './lib/child.mjs';
 import { measureScenario } from './lib/measure.mjs';
+import {
+  benchPoolSize,
+  describeBenchDatabase,
+  postgresUnavailable,
+  stopBenchDatabase,
+} from './lib/postgres.mjs';
 import { measureRounds } from './lib/race.mjs';
 import { measureWriters } from './lib/writers.mjs';
 import { formatDetails, formatNotes, formatTable, judge, writeJson } from './lib/report.mjs';
 import { sidesOf } from './lib/sides.mjs';
+import {
+  formatStoresDetails,
+  formatStoresNotes,
+  formatStoresTable,
+  judgeStores,
+  storesJson,
+} from './lib/stores-report.mjs';
 import { scenarios } from './scenarios/scenario.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -62,6 +80,9 @@ try {
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
+} finally {
+  // A throwaway cluster also goes on any other exit; this is the orderly way.
+  await stopBenchDatabase().catch((error) => console.error(error));
 }
 process.exit();
 
@@ -74,12 +95,20 @@ async function main() {
       `${cpus().length} CPUs, Node.js ${process.version}, load average ${loadBefore}; ` +
       'load generator and server share the CPUs.',
   );
+  const onPostgres = (scenario) => scenario.table === 'postgres';
+  let selected = settings.scenarios;
+  const unavailable = selected.some(onPostgres) ? await postgresUnavailable() : null;
+  if (unavailable && !settings.named) {
+    console.error(`!!! PostgreSQL scenarios SKIPPED: ${unavailable}`);
+    selected = selected.filter((scenario) => !onPostgres(scenario));
+  }
   const rows = [];
-  for (const scenario of settings.scenarios) {
-    const measure = MEASURE[scenario.kind ?? 'timed'];
+  for (const scenario of selected) {
+    const measure = scenario.measure ?? MEASURE[scenario.kind ?? 'timed'];
     try {
       const sides = await measure(scenario, settings, tempDirs, progress);
-      rows.push({ scenario, sides, verdict: judge(scenario, sides) });
+      const verdict = onPostgres(scenario) ? judgeStores(scenario, sides) : judge(scenario, sides);
+      rows.push({ scenario, sides, verdict });
     } catch (error) {
       // One scenario that cannot run must not take the others' results with it.
       console.error(error);
@@ -88,9 +117,22 @@ async function main() {
     }
   }
 
-  console.log(`\n${formatTable(rows)}`);
-  for (const detail of formatDetails(rows)) console.log(`  ${detail}`);
-  for (const note of formatNotes(rows)) console.log(`! ${note}`);
+  const sqliteRows = rows.filter((row) => !onPostgres(row.scenario));
+  const postgresRows = rows.filter((row) => onPostgres(row.scenario));
+  if (sqliteRows.length > 0) {
+    console.log(`\n${formatTable(sqliteRows)}`);
+    for (const detail of formatDetails(sqliteRows)) console.log(`  ${detail}`);
+    for (const note of formatNotes(sqliteRows)) console.log(`! ${note}`);
+  }
+  const postgresSetup = postgresRows.length > 0 && {
+    database: await describeBenchDatabase().catch(() => undefined),
+    poolSize: benchPoolSize(),
+  };
+  if (postgresRows.length > 0) {
+    console.log(`\n${formatStoresTable(postgresRows)}`);
+    for (const detail of formatStoresDetails(postgresRows, postgresSetup)) console.log(`  ${detail}`);
+    for (const note of formatStoresNotes(postgresRows)) console.log(`! ${note}`);
+  }
 
   await writeJson(RESULTS, {
     date: new Date().toISOString(),
@@ -103,7 +145,7 @@ async function main() {
     source: sourceVersion(),
     settings: { durationSec: settings.durationSec, rounds: settings.rounds, warmupSec: settings.warmupSec },
     scenarios: Object.fromEntries(
-      rows.map(({ scenario, sides, verdict, error }) => [
+      sqliteRows.map(({ scenario, sides, verdict, error }) => [
         scenario.id,
         error !== undefined
           ? { title: scenario.title, error }
@@ -124,6 +166,7 @@ async function main() {
             },
       ]),
     ),
+    ...(postgresRows.length > 0 && { postgres: storesJson(postgresRows, postgresSetup) }),
   });
   console.log(`\nresults written to ${RESULTS}`);
   if (settings.cpuProfDir !== undefined) {
@@ -153,6 +196,7 @@ function readSettings(env) {
     rounds: Math.floor(number('BENCH_ROUNDS', 5, 1)),
     warmupSec: number('BENCH_WARMUP', 2, 0),
     scenarios: wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.id)) : scenarios,
+    named: wanted.length > 0,
     cpuProfDir: env.BENCH_CPU_PROF ? resolve(env.BENCH_CPU_PROF) : undefined,
   };
 }

@@ -13,13 +13,15 @@ const STOP_TIMEOUT_MS = 15_000;
 const live = new Set();
 
 /**
- * Starts `node [nodeArgs] <script> [args]` and resolves once it listens.
- * @param {{ label: string, script: string, args?: string[], nodeArgs?: string[] }} options
+ * Starts `node [nodeArgs] <script> [args]` and resolves once it listens. `env` adds to the
+ * bench's own environment (where a value, such as a database URL, should not show in `ps`).
+ * @param {{ label: string, script: string, args?: string[], nodeArgs?: string[], env?: Record<string, string> }} options
  * @returns {Promise<{ label: string, pid: number, url: string, stop: () => Promise<void> }>}
  */
-export async function startServer({ label, script, args = [], nodeArgs = [] }) {
+export async function startServer({ label, script, args = [], nodeArgs = [], env = {} }) {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, ...env },
   });
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -1,5 +1,8 @@
 // The load generator: autocannon, in this (the parent) process, over keep-alive connections
-// without pipelining, so each connection has one request in flight at a time.
+// without pipelining, so each connection has one request in flight at a time. `url` may list
+// several servers (the processes of one PostgreSQL side): autocannon then opens connection i to
+// url[i % n], so each gets the same number of connections, and the answers each one gave are
+// counted (`byTarget`) to show how the load actually split.
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
@@ -8,8 +11,10 @@ import autocannon from 'autocannon';
  * of the same side by {@link summarise}.
  */
 export async function runSlice({ url, connections, durationSec, requests, method, headers, body }) {
-  return autocannon({
+  const counter = countByTarget(url);
+  const raw = await autocannon({
     url,
+    setupClient: counter.setupClient,
     connections,
     duration: durationSec,
     pipelining: 1,
@@ -20,6 +25,7 @@ export async function runSlice({ url, connections, durationSec, requests, method
     requests,
     skipAggregateResult: true,
   });
+  return { ...raw, byTarget: counter.counts };
 }
 
 /**
@@ -31,8 +37,10 @@ export async function runSlice({ url, connections, durationSec, requests, method
 export async function runBurst({ url, connections, amount, requests, method, headers, body }) {
   const started = performance.now();
   let lastAnswer = started;
+  const counter = countByTarget(url);
   const tracker = autocannon({
     url,
+    setupClient: counter.setupClient,
     connections,
     amount,
     pipelining: 1,
@@ -48,7 +56,18 @@ export async function runBurst({ url, connections, amount, requests, method, hea
     lastAnswer = performance.now();
   });
   const raw = await tracker;
-  return { ...raw, duration: (lastAnswer - started) / 1000 };
+  return { ...raw, duration: (lastAnswer - started) / 1000, byTarget: counter.counts };
+}
+
+/** Answers by server (`127.0.0.1:port`), counted by a hook on each of autocannon's connections. */
+function countByTarget(url) {
+  const counts = {};
+  for (const each of [url].flat()) counts[new URL(each).host] = 0;
+  const setupClient = (client) => {
+    const target = `${client.opts.hostname}:${client.opts.port}`;
+    client.on('response', () => (counts[target] = (counts[target] ?? 0) + 1));
+  };
+  return { counts, setupClient };
 }
 
 /**
@@ -62,6 +81,7 @@ export async function runBurst({ url, connections, amount, requests, method, hea
  * @property {Record<string, number>} statusCounts responses by status code
  * @property {number} errors connection errors
  * @property {number} timeouts requests without an answer within 10 s
+ * @property {Record<string, number>} byTarget answers by server (`127.0.0.1:port`), all slices
  */
 
 /** Merges the raw results of one side's slices. @returns {LoadSummary} */
@@ -84,5 +104,14 @@ export function summarise(url, rawSlices) {
     statusCounts,
     errors: merged.errors,
     timeouts: merged.timeouts,
+    byTarget: sumByTarget(rawSlices),
   };
+}
+
+/** Adds up the answers by server of several slices (or rounds). */
+export function sumByTarget(parts) {
+  const total = {};
+  for (const part of parts)
+    for (const [target, n] of Object.entries(part.byTarget ?? {})) total[target] = (total[target] ?? 0) + n;
+  return total;
 }

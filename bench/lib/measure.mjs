@@ -4,7 +4,7 @@
 // letting it land on one, which would skew the ratio.
 import { runSlice, summarise } from './load.mjs';
 import { refreshEtags } from './resources.mjs';
-import { roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
+import { loadTarget, roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
 
 /**
  * @param {import('../scenarios/scenario.mjs').Scenario} scenario
@@ -60,7 +60,7 @@ async function slice(scenario, state, durationSec) {
   if (state.dirty) await refreshEtags(state.server.url, state.resources);
   state.dirty = true;
   return runSlice({
-    url: state.server.url,
+    url: loadTarget(state.server),
     connections: scenario.connections,
     durationSec,
     requests: scenario.requests(state.resources, state),

@@ -6,7 +6,7 @@
 // requests lasts a fraction of a second, too short for a stable figure on its own.
 import { performance } from 'node:perf_hooks';
 import { runBurst, summarise } from './load.mjs';
-import { roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
+import { loadTarget, roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
 
 /** However fast a side is, the bench stops adding rounds here. */
 const MAX_ROUNDS = 500;
@@ -32,7 +32,7 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
   const counters = Object.fromEntries(names.map((name) => [name, 0]));
   const runRound = async (name) => {
     const round = counters[name]++;
-    return { round, ...(await oneRound(scenario, sides[name].server.url, round)) };
+    return { round, ...(await oneRound(scenario, sides[name].server, round)) };
   };
   const problems = Object.fromEntries(names.map((name) => [name, []]));
   const record = (name, label, outcome) => {
@@ -100,11 +100,15 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
   }
 }
 
-/** One race: set up, burst, and the scenario's reading of what it left behind. */
-async function oneRound(scenario, url, round) {
+/**
+ * One race: set up, burst, and the scenario's reading of what it left behind. The first server
+ * sets up and checks; the burst goes to all of a side's servers (the processes of a PostgreSQL side).
+ */
+async function oneRound(scenario, server, round) {
+  const { url } = server;
   const target = await scenario.prepare(url, round);
   const raw = await runBurst({
-    url,
+    url: loadTarget(server),
     connections: scenario.connections,
     amount: scenario.race.requests,
     requests: scenario.requests(target),

@@ -2,13 +2,17 @@
 // a fresh target, then `writers.count` writers, each a loop on a connection of its own, make
 // `writers.writes` writes each, one request at a time; the scenario's `attempt` and `settle` say
 // what a writer sends and what an answer means (landed, retry, or a problem), and its `outcome`
-// checks what the round left behind. Rounds alternate between the sides in ABBA order, as the
-// timed slices do, and go on until the slowest side has been measured for BENCH_DURATION seconds,
-// with at least two rounds per side. A round of thousands of contended writes lasts many seconds,
-// so BENCH_ROUNDS does not apply: five rounds per side would take minutes. Warm-up rounds are
-// shorter (`writers.warmupWrites` each) and go on for BENCH_WARMUP seconds per side.
+// checks what the round left behind. On a side of several processes (PostgreSQL), writer w talks
+// to process w mod n, so each process has the same number of writers. Rounds alternate between the
+// sides in ABBA order, as the timed slices do, and go on until the slowest side has been measured
+// for BENCH_DURATION seconds, with at least two rounds per side. A round of thousands of contended
+// writes lasts many seconds, so BENCH_ROUNDS does not apply: five rounds per side would take
+// minutes. Warm-up rounds are shorter (`writers.warmupWrites` each) and go on for BENCH_WARMUP
+// seconds per side.
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import { openClient } from './client.mjs';
+import { sumByTarget } from './load.mjs';
 import { roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
 
 /** However fast a side is, the bench stops adding rounds here. */
@@ -40,6 +44,7 @@ const MIN_ROUNDS = 2;
  * @property {number} timeouts always 0: a timeout counts as an error
  * @property {number} warmupRounds
  * @property {string[]} problems every round, warm-up included, that went wrong, and how
+ * @property {Record<string, number>} byTarget requests by server (`127.0.0.1:port`)
  */
 export async function measureWriters(scenario, settings, tempDirs, progress) {
   const names = Object.keys(sidesOf(scenario));
@@ -49,7 +54,7 @@ export async function measureWriters(scenario, settings, tempDirs, progress) {
   const problems = Object.fromEntries(names.map((name) => [name, []]));
   const runRound = async (name, label, writes) => {
     const round = counters[name]++;
-    const outcome = await oneRound(scenario, name, sides[name].server.url, round, writes);
+    const outcome = await oneRound(scenario, name, sides[name].server, round, writes);
     for (const problem of outcome.problems) problems[name].push(`${label} ${round}: ${problem}`);
     return outcome;
   };
@@ -102,12 +107,18 @@ export async function measureWriters(scenario, settings, tempDirs, progress) {
   }
 }
 
-/** One round on one side: set up, every writer's loop at once, and the scenario's check. */
-async function oneRound(scenario, side, url, round, writes) {
+/**
+ * One round on one side: set up, every writer's loop at once, and the scenario's check. The first
+ * server sets up and checks; the writers are spread over all of the side's servers.
+ */
+async function oneRound(scenario, side, server, round, writes) {
+  const { url, urls } = server;
   const target = await scenario.prepare(url, round);
   const { count, maxAttempts } = scenario.writers;
   const tally = { requests: 0, commits: 0, errors: 0, statusCounts: {}, latencies: [], problems: [] };
-  const clients = Array.from({ length: count }, () => openClient(url));
+  const targets = Array.from({ length: count }, (_, w) => new URL(urls[w % urls.length]).host);
+  const byTarget = Object.fromEntries(targets.map((host) => [host, 0]));
+  const clients = Array.from({ length: count }, (_, w) => openClient(urls[w % urls.length]));
 
   const writer = async (client, w) => {
     for (let n = 1; n <= writes; n++) {
@@ -120,6 +131,7 @@ async function oneRound(scenario, side, url, round, writes) {
         const sent = scenario.attempt(side, target, w, n);
         const answer = await client.send(sent.method, sent.path, sent.headers, sent.body);
         tally.requests += 1;
+        byTarget[targets[w]] += 1;
         tally.statusCounts[answer.status] = (tally.statusCounts[answer.status] ?? 0) + 1;
         if (answer.status === 0) tally.errors += 1;
         const verdict = scenario.settle(side, target, w, n, sent, answer);
@@ -128,7 +140,11 @@ async function oneRound(scenario, side, url, round, writes) {
           tally.latencies.push(performance.now() - started);
           break;
         }
-        if (verdict.retry) continue;
+        if (verdict.retry) {
+          // A 503's Retry-After, where the scenario honours it (the PostgreSQL variants).
+          if (verdict.afterMs) await delay(verdict.afterMs);
+          continue;
+        }
         // A writer that cannot go on stops; the others finish the round.
         tally.problems.push(`writer ${w}: ${verdict.problem}`);
         return;
@@ -144,7 +160,7 @@ async function oneRound(scenario, side, url, round, writes) {
   delete tally.statusCounts[0];
   const problems = [...tally.problems.slice(0, 5), ...(await scenario.outcome(url, target, writes))];
   if (tally.problems.length > 5) problems.push(`and ${tally.problems.length - 5} more writer problems`);
-  return { ...tally, durationSec, problems };
+  return { ...tally, durationSec, problems, byTarget };
 }
 
 function summarise(label, rounds, warmupRounds, problems) {
@@ -178,6 +194,7 @@ function summarise(label, rounds, warmupRounds, problems) {
     timeouts: 0,
     warmupRounds,
     problems,
+    byTarget: sumByTarget(rounds),
   };
 }
 

@@ -1,10 +1,13 @@
 // What a scenario is, and the list run.mjs runs, in order. B1 and B2 are SPEC section 7's; U1,
-// D1, M1 and I1 are reported next to them without a target of their own.
+// D1, M1 and I1 are reported next to them without a target of their own. B1-PG, U1-PG, D1-PG and
+// M1-PG run B1, U1, D1 and M1 on SQLite and on PostgreSQL with one and two processes (issue 5),
+// reported in a table of their own.
 import { b1 } from './b1-conditional-put.mjs';
 import { b2 } from './b2-conditional-get.mjs';
 import { d1 } from './d1-decrement-race.mjs';
 import { i1 } from './i1-idempotent-create.mjs';
 import { m1 } from './m1-merge-contention.mjs';
+import { b1pg, d1pg, m1pg, u1pg } from './postgres-variants.mjs';
 import { u1 } from './u1-unique-create.mjs';
 
 /**
@@ -13,12 +16,19 @@ import { u1 } from './u1-unique-create.mjs';
  * @property {string} variant the routes (baseline) or the collections (Truce) it starts with
  * @property {string} [label] what the side does, where its name does not say it (M1, I1, whose
  *   `baseline` is Truce too)
+ * @property {'postgres'} [store] Truce only: PostgreSQL, in a fresh schema of the run's database
+ *   (lib/postgres.mjs), instead of SQLite in a fresh folder
+ * @property {number} [processes] PostgreSQL only: how many server processes share the schema
+ *   (default 1); the load is spread evenly over them
  */
 
 /**
  * @typedef {object} Scenario
  * @property {string} id e.g. `B1`, as in SPEC section 7
  * @property {string} title
+ * @property {'postgres'} [table] the table the row goes in: the PostgreSQL one
+ *   (lib/stores-report.mjs), whose sides are `sqlite`, `pg1`, `pg2` and maybe `baseline`; default
+ *   the main table
  * @property {'timed' | 'rounds' | 'writers'} [kind] timed slices of load (the default;
  *   lib/measure.mjs), rounds of a fixed number of requests (lib/race.mjs), or rounds of writers
  *   that each loop over their own writes (lib/writers.mjs)
@@ -58,9 +68,10 @@ import { u1 } from './u1-unique-create.mjs';
  *   writers only: the next request of a writer's n-th write (n from 1)
  * @property {(side: string, target: object, writer: number, n: number, sent: object,
  *   answer: import('../lib/client.mjs').Answer) =>
- *   { landed?: true, retry?: true, problem?: string }} [settle]
- *   writers only: what an answer means; a problem stops that writer and makes the row invalid
+ *   { landed?: true, retry?: true, afterMs?: number, problem?: string }} [settle]
+ *   writers only: what an answer means (`afterMs`: wait that long before the retry); a problem
+ *   stops that writer and makes the row invalid
  */
 
 /** @type {Scenario[]} */
-export const scenarios = [b1, b2, u1, d1, m1, i1];
+export const scenarios = [b1, b2, u1, d1, m1, i1, b1pg, u1pg, d1pg, m1pg];

@@ -1,7 +1,10 @@
 // The server under test: Truce as `truce serve` runs it, with SQLite on a file (WAL, default
 // durability) in the folder given as the first argument, and the collections a scenario needs,
 // named by the second (default `things`). Each scenario gets its own server and database, so one
-// scenario's collections never weigh on another's numbers.
+// scenario's collections never weigh on another's numbers. With TRUCE_BENCH_STORAGE set (a
+// postgres:// URL, as `--storage` would give it), the same collections live in PostgreSQL instead,
+// in the schema TRUCE_BENCH_PG_SCHEMA (created when missing), with TRUCE_BENCH_PG_POOL_SIZE
+// connections when set (else the server's default).
 import { createServer, parseConfigText } from '@truce/server';
 import { serveForBench } from './ipc.mjs';
 
@@ -88,6 +91,18 @@ if (!dataDir || !Object.hasOwn(CONFIGS, configName)) {
   throw new Error(`usage: node servers/truce.mjs <data-dir> [${Object.keys(CONFIGS).join('|')}]`);
 }
 
-const config = parseConfigText(CONFIGS[configName], { baseDir: dataDir });
+const {
+  TRUCE_BENCH_STORAGE: storage,
+  TRUCE_BENCH_PG_SCHEMA: schema,
+  TRUCE_BENCH_PG_POOL_SIZE: pool,
+} = process.env;
+// The `postgres` section as a user writes it; JSON is YAML, and quotes any schema name.
+const postgres = storage
+  ? `postgres: ${JSON.stringify({ ...(schema && { schema }), ...(pool && { poolSize: Number(pool) }) })}\n`
+  : '';
+const config = parseConfigText(CONFIGS[configName] + postgres, {
+  baseDir: dataDir,
+  ...(storage && { overrides: { storage } }),
+});
 const app = await createServer(config);
 await serveForBench(app);
