@@ -4,6 +4,7 @@
 // reported in a table of their own.
 import { b1 } from './b1-conditional-put.mjs';
 import { b2 } from './b2-conditional-get.mjs';
+import { b3 } from './b3-sdk-counter.mjs';
 import { d1 } from './d1-decrement-race.mjs';
 import { i1 } from './i1-idempotent-create.mjs';
 import { m1 } from './m1-merge-contention.mjs';
@@ -74,4 +75,4 @@ import { u1 } from './u1-unique-create.mjs';
  */
 
 /** @type {Scenario[]} */
-export const scenarios = [b1, b2, u1, d1, m1, i1, b1pg, u1pg, d1pg, m1pg];
+export const scenarios = [b1, b2, b3, u1, d1, m1, i1, b1pg, u1pg, d1pg, m1pg];
