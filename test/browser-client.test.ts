@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import type * as Sdk from '@truce/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../packages/server/src/testing/harness.js';
 import { ROOT } from './helpers.js';
@@ -65,8 +66,7 @@ describe.skipIf('missing' in chrome)('the SDK in headless Chromium', () => {
     await page.waitForFunction('window.ready === true');
 
     const result = await page.evaluate(async (baseUrl) => {
-      const { createClient, isProblem } = (window as unknown as { truce: typeof import('@truce/client') })
-        .truce;
+      const { createClient, isProblem } = (window as unknown as { truce: typeof Sdk }).truce;
       const alice = createClient({ baseUrl, headers: { 'truce-actor': 'alice' } });
       const bob = createClient({ baseUrl, headers: { 'truce-actor': 'bob' } });
       await alice.create('documents', { id: 'doc', title: 'Draft', tags: ['a'], n: 0 });
@@ -84,7 +84,7 @@ describe.skipIf('missing' in chrome)('the SDK in headless Chromium', () => {
         {
           resolve: async (conflicts) => {
             asked.push(...conflicts);
-            return 'ours';
+            return 'ours' as const;
           },
         },
       );

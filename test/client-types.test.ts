@@ -5,6 +5,7 @@ import {
   type Change,
   type Client,
   type FromSchema,
+  type JsonValue,
   type NumberPointer,
   type Resource,
   type Snapshot,
@@ -73,7 +74,7 @@ describe('types', () => {
         expectTypeOf(change.doc).toEqualTypeOf<Product | null>();
       // Collections without a schema hold any JSON object.
       const note = await api.get('notes', 'n1');
-      expectTypeOf(note.data['anything']).toEqualTypeOf<import('@truce/client').JsonValue | undefined>();
+      expectTypeOf(note.data['anything']).toEqualTypeOf<JsonValue | undefined>();
     };
     void typed;
   });

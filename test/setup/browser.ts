@@ -32,7 +32,7 @@ export function ensureChromium(): { path: string } | { missing: string } {
     );
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], {
+    execFileSync('apt-get', ['install', '-y', 'chromium'], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env,
     });
