@@ -39,9 +39,8 @@ export interface ClientContext {
 
 /** Builds a client's context from its options. */
 export function contextOf(options: ClientOptions): ClientContext {
-  if (typeof options.baseUrl !== 'string' || !/^https?:\/\//i.test(options.baseUrl)) {
-    throw new TypeError('createClient: baseUrl must be an http(s) URL');
-  }
+  // A path such as '/api' is fine where fetch resolves it against a page (a browser app next to its API).
+  if (typeof options.baseUrl !== 'string') throw new TypeError('createClient: baseUrl must be a URL string');
   const timers: Timers = { ...REAL_TIMERS, ...options.timers };
   const fetchImpl = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
   const policies = new Map<string, CompiledMergePolicy>();

@@ -25,7 +25,10 @@ export interface ConflictOptions extends Partial<ConflictPolicy> {
 
 /** The options of {@link createClient}. */
 export interface ClientOptions {
-  /** The server's URL, with the prefix its routes live under: `https://api.example.com/v1`. */
+  /**
+   * The server's URL, with the prefix its routes live under: `https://api.example.com/v1`; in a
+   * browser page, a path on the page's origin (`/api`) works too.
+   */
   readonly baseUrl: string;
   /** Headers for every request (credentials, the actor header), or a function computing them. */
   readonly headers?: HeaderSource;
