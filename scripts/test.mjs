@@ -78,7 +78,8 @@ try {
   } else if (!pgUrl) {
     const why = '!!! HTTP suites on PostgreSQL SKIPPED: no PostgreSQL (see the lines above) !!!';
     console.error(why);
-    if (process.env.TRUCE_REQUIRE_POSTGRES === '1') runs.push({ passed: 0, failed: 1, skipped: 0, ok: false });
+    if (process.env.TRUCE_REQUIRE_POSTGRES === '1')
+      runs.push({ passed: 0, failed: 1, skipped: 0, ok: false });
   }
 } finally {
   await cluster?.stop();
@@ -86,5 +87,7 @@ try {
 
 const sum = (key) => runs.reduce((total, r) => total + r[key], 0);
 const skipped = sum('skipped');
-console.log(`tests: ${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(
+  `tests: ${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}`,
+);
 process.exit(runs.every((r) => r.ok) ? 0 : 1);
