@@ -75,37 +75,51 @@ export async function withIdempotencyKey(
       break;
   }
   try {
-    return await oneAtATime(ctx, input.instance, () => runClaimed(ctx, input, scope, key, run));
+    const target = resourceOf(ctx, input.instance);
+    const claimed = () => runClaimed(ctx, input, scope, key, run);
+    return await (target === undefined ? claimed() : oneAtATime(ctx, target, claimed));
   } catch (error) {
     await ctx.store.releaseIdempotencyKey(scope, key);
     throw error;
   }
 }
 
-// The idempotent requests to one URL that run in this process, chained, per store.
+/**
+ * The resource a request path is about (`c/id` for `/c/id` and everything below it), or undefined
+ * for a path about a whole collection or the service (`POST /c`, `/_batch`), whose requests do not
+ * meet on one resource and so need no queue.
+ */
+function resourceOf(ctx: ResourceContext, instance: string): string | undefined {
+  const path = instance.slice(ctx.prefix.length).split('?')[0] ?? '';
+  const [collection, id] = path.split('/').slice(1);
+  if (!collection || !id || collection.startsWith('_') || id.startsWith('_')) return undefined;
+  return `${collection}/${id}`;
+}
+
+// The idempotent requests to one resource that run in this process, chained, per store.
 const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
 
 /**
- * Runs the idempotent requests to one URL one after the other within this process. Each runs on a
+ * Runs the idempotent requests to one resource one after the other within this process. Each runs on a
  * staging view pinned to the versions it read, so two running at once on a hot resource (64 clients
  * incrementing one counter) make all but one fail their commit and run again, over and over: the
  * work grows with the square of the contention. In turn, each commits at its first try. Requests
  * from other processes, and writes without a key, still meet at the compare-and-set.
  */
-async function oneAtATime<T>(ctx: ResourceContext, url: string, task: () => Promise<T>): Promise<T> {
+async function oneAtATime<T>(ctx: ResourceContext, resource: string, task: () => Promise<T>): Promise<T> {
   let queue = queues.get(ctx.store);
   if (queue === undefined) queues.set(ctx.store, (queue = new Map()));
-  const previous = queue.get(url) ?? Promise.resolve();
+  const previous = queue.get(resource) ?? Promise.resolve();
   const mine = previous.then(task, task);
   const tail = mine.then(
     () => undefined,
     () => undefined,
   );
-  queue.set(url, tail);
+  queue.set(resource, tail);
   try {
     return await mine;
   } finally {
-    if (queue.get(url) === tail) queue.delete(url);
+    if (queue.get(resource) === tail) queue.delete(resource);
   }
 }
 
