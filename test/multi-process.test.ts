@@ -27,6 +27,8 @@ collections:
 interface Proc {
   readonly child: ChildProcess;
   readonly url: string;
+  /** Everything the process wrote so far, for failure messages. */
+  readonly output: () => string;
 }
 
 const json = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
@@ -287,17 +289,27 @@ describeWithPostgres('several server processes on one PostgreSQL', (pgUrl) => {
       Array.from({ length: 24 }, async (_, i) => {
         if (i === 8) leaving.child.kill('SIGTERM');
         try {
-          const res = await fetch(`${leaving.url}/counters/drain-${i}`, json('PUT', { i }));
+          const res = await fetch(`${leaving.url}/counters/drain-${i}`, {
+            ...json('PUT', { i }),
+            signal: AbortSignal.timeout(15_000),
+          });
           await res.arrayBuffer();
           return res.status;
-        } catch {
-          return 'refused'; // sent after the process stopped listening
+        } catch (error) {
+          // Sent after the process stopped listening; a timeout is reported as such.
+          return (error as Error).name === 'TimeoutError' ? 'no answer in 15 s' : 'refused';
         }
       }),
     );
-    expect(await exited(leaving.child)).toBe(0);
+    const code = await Promise.race([
+      exited(leaving.child),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000)),
+    ]);
+    expect(code, `outcomes ${JSON.stringify(outcomes)}; output:\n${leaving.output()}`).toBe(0);
     // Whatever was answered 201 is there; nothing was cut off half way with a 5xx.
-    expect(outcomes.filter((o) => typeof o === 'number' && o >= 500)).toStrictEqual([]);
+    expect(
+      outcomes.filter((o) => (typeof o === 'number' && o >= 500) || o === 'no answer in 15 s'),
+    ).toStrictEqual([]);
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome === 201) expect((await fetch(`${at(0)}/counters/drain-${i}`)).status).toBe(200);
     }

@@ -33,10 +33,15 @@ export async function leaseIn(
   });
   const row = found.rows[0];
   const live = isLiveLease(row, r.now) ? row : undefined;
+  // The lease row, and its mirror on the head (schema.ts, version 2) that one-statement writes read.
   const put = (next: LeaseRow) =>
     db.query({
       name: 'truce_lease_put',
-      text: `INSERT INTO ${s}.leases (collection, id, token, owner, fencing, ttl_ms, expires_at)
+      text: `WITH mirrored AS (
+          UPDATE ${s}.heads SET lease_token = $3, lease_owner = $4, lease_expires_at = $7
+          WHERE collection = $1 AND id = $2
+        )
+        INSERT INTO ${s}.leases (collection, id, token, owner, fencing, ttl_ms, expires_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (collection, id) DO UPDATE SET token = excluded.token, owner = excluded.owner,
           fencing = excluded.fencing, ttl_ms = excluded.ttl_ms, expires_at = excluded.expires_at`,

@@ -132,6 +132,51 @@ describeWithPostgres('postgres store: what only it has', (url) => {
     }
   }, 30_000);
 
+  it('a lease granted while a one-statement write waits for the resource is seen by that write', async () => {
+    const schema = fresh();
+    const store = await openPostgresStore({ url, schema, poolSize: 2 });
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      const now = Date.now();
+      await store.commit([put('doc', { v: 1 })]);
+      // Another process takes a lease, as lease() does: lock the head, then record the lease.
+      await other.query('BEGIN');
+      await other.query(`SELECT * FROM "${schema}".heads WHERE id = 'doc' FOR UPDATE`);
+      const write = store.commit([{ ...put('doc', { v: 2 }), expectVersion: 1, lock: { token: null, now } }]);
+      for (let waiting = false; !waiting;) {
+        await new Promise((r) => setTimeout(r, 20));
+        const rows = await query<{ n: number }>(
+          `SELECT count(*)::integer AS n FROM pg_stat_activity
+           WHERE application_name = 'truce' AND wait_event_type = 'Lock' AND position($1 IN query) > 0`,
+          [schema],
+        );
+        waiting = rows[0]!.n > 0;
+      }
+      await other.query(
+        `UPDATE "${schema}".heads SET lease_token = 'tok', lease_owner = 'ann', lease_expires_at = $1 WHERE id = 'doc'`,
+        [now + 60_000],
+      );
+      await other.query(
+        `INSERT INTO "${schema}".leases (collection, id, token, owner, fencing, ttl_ms, expires_at)
+         VALUES ('things', 'doc', 'tok', 'ann', 1, 60000, $1)`,
+        [now + 60_000],
+      );
+      await other.query('COMMIT');
+      expect(await write).toStrictEqual({
+        ok: false,
+        index: 0,
+        reason: 'locked',
+        owner: 'ann',
+        expiresAt: now + 60_000,
+      });
+      expect((await store.get('things', 'doc'))?.version).toBe(1);
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
   it('a commit through one store wakes watchers of another store on the same schema', async () => {
     const schema = fresh();
     const a: PostgresStore = await openPostgresStore({ url, schema });

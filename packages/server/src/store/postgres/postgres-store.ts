@@ -153,9 +153,10 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * See {@link Store.commit}. A commit of one plain write (no keys, references, increment, lease
-   * check or idempotency completion: the common PUT and PATCH) is one statement outside any
-   * explicit transaction (`#plainWrite`); anything else runs the general path of commit.ts.
+   * See {@link Store.commit}. A commit of one plain write (a whole document, no unique keys,
+   * references, increment or idempotency completion: the common PUT and PATCH) is one statement
+   * outside any explicit transaction (`#plainWrite`); anything else runs the general path of
+   * commit.ts.
    */
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     const [only] = ops;
@@ -174,8 +175,8 @@ export class PostgresStore implements Store {
 
   /**
    * One plain write in one round trip (statements.ts, `plainUpdate` and `plainCreate`): the head's
-   * row lock, the version check, the seq, the change and the head all happen inside PostgreSQL, and
-   * the change counter is held for no network round trip at all.
+   * row lock, the lease and version checks, the seq, the change and the head all happen inside
+   * PostgreSQL, and the change counter is held for no network round trip at all.
    */
   async #plainWrite(
     op: WriteOp & { readonly doc: JsonObject; readonly expectVersion: number },
@@ -197,6 +198,8 @@ export class PostgresStore implements Store {
       op.actor,
       op.keepHistory,
       this.#channel,
+      op.lock?.now ?? null,
+      op.lock?.token ?? null,
     ];
     const mismatch = (current: Head | null): CommitResult => ({
       ok: false,
@@ -205,9 +208,9 @@ export class PostgresStore implements Store {
       current,
     });
     for (let attempt = 0; ; attempt++) {
-      let row: (WriteHeadRow & { written: boolean }) | undefined;
+      let row: PlainRow | undefined;
       try {
-        [row] = await run<WriteHeadRow & { written: boolean }>(this.#pool, statement, values);
+        [row] = await run<PlainRow>(this.#pool, statement, values);
       } catch (error) {
         const state = sqlState(error);
         // Another creator of the same URL committed first: the statement was rolled back whole.
@@ -224,7 +227,17 @@ export class PostgresStore implements Store {
         throw unavailable(error) ?? error;
       }
       if (row === undefined) return mismatch(null);
-      if (!row.written) return mismatch(toHead(row));
+      // Someone else's lease refuses the write whatever version it was based on (SPEC 3.9).
+      if (row.locked) {
+        return {
+          ok: false,
+          index: 0,
+          reason: 'locked',
+          owner: row.locked_owner,
+          expiresAt: row.locked_until!,
+        };
+      }
+      if (!row.written) return mismatch(row.version === null ? null : toHead(row));
       return {
         ok: true,
         heads: [
@@ -636,7 +649,15 @@ export class PostgresStore implements Store {
   }
 }
 
-/** A write the one-statement path takes: a whole new document, checked by version only. */
+/** What the one-statement writes answer (statements.ts). */
+type PlainRow = WriteHeadRow & {
+  written: boolean;
+  locked: boolean;
+  locked_owner: string | null;
+  locked_until: number | null;
+};
+
+/** A write the one-statement path takes: a whole new document, checked by version and lease only. */
 function isPlain(op: WriteOp): op is WriteOp & { readonly doc: JsonObject; readonly expectVersion: number } {
   return (
     op.doc !== null &&
@@ -644,7 +665,6 @@ function isPlain(op: WriteOp): op is WriteOp & { readonly doc: JsonObject; reado
     op.increment === undefined &&
     op.uniqueKeys === undefined &&
     op.references === undefined &&
-    op.lock === undefined &&
     op.idempotency === undefined
   );
 }

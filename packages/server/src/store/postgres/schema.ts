@@ -116,6 +116,13 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     PRIMARY KEY (collection, id)
   );
   `,
+  // The live lease, mirrored on its head (leases.ts): a one-statement write locks the head and reads
+  // the lease from the same row, so a lease granted while it waited for that lock is seen.
+  (s) => `
+  ALTER TABLE ${s}.heads ADD COLUMN lease_token text, ADD COLUMN lease_owner text, ADD COLUMN lease_expires_at bigint;
+  UPDATE ${s}.heads AS h SET lease_token = l.token, lease_owner = l.owner, lease_expires_at = l.expires_at
+  FROM ${s}.leases AS l WHERE l.collection = h.collection AND l.id = h.id AND l.token IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */

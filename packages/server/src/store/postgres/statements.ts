@@ -78,7 +78,10 @@ export function createStatements(s: string) {
       ), rewritten AS (
         UPDATE ${s}.heads AS h SET version = u.version, etag = u.etag, deleted = u.deleted, doc = u.doc,
           created_at = u.created_at, updated_at = u.updated_at, updated_by = u.updated_by,
-          last_seq = counter.base + u.ord, history_from = greatest(h.history_from, u.history_from)
+          last_seq = counter.base + u.ord, history_from = greatest(h.history_from, u.history_from),
+          lease_token = CASE WHEN u.deleted THEN NULL ELSE h.lease_token END,
+          lease_owner = CASE WHEN u.deleted THEN NULL ELSE h.lease_owner END,
+          lease_expires_at = CASE WHEN u.deleted THEN NULL ELSE h.lease_expires_at END
         FROM counter, unnest($13::text[], $14::text[], $15::integer[], $16::text[], $17::boolean[], $18::text[],
           $19::bigint[], $20::bigint[], $21::text[], $22::bigint[], $23::integer[])
           AS u(collection, id, version, etag, deleted, doc, created_at, updated_at, updated_by, ord, history_from)
@@ -94,15 +97,24 @@ export function createStatements(s: string) {
      * append the change and rewrite the head. The counter row is locked after the head (it is
      * updated only once the version check passed) and held for the rest of this statement and its
      * commit, no network round trip. $4 is the time, $5 the ETag, $6 the JSON text, $7 the actor,
-     * $8 how many versions to keep, $9 the NOTIFY channel. The result is the current head (the
-     * written one when `written`); no row: the URL holds nothing.
+     * $8 how many versions to keep, $9 the NOTIFY channel; $10 and $11 the time and token of the
+     * lease check (SPEC 3.9; $10 null: none). The lease is read from the head's own row, the one
+     * just locked, so a lease granted while this statement waited for the lock is seen (the rest of
+     * the statement reads its starting snapshot). The result is the current head (the written one
+     * when `written`), with `locked` and the lease's owner and expiry when a lease refused it; no
+     * row: the URL holds nothing.
      */
     plainUpdate: `WITH cur AS (
-        SELECT ${HEAD_COLUMNS}, last_seq, history_from FROM ${s}.heads
-        WHERE collection = $1 AND id = $2 FOR UPDATE
+        SELECT ${HEAD_COLUMNS}, last_seq, history_from, lease_token, lease_owner, lease_expires_at
+        FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
+      ), blocked AS (
+        SELECT lease_owner, lease_expires_at FROM cur
+        WHERE $10::bigint IS NOT NULL AND lease_token IS NOT NULL AND lease_expires_at > $10::bigint
+          AND lease_token IS DISTINCT FROM $11::text
       ), counter AS (
         UPDATE ${s}.feed_counter SET seq = seq + 1
-        WHERE one = 1 AND EXISTS (SELECT 1 FROM cur WHERE version = $3) RETURNING seq
+        WHERE one = 1 AND EXISTS (SELECT 1 FROM cur WHERE version = $3) AND NOT EXISTS (SELECT 1 FROM blocked)
+        RETURNING seq
       ), w AS (
         SELECT counter.seq, greatest($4::bigint, cur.updated_at + 1) AS at, cur.deleted AS recreated,
           cur.created_at, cur.last_seq
@@ -121,17 +133,23 @@ export function createStatements(s: string) {
       SELECT cur.collection, cur.id, cur.version, cur.etag, cur.deleted, cur.doc, cur.updated_by,
         coalesce(CASE WHEN w.recreated THEN w.at ELSE NULL END, cur.created_at) AS created_at,
         coalesce(w.at, cur.updated_at) AS updated_at, w.seq IS NOT NULL AS written,
+        b.lease_owner AS locked_owner, b.lease_expires_at AS locked_until, b.lease_expires_at IS NOT NULL AS locked,
         CASE WHEN w.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
-      FROM cur LEFT JOIN w ON true`,
+      FROM cur LEFT JOIN w ON true LEFT JOIN blocked AS b ON true`,
     /*
      * A plain create of a URL that never held anything ($3 is 0), in one statement: when no head
      * exists, take a seq and insert change and head. A concurrent creator makes the head insert
      * fail on the primary key (23505), which aborts the whole statement; the caller reports the
      * version mismatch. Parameters as plainUpdate's. The result is one row: `written`, or the
-     * existing head.
+     * existing head (with `locked` as plainUpdate's).
      */
     plainCreate: `WITH cur AS (
-        SELECT ${HEAD_COLUMNS} FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
+        SELECT ${HEAD_COLUMNS}, lease_token, lease_owner, lease_expires_at
+        FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
+      ), blocked AS (
+        SELECT lease_owner, lease_expires_at FROM cur
+        WHERE $10::bigint IS NOT NULL AND lease_token IS NOT NULL AND lease_expires_at > $10::bigint
+          AND lease_token IS DISTINCT FROM $11::text
       ), counter AS (
         UPDATE ${s}.feed_counter SET seq = seq + 1
         WHERE one = 1 AND NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0 RETURNING seq
@@ -143,8 +161,9 @@ export function createStatements(s: string) {
         SELECT $1, $2, 1, $5::text, false, $6::text, $4::bigint, $4::bigint, $7::text, counter.seq, greatest(1, 2 - $8::integer) FROM counter
       )
       SELECT cur.*, c.seq IS NOT NULL AS written,
+        b.lease_owner AS locked_owner, b.lease_expires_at AS locked_until, b.lease_expires_at IS NOT NULL AS locked,
         CASE WHEN c.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
-      FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN counter AS c ON true`,
+      FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN counter AS c ON true LEFT JOIN blocked AS b ON true`,
     history: `${walk(s, 'greatest(h.history_from, least($3::integer, h.version + 1) - $4::integer)')}
       WHERE c.version >= chain.low AND c.version < $3::integer ORDER BY c.version DESC LIMIT $4`,
     version: `${walk(s, 'greatest(h.history_from, $3::integer)')} WHERE c.version >= chain.low AND c.version = $3`,
