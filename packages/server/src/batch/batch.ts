@@ -1,7 +1,7 @@
 import { isJsonObject, type JsonValue } from '@truce/protocol';
 import { problemBody, ProblemError } from '../http/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
-import { MAX_ROUNDS, busy } from '../resources/commit.js';
+import { casRounds, busy } from '../resources/commit.js';
 import {
   actorOf,
   type OperationInput,
@@ -69,7 +69,7 @@ export async function runBatch(
     for (const op of operations) results.push(await dispatch(op, undefined));
     return { status: 200, headers: {}, body: { results } };
   }
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (const _round of casRounds()) {
     const staging = new StagingStore(ctx.store);
     const results: OperationOutcome[] = [];
     for (const [index, op] of operations.entries()) {

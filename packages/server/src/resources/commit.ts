@@ -14,6 +14,23 @@ import { latestLink } from './stale.js';
  */
 export const MAX_ROUNDS = 64;
 
+/** No compare-and-set round starts after this long: a request then answers busy, not never. */
+export const ROUND_BUDGET_MS = 5_000;
+
+/**
+ * The rounds of a compare-and-set loop: at most {@link MAX_ROUNDS}, and none started once
+ * {@link ROUND_BUDGET_MS} have passed since the first. On a slow store under heavy contention (many
+ * writers of one resource over PostgreSQL) losing 64 races can take far longer than a client waits;
+ * the loop's caller answers 503 `busy` with `Retry-After` when the rounds run out.
+ */
+export function* casRounds(): Generator<number> {
+  const deadline = performance.now() + ROUND_BUDGET_MS;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (round > 0 && performance.now() >= deadline) return;
+    yield round;
+  }
+}
+
 /** One write for {@link commitOne}. */
 export interface OneWrite {
   readonly expectVersion: number | null;
@@ -74,7 +91,7 @@ export function writtenResult(
   };
 }
 
-/** The 503 after {@link MAX_ROUNDS} lost races. */
+/** The 503 once the rounds of {@link casRounds} ran out: every one lost its race. */
 export function busy(collection: string, id: string): ProblemError {
   return new ProblemError(
     'busy',

@@ -5,7 +5,7 @@ import { mediaTypeOf } from '../http/body.js';
 import { isProblemError, problemBody, ProblemError } from '../http/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import type { StoredResponse } from '../store/types.js';
-import { busy, MAX_ROUNDS } from './commit.js';
+import { busy, casRounds } from './commit.js';
 import {
   actorOf,
   header,
@@ -130,7 +130,7 @@ async function runClaimed(
   key: string,
   run: (ctx: ResourceContext) => Promise<OperationResult>,
 ): Promise<OperationResult> {
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (const _round of casRounds()) {
     const staging = new StagingStore(ctx.store);
     let result: OperationResult;
     try {

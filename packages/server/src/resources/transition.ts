@@ -9,7 +9,7 @@ import { readBase } from './merge.js';
 import {
   busy,
   commitOne,
-  MAX_ROUNDS,
+  casRounds,
   preconditionRequired,
   versionConflict,
   writtenResult,
@@ -54,7 +54,7 @@ export async function runTransition(
   const { patch, version } = readPatch(input, machine.field, id);
   const conditional = hasWritePrecondition(p) || version !== undefined;
 
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (const _round of casRounds()) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);

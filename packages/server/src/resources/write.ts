@@ -18,7 +18,7 @@ import { mergeOntoCurrent, readBase, staleBase } from './merge.js';
 import {
   busy,
   commitOne,
-  MAX_ROUNDS,
+  casRounds,
   preconditionRequired,
   versionConflict,
   writtenResult,
@@ -52,7 +52,7 @@ export async function writeItem(
     !tested &&
     base === undefined;
 
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (const _round of casRounds()) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     // RFC 9110 13.2.1: preconditions are ignored when the response without them would not be 2xx/412.
@@ -116,7 +116,7 @@ export async function createItem(
   const doc = withState(collection, null, split.doc);
   const indexed = checkDocument(ctx, collection, id, null, doc);
 
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (const _round of casRounds()) {
     const head = await ctx.store.get(collection.name, id);
     if (live(head)) {
       throw new ProblemError(
