@@ -216,8 +216,27 @@ describe('lost updates', () => {
       expect(p['code']).toBe('precondition-required');
       expect(p).not.toHaveProperty('currentEtag');
     }
+    const increment = await server.request(
+      `${location}/_increment`,
+      json({ pointer: '/a', by: 1 }, {}, 'POST'),
+    );
+    expect(increment.status).toBe(428);
     const ok = await server.request(location, json({ a: 2 }, { 'if-match': created.headers.get('etag')! }));
     expect(ok.status).toBe(200);
+  });
+
+  it('requirePreconditions: a missing resource is 404 before it is 428, for every kind of write', async () => {
+    for (const [path, init] of [
+      [
+        '/strict/none',
+        { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: '{}' },
+      ],
+      ['/strict/none', { method: 'DELETE' }],
+      ['/strict/none/_increment', json({ pointer: '/a', by: 1 }, {}, 'POST')],
+    ] as const) {
+      const res = await server.request(path, init);
+      expect(res.status, `${init.method} ${path}`).toBe(404);
+    }
   });
 
   it('PUT with If-None-Match: * only creates', async () => {

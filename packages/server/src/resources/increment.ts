@@ -42,7 +42,13 @@ export async function runIncrement(
   if (numberSchema?.integer && !Number.isInteger(by)) {
     throw invalid([{ pointer: '/by', message: `must be an integer: ${pointer} is an integer field` }]);
   }
-  if (collection.requirePreconditions && !hasWritePrecondition(p)) throw preconditionRequired(collection);
+  if (collection.requirePreconditions && !hasWritePrecondition(p)) {
+    // A missing resource is 404 before it is 428, as for PUT, PATCH, DELETE and transitions.
+    if (!live(await ctx.store.get(collection.name, id))) {
+      throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+    }
+    throw preconditionRequired(collection);
+  }
   const increment: Increment = { pointer, by, ...bounds(numberSchema) };
   const blind =
     numberSchema?.boundsOnly === true &&
