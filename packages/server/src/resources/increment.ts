@@ -7,7 +7,7 @@ import { checkDocument } from '../rules/check.js';
 import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';
 import { applyIncrement } from '../store/increment.js';
 import type { Head, Increment, JsonObject } from '../store/types.js';
-import { busy, commitOne, casRounds, preconditionRequired, writtenResult } from './commit.js';
+import { busy, commitOne, casTurns, preconditionRequired, writtenResult } from './commit.js';
 import { readBase } from './merge.js';
 import { actorOf, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { requireJsonObject } from './intent.js';
@@ -75,7 +75,7 @@ export async function runIncrement(
     if (result.reason === 'version-mismatch') throw new Error('a blind increment cannot lose a race');
     throw await commitProblem(ctx, collection, id, result, null, null, increment);
   }
-  for (const _round of casRounds()) {
+  for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);

@@ -6,14 +6,7 @@ import { checkDocument } from '../rules/check.js';
 import { invalidTransition, stateOf } from '../rules/states.js';
 import type { JsonObject } from '../store/types.js';
 import { readBase } from './merge.js';
-import {
-  busy,
-  commitOne,
-  casRounds,
-  preconditionRequired,
-  versionConflict,
-  writtenResult,
-} from './commit.js';
+import { busy, commitOne, casTurns, preconditionRequired, versionConflict, writtenResult } from './commit.js';
 import {
   actorOf,
   header,
@@ -54,7 +47,7 @@ export async function runTransition(
   const { patch, version } = readPatch(input, machine.field, id);
   const conditional = hasWritePrecondition(p) || version !== undefined;
 
-  for (const _round of casRounds()) {
+  for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);

@@ -15,14 +15,7 @@ import { readPreconditions } from './preconditions.js';
 import { nextDocument, readIntent, requireJsonObject, type ItemWrite } from './intent.js';
 import { live, provenance } from './representation.js';
 import { mergeOntoCurrent, readBase, staleBase } from './merge.js';
-import {
-  busy,
-  commitOne,
-  casRounds,
-  preconditionRequired,
-  versionConflict,
-  writtenResult,
-} from './commit.js';
+import { busy, commitOne, casTurns, preconditionRequired, versionConflict, writtenResult } from './commit.js';
 import { checkDocument } from '../rules/check.js';
 import { withState } from '../rules/states.js';
 import { checkWritePreconditions, latestLink } from './stale.js';
@@ -52,7 +45,7 @@ export async function writeItem(
     !tested &&
     base === undefined;
 
-  for (const _round of casRounds()) {
+  for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
     const current = live(head);
     // RFC 9110 13.2.1: preconditions are ignored when the response without them would not be 2xx/412.
@@ -116,7 +109,7 @@ export async function createItem(
   const doc = withState(collection, null, split.doc);
   const indexed = checkDocument(ctx, collection, id, null, doc);
 
-  for (const _round of casRounds()) {
+  for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
     if (live(head)) {
       throw new ProblemError(
