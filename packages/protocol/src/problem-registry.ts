@@ -186,7 +186,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     description:
       '`lockedBy` holds a lease until `expiresAt`; while it is live, only writes with its Lock-Token are accepted. Wait for the time in Retry-After and repeat the request; the lease is released or expires by then at the latest. Collections configured with `lockedStatus: 409` send this with 409.',
     members: { lockedBy: true, expiresAt: true },
-    headers: ['Retry-After'],
+    headers: ['Retry-After', 'Link'],
   },
   'lock-token-mismatch': {
     status: 409,

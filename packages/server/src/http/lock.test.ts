@@ -368,6 +368,19 @@ describe('configuration and OpenAPI', () => {
     expect(Object.keys(lock['delete']!.responses!).sort()).toStrictEqual(['204', '404', '409']);
     expect(doc.paths['/documents/{id}']!['put']!.responses!['423']).toBeDefined();
     expect(doc.components.parameters['LockToken']?.name).toBe('Lock-Token');
+    // Parameters: _lock takes a key and an actor; Truce-Base only where the server merges.
+    const refs = (params: unknown) => JSON.stringify(params);
+    const locks = doc.paths['/documents/{id}/_lock'] as unknown as { parameters: unknown };
+    expect(refs(locks.parameters)).toContain('IdempotencyKey');
+    const item = doc.paths['/documents/{id}'] as unknown as Record<string, { parameters?: unknown }>;
+    expect(refs(item['put']!.parameters)).toContain('TruceBase');
+    expect(refs(item['patch']!.parameters)).toContain('TruceBase');
+    expect(refs(item['delete']!.parameters)).not.toContain('TruceBase');
+    for (const path of ['/products/{id}/_increment', '/orders/{id}/_transitions/{name}']) {
+      const route = doc.paths[path] as unknown as Record<string, { parameters?: unknown }>;
+      expect(refs(route['post']!.parameters), path).toContain('IfMatch');
+      expect(refs(route['post']!.parameters), path).not.toContain('TruceBase');
+    }
     const notes = (await send('/_openapi.json', {}, other)).body as typeof doc;
     expect(notes.paths['/notes/{id}']!['put']!.responses!['423']).toBeUndefined();
     expect(JSON.stringify(notes.paths['/notes/{id}']!['put']!.responses!['409'])).toContain('locked');

@@ -163,6 +163,8 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
   ].map((p) => ({
     $ref: `#/components/parameters/${p}`,
   }));
+  // DELETE, transitions and increments do not merge: the server answers Truce-Base with 400.
+  const conditionalNoBase = conditional.filter((p) => p.$ref !== '#/components/parameters/TruceBase');
   const conflicts409 =
     'version-conflict, test-failed, patch-conflict, unique-violation, invalid-transition, transition-guard-failed, rule-violated' +
     (c.lockedStatus === 409 ? ', locked' : '');
@@ -194,7 +196,7 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
         parameters: [
           { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'name', in: 'path', required: true, schema: { enum: [...machine.transitions.keys()] } },
-          ...conditional,
+          ...conditionalNoBase,
         ],
         requestBody: {
           required: false,
@@ -212,7 +214,10 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
   rulePaths[`${base}/{id}/_increment`] = {
     post: {
       summary: `Add to a number of one of ${c.name}, atomically and within the schema's bounds`,
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, ...conditional],
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        ...conditionalNoBase,
+      ],
       requestBody: {
         required: true,
         content: {
@@ -312,7 +317,7 @@ function collectionPaths(c: CollectionConfig, name: string, prefix: string): Doc
       },
       delete: {
         summary: `Delete one of ${c.name}`,
-        parameters: conditional,
+        parameters: conditionalNoBase,
         responses: {
           '204': { description: 'Deleted' },
           '404': problemRef('not-found'),

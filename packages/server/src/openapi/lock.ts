@@ -27,6 +27,8 @@ export function leasePath(c: CollectionConfig, problem: (description: string) =>
     parameters: [
       { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
       { $ref: '#/components/parameters/LockToken' },
+      { $ref: '#/components/parameters/IdempotencyKey' },
+      { $ref: '#/components/parameters/Actor' },
     ],
     post: {
       summary: `Take a lease on one of ${c.name}, or renew yours (with its Lock-Token)`,
