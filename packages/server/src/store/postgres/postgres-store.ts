@@ -207,54 +207,47 @@ export class PostgresStore implements Store {
       reason: 'version-mismatch',
       current,
     });
-    for (let attempt = 0; ; attempt++) {
-      let row: PlainRow | undefined;
+    const outcome = await this.#retrying(async () => {
       try {
-        [row] = await run<PlainRow>(this.#pool, statement, values);
+        const [row] = await run<PlainRow>(this.#pool, statement, values);
+        return { row };
       } catch (error) {
-        const state = sqlState(error);
         // Another creator of the same URL committed first: the statement was rolled back whole.
-        if (creating && state === '23505' && (error as { constraint?: string }).constraint === 'heads_pkey') {
-          return mismatch(await this.get(op.collection, op.id));
-        }
-        if (state !== undefined && RETRYABLE.has(state) && attempt < this.#retries) {
-          await sleep(Math.random() * 2 ** Math.min(attempt + 1, 8));
-          continue;
-        }
-        if (state !== undefined && RETRYABLE.has(state)) {
-          throw new StoreBusyError('transactions kept colliding', 1, { cause: error });
-        }
-        throw unavailable(error) ?? error;
+        const constraint = (error as { constraint?: string }).constraint;
+        if (creating && sqlState(error) === '23505' && constraint === 'heads_pkey') return 'taken' as const;
+        throw error;
       }
-      if (row === undefined) return mismatch(null);
-      // Someone else's lease refuses the write whatever version it was based on (SPEC 3.9).
-      if (row.locked) {
-        return {
-          ok: false,
-          index: 0,
-          reason: 'locked',
-          owner: row.locked_owner,
-          expiresAt: row.locked_until!,
-        };
-      }
-      if (!row.written) return mismatch(row.version === null ? null : toHead(row));
+    });
+    if (outcome === 'taken') return mismatch(await this.get(op.collection, op.id));
+    const { row } = outcome;
+    if (row === undefined) return mismatch(null);
+    // Someone else's lease refuses the write whatever version it was based on (SPEC 3.9).
+    if (row.locked) {
       return {
-        ok: true,
-        heads: [
-          {
-            collection: op.collection,
-            id: op.id,
-            version,
-            etag,
-            deleted: false,
-            doc: JSON.parse(json) as JsonObject,
-            createdAt: creating ? at : row.created_at,
-            updatedAt: creating ? at : row.updated_at,
-            updatedBy: op.actor,
-          },
-        ],
+        ok: false,
+        index: 0,
+        reason: 'locked',
+        owner: row.locked_owner,
+        expiresAt: row.locked_until!,
       };
     }
+    if (!row.written) return mismatch(row.version === null ? null : toHead(row));
+    return {
+      ok: true,
+      heads: [
+        {
+          collection: op.collection,
+          id: op.id,
+          version,
+          etag,
+          deleted: false,
+          doc: JSON.parse(json) as JsonObject,
+          createdAt: creating ? at : row.created_at,
+          updatedAt: creating ? at : row.updated_at,
+          updatedBy: op.actor,
+        },
+      ],
+    };
   }
 
   /** See {@link Store.lease}: one transaction, ordered with commits by the head's row lock. */
@@ -606,39 +599,43 @@ export class PostgresStore implements Store {
   #transaction<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('The store is closed.'));
     return this.#track(
-      (async () => {
-        for (let attempt = 0; ; attempt++) {
-          let client: pg.PoolClient;
-          try {
-            client = await this.#pool.connect();
-          } catch (error) {
-            throw unavailable(error) ?? error;
-          }
-          let broken: Error | undefined;
-          try {
-            await client.query('BEGIN');
-            const result = await fn(client);
-            await client.query('COMMIT');
-            return result;
-          } catch (error) {
-            await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-            if (isConnectionError(error)) broken = error as Error;
-            const state = sqlState(error);
-            if (state !== undefined && RETRYABLE.has(state)) {
-              if (attempt < this.#retries) {
-                // Full jitter over an exponential ceiling: 2, 4, 8 ... 256 ms.
-                await sleep(Math.random() * 2 ** Math.min(attempt + 1, 8));
-                continue;
-              }
-              throw new StoreBusyError('transactions kept colliding', 1, { cause: error });
-            }
-            throw unavailable(error) ?? error;
-          } finally {
-            client.release(broken);
-          }
+      this.#retrying(async () => {
+        const client = await this.#pool.connect();
+        let broken: Error | undefined;
+        try {
+          await client.query('BEGIN');
+          const result = await fn(client);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          if (isConnectionError(error)) broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken);
         }
-      })(),
+      }),
     );
+  }
+
+  /**
+   * Runs `attempt` again (after a jittered pause) when PostgreSQL aborted it for a deadlock or a
+   * serialization failure, up to the retry budget, then gives up with StoreBusyError. A refusal
+   * passes through as it is; an unavailable database becomes StoreBusyError too.
+   */
+  async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (error instanceof Refused) throw error;
+        const state = sqlState(error);
+        if (state === undefined || !RETRYABLE.has(state)) throw unavailable(error) ?? error;
+        if (n >= this.#retries) throw new StoreBusyError('transactions kept colliding', 1, { cause: error });
+        // Full jitter over an exponential ceiling: 2, 4, 8 ... 256 ms.
+        await sleep(Math.random() * 2 ** Math.min(n + 1, 8));
+      }
+    }
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {

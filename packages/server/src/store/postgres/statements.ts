@@ -17,6 +17,17 @@ const walk = (s: string, low: string) => `
   FROM chain JOIN ${s}.changes AS c ON c.seq = chain.seq`;
 
 /**
+ * The lease that refuses a one-statement write (plainUpdate, plainCreate): the live lease mirrored
+ * on the locked head row `cur`, held under a token other than $11, checked at time $10 (null: the
+ * write asks for no lease check).
+ */
+const BLOCKED = `
+        SELECT lease_owner, lease_expires_at FROM cur
+        WHERE $10::bigint IS NOT NULL AND lease_token IS NOT NULL AND lease_expires_at > $10::bigint
+          AND lease_token IS DISTINCT FROM $11::text
+      `;
+
+/**
  * Every fixed statement of a store over schema `s` (already quoted), named after its key: a pool's
  * connections belong to one store, so names need only be unique within it.
  */
@@ -107,11 +118,7 @@ export function createStatements(s: string) {
     plainUpdate: `WITH cur AS (
         SELECT ${HEAD_COLUMNS}, last_seq, history_from, lease_token, lease_owner, lease_expires_at
         FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
-      ), blocked AS (
-        SELECT lease_owner, lease_expires_at FROM cur
-        WHERE $10::bigint IS NOT NULL AND lease_token IS NOT NULL AND lease_expires_at > $10::bigint
-          AND lease_token IS DISTINCT FROM $11::text
-      ), counter AS (
+      ), blocked AS (${BLOCKED}), counter AS (
         UPDATE ${s}.feed_counter SET seq = seq + 1
         WHERE one = 1 AND EXISTS (SELECT 1 FROM cur WHERE version = $3) AND NOT EXISTS (SELECT 1 FROM blocked)
         RETURNING seq
@@ -146,11 +153,7 @@ export function createStatements(s: string) {
     plainCreate: `WITH cur AS (
         SELECT ${HEAD_COLUMNS}, lease_token, lease_owner, lease_expires_at
         FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
-      ), blocked AS (
-        SELECT lease_owner, lease_expires_at FROM cur
-        WHERE $10::bigint IS NOT NULL AND lease_token IS NOT NULL AND lease_expires_at > $10::bigint
-          AND lease_token IS DISTINCT FROM $11::text
-      ), counter AS (
+      ), blocked AS (${BLOCKED}), counter AS (
         UPDATE ${s}.feed_counter SET seq = seq + 1
         WHERE one = 1 AND NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0 RETURNING seq
       ), appended AS (
