@@ -94,8 +94,11 @@ export function writtenResult(
 // Per store, per resource: the tail of the queue of writers waiting for their turn in this process.
 const turnQueues = new WeakMap<object, Map<string, Promise<void>>>();
 
-/** Waits until the writers ahead of this one on `key` are done; resolves with the release. */
-async function takeTurn(store: object, key: string): Promise<() => void> {
+/**
+ * Waits until the holders of turns on `key` (of `store`) that came before are done; resolves with
+ * the release, which the caller must call exactly once when its turn is over.
+ */
+export async function takeTurn(store: object, key: string): Promise<() => void> {
   let queues = turnQueues.get(store);
   if (queues === undefined) turnQueues.set(store, (queues = new Map()));
   const ahead = queues.get(key) ?? Promise.resolve();
@@ -126,7 +129,7 @@ export async function* casTurns(
   let release: (() => void) | undefined;
   try {
     for (const round of casRounds()) {
-      if (round === 1) release = await takeTurn(ctx.store, `${collection.length}:${collection}/${id}`);
+      if (round === 1) release = await takeTurn(ctx.store, `cas:${collection.length}:${collection}/${id}`);
       yield round;
     }
   } finally {

@@ -5,7 +5,7 @@ import { mediaTypeOf } from '../http/body.js';
 import { isProblemError, problemBody, ProblemError } from '../http/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import type { StoredResponse } from '../store/types.js';
-import { busy, casRounds } from './commit.js';
+import { busy, casRounds, takeTurn } from './commit.js';
 import {
   actorOf,
   header,
@@ -96,9 +96,6 @@ function resourceOf(ctx: ResourceContext, instance: string): string | undefined 
   return `${collection}/${id}`;
 }
 
-// The idempotent requests to one resource that run in this process, chained, per store.
-const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
-
 /**
  * Runs the idempotent requests to one resource one after the other within this process. Each runs on a
  * staging view pinned to the versions it read, so two running at once on a hot resource (64 clients
@@ -107,19 +104,12 @@ const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
  * from other processes, and writes without a key, still meet at the compare-and-set.
  */
 async function oneAtATime<T>(ctx: ResourceContext, resource: string, task: () => Promise<T>): Promise<T> {
-  let queue = queues.get(ctx.store);
-  if (queue === undefined) queues.set(ctx.store, (queue = new Map()));
-  const previous = queue.get(resource) ?? Promise.resolve();
-  const mine = previous.then(task, task);
-  const tail = mine.then(
-    () => undefined,
-    () => undefined,
-  );
-  queue.set(resource, tail);
+  // A queue of its own ("keyed:"): inside, the request may still take a compare-and-set turn.
+  const release = await takeTurn(ctx.store, `keyed:${resource}`);
   try {
-    return await mine;
+    return await task();
   } finally {
-    if (queue.get(resource) === tail) queue.delete(resource);
+    release();
   }
 }
 
