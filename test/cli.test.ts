@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,17 @@ beforeAll(() => {
   dir = tempDir();
 });
 afterAll(() => dir.remove());
+
+describe('the installed command', () => {
+  it('is linked by npm install, so `npx truce` works in the workspace', () => {
+    // npm links a workspace's bins at install time; the link must point at a committed file that
+    // loads the build, not at dist/, which does not exist yet when npm links.
+    const r = spawnSync(join('node_modules', '.bin', 'truce'), ['--help'], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: truce <command>');
+  });
+});
 
 describe('truce check', () => {
   it('accepts the shop example', async () => {
