@@ -87,7 +87,9 @@ describe('batch results are bounded in bytes', () => {
       atomic: false,
       operations: Array.from({ length: 5 }, () => ({ method: 'GET', path: '/docs?limit=1000' })),
     });
-    const { results } = (await res.json()) as { results: { status: number; body: { items: unknown[]; next: string } }[] };
+    const { results } = (await res.json()) as {
+      results: { status: number; body: { items: unknown[]; next: string } }[];
+    };
     for (const r of results) {
       expect(r.status).toBe(200);
       expect(Buffer.byteLength(JSON.stringify(r.body.items))).toBeLessThanOrEqual(PAGE_BYTES);

@@ -151,7 +151,9 @@ describe('change feed as JSON', () => {
     // Past the newest sequence plus one: a position from another database, or a typo.
     const ahead = await problem(await fetch(`${url}/_changes?since=${newest + 2}`));
     expect(ahead.errors).toEqual([{ parameter: 'since', message: expect.stringContaining(`${newest + 1}`) }]);
-    expect((await problem(await sse(String(newest + 2)))).errors[0]).toMatchObject({ header: 'Last-Event-ID' });
+    expect((await problem(await sse(String(newest + 2)))).errors[0]).toMatchObject({
+      header: 'Last-Event-ID',
+    });
     // The newest and the one after it are where a caught-up reader stands.
     for (const since of [newest, newest + 1]) {
       const page = (await (await fetch(`${url}/_changes?since=${since}`)).json()) as { last: number };

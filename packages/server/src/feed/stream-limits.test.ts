@@ -74,7 +74,9 @@ describe('change-feed stream limits', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     let received = '';
     socket.on('data', (d: Buffer) => (received += d.toString()));
-    socket.write('GET /_changes?since=now HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n'.repeat(50));
+    socket.write(
+      'GET /_changes?since=now HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n'.repeat(50),
+    );
     const end = Date.now() + 5000;
     while (!received.includes('feed from') && Date.now() < end) await sleep(20);
     expect(received).toMatch(/^HTTP\/1.1 200/);

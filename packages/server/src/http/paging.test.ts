@@ -18,7 +18,10 @@ beforeAll(async () => {
     const id = `p${String(i).padStart(2, '0')}`;
     ids.push(id);
     const size = i % 3 === 2 ? 10 : BIG;
-    const res = await server.request(`/docs/${id}`, json({ kind: i % 2 ? 'odd' : 'even', text: 'x'.repeat(size) }));
+    const res = await server.request(
+      `/docs/${id}`,
+      json({ kind: i % 2 ? 'odd' : 'even', text: 'x'.repeat(size) }),
+    );
     expect(res.status).toBe(201);
     await res.arrayBuffer();
   }

@@ -22,7 +22,9 @@ const FIRST_READ = 8;
 const MAX_READ = 64;
 
 /** One round of reading: the next `count` items after wherever the previous round stopped. */
-export type ReadMore<T> = (count: number) => Promise<{ readonly items: readonly T[]; readonly more: boolean }>;
+export type ReadMore<T> = (
+  count: number,
+) => Promise<{ readonly items: readonly T[]; readonly more: boolean }>;
 
 /** A page filled by {@link fillPage}. */
 export interface FilledPage<T> {
