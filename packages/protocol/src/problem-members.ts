@@ -86,6 +86,8 @@ export interface ProblemMembers {
   'unsupported-media-type': NoMembers;
   /** `limit` is the maximum body size in bytes. */
   'payload-too-large': { limit: number };
+  /** `limit` is the most bytes of JSON the results of one batch may hold. */
+  'results-too-large': { limit: number };
   'not-found': NoMembers;
   /** `oldestAvailable` is the oldest change-feed sequence number still retained. */
   'history-expired': { oldestAvailable: number };

@@ -270,6 +270,16 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     description: 'The body exceeds `limit` bytes. Send a smaller body, for example by splitting the change.',
     members: { limit: true },
   },
+  'results-too-large': {
+    status: 413,
+    title: 'The batch’s results are too large',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The results of a batch would exceed the bytes one batch answer may hold.',
+    description:
+      'The results of the operations of one batch may hold at most `limit` bytes of JSON. An atomic batch whose results would exceed it is refused whole and nothing is written; in a non-atomic batch a read that does not fit gets this problem as its result. Send the operations in several batches, or read large lists and resources with requests of their own.',
+    members: { limit: true },
+  },
   'not-found': {
     status: 404,
     title: 'Not found',
@@ -295,9 +305,10 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     title: 'The store is busy',
     retryable: true,
     resolution: 'wait-and-retry',
-    summary: 'The store stayed busy after the server’s own retries.',
+    summary:
+      'The store stayed busy after the server’s own retries, or the server has as many change-feed streams open as it allows.',
     description:
-      'Serialization failures or lock timeouts persisted, and nothing was written. Wait for the time in Retry-After and repeat the request.',
+      'Serialization failures or lock timeouts persisted, and nothing was written; or a change-feed stream was refused because the server, or this connection, has the most streams open it allows. Wait for the time in Retry-After and repeat the request (a stream refused for its connection: on another connection).',
     members: {},
     headers: ['Retry-After'],
   },

@@ -8,6 +8,7 @@ import {
   type OperationResult,
   type ResourceContext,
 } from '../resources/context.js';
+import { ResultBudget } from './budget.js';
 import { StagingStore } from './staging.js';
 
 /** SPEC 3.10: at most this many operations in one batch. */
@@ -66,16 +67,19 @@ export async function runBatch(
   const { atomic, operations } = readBatch(ctx, input);
   if (!atomic) {
     const results: OperationOutcome[] = [];
-    for (const op of operations) results.push(await dispatch(op, undefined));
+    const budget = new ResultBudget(ctx.typeBase);
+    for (const op of operations) results.push(budget.fit(op, await dispatch(op, undefined)));
     return { status: 200, headers: {}, body: { results } };
   }
   for (const _round of casRounds()) {
     const staging = new StagingStore(ctx.store);
     const results: OperationOutcome[] = [];
+    const budget = new ResultBudget(ctx.typeBase);
     for (const [index, op] of operations.entries()) {
       staging.operation = index;
       const outcome = await dispatch(op, staging);
       if (outcome.status >= 400) return failed(index, outcome);
+      if (!budget.take(outcome)) return failed(index, budget.refusal(op));
       results.push(outcome);
     }
     if (staging.writes.length === 0) return { status: 200, headers: {}, body: { results } };

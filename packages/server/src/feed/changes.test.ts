@@ -128,6 +128,47 @@ describe('change feed as JSON', () => {
     expect(head.headers.get('content-type')).toMatch(/application\/json/);
     expect((await fetch(`${url}/nothing/_changes`)).status).toBe(404);
   });
+
+  it('parses since and Last-Event-ID exactly, and refuses positions past the newest change plus one', async () => {
+    await fetch(`${url}/notes/since-check`, json({ at: 1 }));
+    const newest = await store.lastSeq();
+    const sse = (id: string) =>
+      fetch(`${url}/_changes`, { headers: { accept: 'text/event-stream', 'last-event-id': id } });
+    const problem = async (res: Response) => {
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      return (await res.json()) as { code: string; errors: Record<string, string>[] };
+    };
+    // 2^53 + 1 and beyond would round to another position; digits only, nothing else.
+    for (const bad of ['9999999999999999', '9007199254740993', '1e3', '+1', '1.0', '0x10']) {
+      const body = await problem(await fetch(`${url}/_changes?since=${encodeURIComponent(bad)}`));
+      expect(body.code).toBe('malformed-request');
+      expect(body.errors).toEqual([{ parameter: 'since', message: expect.any(String) }]);
+      expect((await problem(await sse(bad))).errors).toEqual([
+        { header: 'Last-Event-ID', message: expect.any(String) },
+      ]);
+    }
+    // Past the newest sequence plus one: a position from another database, or a typo.
+    const ahead = await problem(await fetch(`${url}/_changes?since=${newest + 2}`));
+    expect(ahead.errors).toEqual([{ parameter: 'since', message: expect.stringContaining(`${newest + 1}`) }]);
+    expect((await problem(await sse(String(newest + 2)))).errors[0]).toMatchObject({
+      header: 'Last-Event-ID',
+    });
+    // The newest and the one after it are where a caught-up reader stands.
+    for (const since of [newest, newest + 1]) {
+      const page = (await (await fetch(`${url}/_changes?since=${since}`)).json()) as { last: number };
+      expect(page.last).toBe(since);
+    }
+    const stop = new AbortController();
+    const res = await fetch(`${url}/_changes`, {
+      headers: { accept: 'text/event-stream', 'last-event-id': String(newest + 1) },
+      signal: stop.signal,
+    });
+    expect(res.status).toBe(200);
+    stop.abort();
+    // Leading zeros are still digits of the same number.
+    expect((await fetch(`${url}/_changes?since=00${newest}`)).status).toBe(200);
+  });
 });
 
 describe('change feed as Server-Sent Events', () => {

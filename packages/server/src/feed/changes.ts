@@ -8,18 +8,24 @@ import {
   type ResourceContext,
 } from '../resources/context.js';
 import type { ChangeRecord, Store } from '../store/types.js';
+import { admitStream, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream-limits.js';
+import { fillPage, jsonStream, type FilledPage } from '../resources/paging.js';
 
-/** How the change feed paces itself; tests shorten the intervals. */
-export interface FeedTiming {
+/** How the change feed paces and bounds itself; tests shorten the intervals and lower the limits. */
+export interface FeedTiming extends StreamLimits {
   /** A comment line this often when nothing else was sent (SPEC 3.11: 15 s). */
   readonly heartbeatMs: number;
   /** How often a caught-up stream looks for commits made by other processes. */
   readonly pollMs: number;
 }
 
-export const DEFAULT_FEED_TIMING: FeedTiming = { heartbeatMs: 15_000, pollMs: 1_000 };
+export const DEFAULT_FEED_TIMING: FeedTiming = {
+  heartbeatMs: 15_000,
+  pollMs: 1_000,
+  ...DEFAULT_STREAM_LIMITS,
+};
 
-/** Changes read from the store per page; a stream never holds more than one page in memory. */
+/** Changes per page of a stream (also bounded in bytes); a stream holds at most one page in memory. */
 const PAGE = 100;
 
 /** One change as the feed shows it (SPEC 3.11). */
@@ -37,6 +43,11 @@ function changeEvent(c: ChangeRecord): Record<string, unknown> {
   };
 }
 
+/** One change as a Server-Sent Event. */
+function eventText(c: ChangeRecord): string {
+  return `id: ${c.seq}\nevent: change\ndata: ${JSON.stringify(changeEvent(c))}\n\n`;
+}
+
 /** Where a reader starts: `Last-Event-ID` (a resuming stream), else `?since=` (a sequence or `now`), else 0. */
 async function startingPoint(store: Store, input: OperationInput, stream: boolean): Promise<number> {
   // Last-Event-ID is the EventSource resumption header; a JSON poll says where it is with ?since=.
@@ -45,6 +56,19 @@ async function startingPoint(store: Store, input: OperationInput, stream: boolea
   const raw = resume ?? (Array.isArray(sinceParam) ? sinceParam[sinceParam.length - 1] : sinceParam);
   if (raw === 'now') return store.lastSeq();
   const since = raw === undefined || raw === '' ? 0 : parsedSince(raw, resume !== undefined);
+  // A position the feed has not reached is a mistake (a sequence from another database, a typo):
+  // accepted, it would silently skip every change up to it. One past the newest is allowed: it is
+  // where a reader that remembers "the next one I want" stands.
+  if (since > 0) {
+    const newest = await store.lastSeq();
+    if (since > newest + 1) {
+      throw badSince(
+        resume !== undefined,
+        `${resume !== undefined ? 'Last-Event-ID' : 'since'} ${since} is past the newest change (${newest}).`,
+        `must be at most ${newest + 1}, the newest sequence number plus one`,
+      );
+    }
+  }
   // SPEC 3.11: a position older than the retained feed cannot be answered without gaps.
   const floor = await store.feedFloor();
   if (since < floor) {
@@ -57,18 +81,22 @@ async function startingPoint(store: Store, input: OperationInput, stream: boolea
   return since;
 }
 
+/** Digits only and exact: beyond 2^53 - 1 a number would silently round to another position. */
 function parsedSince(raw: string, resume: boolean): number {
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) {
-    const where = resume ? { header: 'Last-Event-ID' } : { parameter: 'since' };
-    throw new ProblemError(
-      'malformed-request',
+  const since = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(since)) {
+    throw badSince(
+      resume,
       `${resume ? 'Last-Event-ID' : 'since'} must be a sequence number or "now".`,
-      {
-        errors: [{ ...where, message: 'must be a non-negative integer or "now"' }],
-      },
+      'must be a non-negative integer (at most 9007199254740991) or "now"',
     );
   }
-  return Number(raw);
+  return since;
+}
+
+function badSince(resume: boolean, detail: string, message: string): ProblemError {
+  const where = resume ? { header: 'Last-Event-ID' } : { parameter: 'since' };
+  return new ProblemError('malformed-request', detail, { errors: [{ ...where, message }] });
 }
 
 /** GET `/_changes` and `/{c}/_changes` as JSON: `{ results, last }`, paged by `?limit=`. */
@@ -86,13 +114,33 @@ export async function readChanges(
       errors: [{ parameter: 'limit', message: 'must be an integer from 1 to 1000' }],
     });
   }
-  const records = await ctx.store.changes({ since, limit, collection: collection?.name });
-  const last = records.length > 0 ? records[records.length - 1]!.seq : since;
+  const page = await changesPage(ctx.store, collection, since, limit);
+  const last = page.last?.seq ?? since;
   return {
     status: 200,
     headers: { 'cache-control': 'no-store' },
-    body: { results: records.map(changeEvent), last },
+    body: jsonStream('{"results":[', page.texts, `],"last":${last}}`),
   };
+}
+
+/** Changes after `since`, at most `limit` of them and {@link PAGE_BYTES} bytes (at least one). */
+function changesPage(
+  store: Store,
+  collection: CollectionConfig | undefined,
+  since: number,
+  limit: number,
+  render: (change: ChangeRecord) => string = (change) => JSON.stringify(changeEvent(change)),
+): Promise<FilledPage<ChangeRecord>> {
+  let after = since;
+  return fillPage<ChangeRecord>({
+    limit,
+    read: async (count) => {
+      const items = await store.changes({ since: after, limit: count, collection: collection?.name });
+      after = items[items.length - 1]?.seq ?? after;
+      return { items, more: items.length === count };
+    },
+    render,
+  });
 }
 
 /** True when the client asked for Server-Sent Events (a HEAD gets the JSON answer's headers). */
@@ -113,6 +161,7 @@ export async function streamChanges(
   reply: FastifyReply,
 ): Promise<void> {
   let cursor = await startingPoint(ctx.store, input, true);
+  const release = admitStream(ctx.feed, ctx.streams.size, request.raw.socket);
   reply.hijack();
   const res = reply.raw;
   const stop = new AbortController();
@@ -133,13 +182,15 @@ export async function streamChanges(
   try {
     await send(`retry: 1000\n: feed from ${cursor}\n\n`);
     while (!stop.signal.aborted) {
-      const page = await ctx.store.changes({ since: cursor, limit: PAGE, collection: collection?.name });
-      for (const change of page) {
+      // A page is bounded in bytes as well as in changes, so a stream that waits for a slow
+      // reader holds at most about PAGE_BYTES of changes.
+      const page = await changesPage(ctx.store, collection, cursor, PAGE, eventText);
+      for (const text of page.texts) {
         if (stop.signal.aborted) break;
-        await send(`id: ${change.seq}\nevent: change\ndata: ${JSON.stringify(changeEvent(change))}\n\n`);
-        cursor = change.seq;
+        await send(text);
       }
-      if (page.length === PAGE) continue;
+      cursor = page.last?.seq ?? cursor;
+      if (page.more) continue;
       const quiet = Date.now() - lastSent;
       if (quiet >= ctx.feed.heartbeatMs) {
         await send(': heartbeat\n\n');
@@ -151,6 +202,7 @@ export async function streamChanges(
     request.log.warn({ err: error }, 'change feed stream ended by an error');
   } finally {
     ctx.streams.delete(stop);
+    release();
     if (!res.writableEnded) res.end();
   }
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { OperationResult } from '../resources/context.js';
 import { problemBody, type ProblemError } from './problem-error.js';
@@ -7,6 +8,8 @@ export function sendResult(reply: FastifyReply, result: OperationResult): Fastif
   reply.code(result.status).headers(result.headers);
   if (result.body === undefined) return reply.send();
   if (!result.headers['content-type']) reply.type('application/json; charset=utf-8');
+  // A stream (a list page, item by item) goes out as the socket takes it.
+  if (result.body instanceof Readable) return reply.send(result.body);
   // A string body is already rendered (an HTML page, a cached document); anything else is JSON.
   return reply.send(typeof result.body === 'string' ? result.body : JSON.stringify(result.body));
 }

@@ -52,6 +52,7 @@ export function buildOpenApi(config: TruceConfig, prefix = ''): Doc {
           },
         },
         '410': problemRef('history-expired: since is older than the retained feed'),
+        '503': problemRef('busy: the server, or this connection, has as many streams open as allowed'),
       },
     },
   });

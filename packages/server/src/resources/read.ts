@@ -3,6 +3,7 @@ import type { CollectionConfig } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
 import { InvalidCursorError, type JsonPrimitive } from '../store/types.js';
 import { resourcePath, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
+import { jsonStream, listPage } from './paging.js';
 import { readPreconditions, selected } from './preconditions.js';
 import { headRepresentation, live, validatorHeaders } from './representation.js';
 
@@ -39,7 +40,7 @@ export async function readItem(
 
 const LIST_PARAMS = new Set(['limit', 'cursor']);
 
-/** GET `/{c}`: one page of live resources, ordered by id, with equality filters. */
+/** GET `/{c}`: one page of live resources, ordered by id, with equality filters; see {@link listPage}. */
 export async function listItems(
   ctx: ResourceContext,
   collection: CollectionConfig,
@@ -75,7 +76,7 @@ export async function listItems(
   }
   let page;
   try {
-    page = await ctx.store.list(collection.name, { limit, cursor, filters });
+    page = await listPage(ctx, collection, { limit, cursor, filters });
   } catch (error) {
     if (error instanceof InvalidCursorError) {
       throw new ProblemError('malformed-request', 'The cursor is not one this server issued.', {
@@ -95,7 +96,8 @@ export async function listItems(
     headers['link'] =
       `<${ctx.prefix}/${encodeURIComponent(collection.name)}?${params.toString()}>; rel="next"`;
   }
-  return { status: 200, headers, body: { items: page.items.map(headRepresentation), next: page.next } };
+  const tail = `],"next":${JSON.stringify(page.next)}}`;
+  return { status: 200, headers, body: jsonStream('{"items":[', page.texts, tail) };
 }
 
 /**
