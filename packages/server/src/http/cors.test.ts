@@ -1,5 +1,8 @@
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../config/load.js';
 import { startTestServer, type TestServer } from '../testing/harness.js';
+import { registerCors } from './cors.js';
 
 /*
  * Cross-origin rules (docs/http-api.md, "Cross-origin requests") through real HTTP: preflights,
@@ -54,8 +57,11 @@ async function statusOf(path: string, on: TestServer = server): Promise<unknown>
   return ((await (await on.request(path)).json()) as { status?: unknown }).status;
 }
 
-const corsHeaders = (res: Response) =>
-  [...res.headers.keys()].filter((name) => name.startsWith('access-control-'));
+const corsHeaders = (res: Response) => {
+  const names: string[] = [];
+  res.headers.forEach((_value, name) => void (name.startsWith('access-control-') && names.push(name)));
+  return names;
+};
 
 describe('preflight', () => {
   it('is answered 204 for an allowed origin, with what Truce needs, before any route', async () => {
@@ -145,6 +151,23 @@ describe('answers to an allowed origin', () => {
       expect(res.headers.get('vary')).toBe('Origin');
     } finally {
       stop.abort();
+    }
+  });
+
+  it("keep Vary: Origin next to a route's own Vary", async () => {
+    // No Truce route sets Vary today; one of the routes an embedding app adds next to the layer can.
+    const app = Fastify();
+    registerCors(app, parseConfigText(`cors: { origins: ['${APP}'] }\ncollections: {}`));
+    app.get('/negotiated', async (_request, reply) => reply.header('vary', 'Accept').send('x'));
+    app.get('/plain', async () => 'x');
+    try {
+      for (const origin of [APP, EVIL]) {
+        const negotiated = await app.inject({ url: '/negotiated', headers: { origin } });
+        expect(negotiated.headers['vary']).toBe('Accept, Origin');
+        expect((await app.inject({ url: '/plain', headers: { origin } })).headers['vary']).toBe('Origin');
+      }
+    } finally {
+      await app.close();
     }
   });
 
