@@ -210,6 +210,21 @@ describe('simple cross-site requests that could change state', () => {
     }
   });
 
+  it('an actor header named like a safelisted one does not count as proof of a preflight', async () => {
+    const lax = await startTestServer(`actorHeader: Content-Language\n${TASKS}`);
+    try {
+      const path = await task(lax);
+      const res = await lax.request(`${path}/_transitions/close`, {
+        method: 'POST',
+        headers: { origin: EVIL, 'content-language': 'mallory' },
+      });
+      await refused(res);
+      expect(await statusOf(path, lax)).toBe('open');
+    } finally {
+      await lax.close();
+    }
+  });
+
   it('a body-less _lock is refused and takes no lease', async () => {
     const path = await task();
     await refused(await server.request(`${path}/_lock`, { method: 'POST', headers: { origin: EVIL } }));

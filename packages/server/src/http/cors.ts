@@ -50,6 +50,15 @@ const TRUCE_REQUEST_HEADERS = [
   'Authorization',
 ];
 
+/** Request headers a page may send without a preflight (Fetch, "CORS-safelisted request-header"). */
+const SAFELISTED_HEADERS = new Set([
+  'accept',
+  'accept-language',
+  'content-language',
+  'content-type',
+  'range',
+]);
+
 /** The only Content-Type essences a page may send without a preflight (Fetch, "CORS-safelisted request-header"). */
 const SIMPLE_MEDIA_TYPES = new Set([
   'application/x-www-form-urlencoded',
@@ -73,10 +82,11 @@ export function registerCors(app: FastifyInstance, config: TruceConfig): void {
   // Answers differ by Origin only when some origin is allowed (ACAO present or not).
   const varies = origins.size > 0;
   const allowHeaders = [...TRUCE_REQUEST_HEADERS, config.actorHeaderName].join(', ');
+  // Content-Type is judged by its value; an actor header named like a safelisted one proves nothing.
   const preflighted = new Set(
     [...TRUCE_REQUEST_HEADERS, config.actorHeaderName]
       .map((name) => name.toLowerCase())
-      .filter((name) => name !== 'content-type'),
+      .filter((name) => !SAFELISTED_HEADERS.has(name)),
   );
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
