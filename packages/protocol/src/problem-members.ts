@@ -96,6 +96,8 @@ export interface ProblemMembers {
   /** A JSON Patch operation could not be applied to the current state (RFC 5789 2.2, conflicting state). */
   'patch-conflict': { operationIndex: number; pointer: string };
   'method-not-allowed': NoMembers;
+  /** A simple (unpreflighted) cross-site request on an unsafe method, from an origin not allowed. */
+  'cross-origin-refused': NoMembers;
   'internal-error': NoMembers;
 }
 

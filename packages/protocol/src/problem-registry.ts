@@ -346,6 +346,17 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     members: {},
     headers: ['Allow'],
   },
+  'cross-origin-refused': {
+    status: 403,
+    title: 'Cross-site request refused',
+    retryable: false,
+    resolution: 'none',
+    summary:
+      'A request that could change state came from a page on another site, without a preflight, from an origin the server does not allow.',
+    description:
+      "Any web page can make a browser send a POST with no body, a form or a text/plain body to any server, without asking first (a \"simple\" request). Truce refuses such requests when the browser says they come from another site (`Sec-Fetch-Site`) or from an origin (`Origin`) that is neither the server's own nor in `cors.origins`, so that a page cannot run a transition, take a lease or write in its visitor's name. Clients that are not browsers send no `Origin` and are not affected. If your own web app was refused, add its origin to `cors.origins` in the server configuration; requests sent with `Content-Type: application/json` or any of Truce's own headers are preflighted by the browser and are not refused.",
+    members: {},
+  },
   'internal-error': {
     status: 500,
     title: 'Internal server error',

@@ -99,6 +99,7 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'precondition-failed': { currentEtag: '"3-x"' },
   'patch-conflict': { operationIndex: 1, pointer: '/a/b' },
   'method-not-allowed': {},
+  'cross-origin-refused': {},
   'internal-error': {},
 };
 
@@ -135,6 +136,7 @@ describe('problemTypes', () => {
       'precondition-failed': 412,
       'patch-conflict': 409,
       'method-not-allowed': 405,
+      'cross-origin-refused': 403,
       'internal-error': 500,
     });
   });

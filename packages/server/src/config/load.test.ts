@@ -133,4 +133,34 @@ collections:
     expect(redactStorage('postgres://u:hunter2@h/db')).toBe('postgres://u:***@h/db');
     expect(redactStorage('postgres://u@h/db')).toBe('postgres://u@h/db');
   });
+
+  it('reads cors origins as exact origins, and says what was meant when one is not', () => {
+    expect(parseConfigText('collections: {}').cors).toEqual({ origins: new Set(), maxAge: 600 });
+    const c = parseConfigText(
+      'cors: { origins: [https://app.example.com, "http://127.0.0.1:5173", "http://[::1]:8080", chrome-extension://abcdef], maxAge: 60 }\ncollections: {}',
+    );
+    expect([...c.cors.origins]).toEqual([
+      'https://app.example.com',
+      'http://127.0.0.1:5173',
+      'http://[::1]:8080',
+      'chrome-extension://abcdef',
+    ]);
+    expect(c.cors.maxAge).toBe(60);
+    const found = issues(
+      'cors: { origins: ["https://App.example.com", "https://a.example:443", "https://a.example/", "http://a.example/x", "*", "null", "file:///tmp"], maxAge: -1 }\ncollections: {}',
+    );
+    expect(found).toEqual([
+      { pointer: '/cors/origins/4', message: expect.stringContaining('must match pattern') },
+      { pointer: '/cors/origins/5', message: expect.stringContaining('must match pattern') },
+      { pointer: '/cors/maxAge', message: expect.stringContaining('>= 0') },
+      { pointer: '/cors/origins/0', message: expect.stringContaining('use "https://app.example.com"') },
+      { pointer: '/cors/origins/1', message: expect.stringContaining('use "https://a.example"') },
+      { pointer: '/cors/origins/2', message: expect.stringContaining('use "https://a.example"') },
+      { pointer: '/cors/origins/3', message: expect.stringContaining('use "http://a.example"') },
+      { pointer: '/cors/origins/6', message: '"file:///tmp" is not an origin (scheme://host[:port])' },
+    ]);
+    expect(issues('cors: {}\ncollections: {}')).toEqual([
+      { pointer: '/cors/origins', message: expect.stringContaining('required') },
+    ]);
+  });
 });

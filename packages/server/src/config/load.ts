@@ -19,6 +19,8 @@ export const DEFAULT_LISTEN = '127.0.0.1:4000';
 export const DEFAULT_STORAGE = 'sqlite:./data/truce.db';
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_HISTORY_KEEP = 100;
+/** Seconds a browser may reuse a preflight answer: short enough that removing an origin takes effect soon. */
+export const DEFAULT_CORS_MAX_AGE = 600;
 
 /** Thrown when a configuration cannot be used; `issues` lists every problem found, each with its path. */
 export class ConfigError extends Error {
@@ -122,6 +124,13 @@ export function resolveConfig(
     issues.push({ pointer: '/storage', message: storageIssue });
   }
 
+  const corsOrigins = Array.isArray(input.cors?.origins) ? input.cors.origins : [];
+  corsOrigins.forEach((origin, i) => {
+    const issue = typeof origin === 'string' ? checkOrigin(origin) : undefined;
+    if (issue !== undefined && !issues.some((x) => x.pointer === `/cors/origins/${i}`))
+      issues.push({ pointer: `/cors/origins/${i}`, message: issue });
+  });
+
   const collections = new Map<string, CollectionConfig>();
   if (shapeValid) {
     for (const [name, c] of Object.entries(input.collections)) {
@@ -143,6 +152,7 @@ export function resolveConfig(
     idempotencyTtlMs: (input.idempotency?.ttl ?? 86_400) * 1000,
     changeFeedKeep: input.changeFeed?.keep ?? 1_000_000,
     problemTypeBase: input.problemTypeBase,
+    cors: { origins: new Set(corsOrigins), maxAge: input.cors?.maxAge ?? DEFAULT_CORS_MAX_AGE },
     collections,
     // --storage is typed relative to where the command runs, the file's storage relative to the file.
     baseDir: storageOverridden ? process.cwd() : (options.baseDir ?? process.cwd()),
@@ -168,6 +178,28 @@ function checkStorage(storage: string): string | undefined {
 /** A storage URL fit for logs and messages: a password in it is replaced by `***`. */
 export function redactStorage(storage: string): string {
   return storage.replace(/^(postgres(?:ql)?:\/\/[^:/?#@]*:)[^@/?#]*@/, '$1***@');
+}
+
+/**
+ * Why `origin` is not an origin as browsers serialise it in the Origin header, or undefined. The
+ * allow-list is compared with that header as a plain string, so `https://App.example.com/` or
+ * `https://app.example.com:443` would never match: refuse them here and say what was meant.
+ */
+function checkOrigin(origin: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return `"${origin}" is not an origin (scheme://host[:port])`;
+  }
+  // Only special schemes have a tuple origin in the URL standard; others (an extension's scheme)
+  // are compared as written, so they need only be scheme://host with nothing after it.
+  if (url.origin === 'null')
+    return url.host !== '' && url.pathname === ''
+      ? undefined
+      : `"${origin}" is not an origin (scheme://host[:port])`;
+  if (url.origin === origin) return undefined;
+  return `"${origin}" is not an origin as browsers send it (scheme://host[:port], lower case, no default port, nothing after the port): use "${url.origin}"`;
 }
 
 function text(value: unknown): string | undefined {

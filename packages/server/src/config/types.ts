@@ -83,6 +83,7 @@ export interface TruceConfigInput {
   readonly problemTypeBase?: string;
   readonly idempotency?: { readonly ttl?: number };
   readonly changeFeed?: { readonly keep?: number };
+  readonly cors?: { readonly origins: readonly string[]; readonly maxAge?: number };
   readonly collections: Readonly<Record<string, CollectionConfigInput>>;
 }
 
@@ -121,6 +122,8 @@ export interface TruceConfig {
   readonly changeFeedKeep: number;
   /** How long an Idempotency-Key is remembered, in milliseconds (default 24 hours). */
   readonly idempotencyTtlMs: number;
+  /** Browser origins allowed to call the server, and how long preflights are cached (docs/http-api.md). */
+  readonly cors: CorsConfig;
   /** Prefix of problem `type` URIs; undefined: `/_problems/` under the plugin's prefix. */
   readonly problemTypeBase: string | undefined;
   readonly collections: ReadonlyMap<string, CollectionConfig>;
@@ -129,6 +132,14 @@ export interface TruceConfig {
    * file's own `storage`, the working directory for `--storage`.
    */
   readonly baseDir: string;
+}
+
+/** Cross-origin access (`cors` in the configuration file). */
+export interface CorsConfig {
+  /** Exact serialised origins (`scheme://host[:port]`), compared with the Origin header as sent. */
+  readonly origins: ReadonlySet<string>;
+  /** Access-Control-Max-Age of preflight answers, in seconds. */
+  readonly maxAge: number;
 }
 
 /** One reason a configuration was refused, with the JSON Pointer of the offending value. */

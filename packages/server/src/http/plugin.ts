@@ -32,6 +32,7 @@ import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
 import type { Store } from '../store/types.js';
 import { ACCEPT_PATCH, registerBodyParsers } from './body.js';
+import { registerCors } from './cors.js';
 import { toProblem } from './errors.js';
 import { ProblemError } from './problem-error.js';
 import { sendProblem, sendResult } from './reply.js';
@@ -97,6 +98,7 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     for (const stream of ctx.streams) stream.abort();
   });
   registerBodyParsers(app, config.bodyLimit);
+  registerCors(app, config);
 
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error, request.method, config.bodyLimit);
