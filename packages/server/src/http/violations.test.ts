@@ -168,6 +168,47 @@ describe('a write breaking several unique constraints', () => {
   });
 });
 
+describe('in an atomic batch, the operations before the refused one count as applied', () => {
+  const batch = (operations: unknown[]) => send(shop, '/_batch', json({ operations }, {}, 'POST'));
+
+  it('at the commit: a folder created and a name taken earlier in the batch', async () => {
+    const res = await batch([
+      { method: 'PUT', path: '/folders/batch-new', body: { name: 'new' } },
+      { method: 'PUT', path: '/files/batch-a', body: { folder: 'batch-new', name: 'x.txt' } },
+      { method: 'POST', path: '/files', body: { folder: 'batch-new', name: 'x.txt' } },
+    ]);
+    expect(res.res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body).toMatchObject({
+      code: 'unique-violation',
+      existing: '/files/batch-a',
+      operationIndex: 2,
+    });
+    // Not a dangling reference: the folder is created by the batch's first operation.
+    expect(codes(res.body)).toStrictEqual(['unique-violation']);
+    expect((await shop.request('/folders/batch-new')).status).toBe(404);
+  });
+
+  it('before the commit: a value taken by an earlier operation', async () => {
+    const res = await batch([
+      {
+        method: 'PUT',
+        path: '/users/batch-x',
+        headers: { 'If-None-Match': '*' },
+        body: { email: 'batch-x@example.com', username: 'batch-x' },
+      },
+      {
+        method: 'POST',
+        path: '/users',
+        body: { email: 'BATCH-X@example.com', username: 'batch-y', active: true },
+      },
+    ]);
+    expect(res.res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body).toMatchObject({ code: 'invalid-transition', operationIndex: 1 });
+    expect(codes(res.body)).toStrictEqual(['invalid-transition', 'unique-violation']);
+    expect(res.body.violations![1]).toMatchObject({ fields: ['email'], existing: '/users/batch-x' });
+  });
+});
+
 describe('a write breaking a unique constraint and a collection rule', () => {
   it('lists both, rules first; fixing one leaves the other reported', async () => {
     expect(

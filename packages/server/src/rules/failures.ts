@@ -5,14 +5,14 @@ import { resourcePath, type ResourceContext } from '../resources/context.js';
 import { lockedProblem } from '../resources/lock.js';
 import { provenance } from '../resources/representation.js';
 import { latestLink } from '../resources/stale.js';
-import type { CommitFailure, Head, JsonObject } from '../store/types.js';
+import type { CommitFailure, Head, JsonObject, WriteOp } from '../store/types.js';
 import { danglingProblem, uniqueProblem } from './refusals.js';
 import { referenceKey, storedViolations, uniqueKey, violationsProblem } from './violations.js';
 
 /**
  * The problem for a commit the store refused for a business rule. A version mismatch is not one
  * of them: the caller re-reads and tries again. `current` is the head the write was based on,
- * when there was one.
+ * when there was one; `earlier` the ops before the refused one in its commit (a batch).
  */
 export async function commitProblem(
   ctx: ResourceContext,
@@ -22,6 +22,7 @@ export async function commitProblem(
   doc: JsonObject | null,
   current: Head | null,
   increment?: { pointer: string; by: number },
+  earlier: readonly WriteOp[] = [],
 ): Promise<ProblemError> {
   const link = latestLink(ctx, collection.name, id);
   switch (failure.reason) {
@@ -35,12 +36,13 @@ export async function commitProblem(
         doc,
         current,
       );
-      return withStoredViolations(ctx, collection, id, doc, current, first, uniqueKey(failure.constraint));
+      const key = uniqueKey(failure.constraint);
+      return withStoredViolations(ctx, collection, id, doc, current, earlier, first, key);
     }
     case 'dangling-reference': {
       const first = danglingProblem(failure.reference);
       const key = referenceKey(failure.reference.pointer);
-      return withStoredViolations(ctx, collection, id, doc, current, first, key);
+      return withStoredViolations(ctx, collection, id, doc, current, earlier, first, key);
     }
     case 'still-referenced': {
       const referencedBy = failure.referencedBy.map((r) => ({
@@ -83,10 +85,11 @@ async function withStoredViolations(
   id: string,
   doc: JsonObject | null,
   current: Head | null,
+  earlier: readonly WriteOp[],
   first: ProblemError<ViolationCode>,
   firstKey: string,
 ): Promise<ProblemError> {
-  const others = doc ? await storedViolations(ctx, collection, id, doc, current) : [];
+  const others = doc ? await storedViolations(ctx, collection, id, doc, current, earlier) : [];
   return violationsProblem([first, ...others.filter((v) => v.key !== firstKey).map((v) => v.problem)]);
 }
 
