@@ -27,9 +27,9 @@ export interface StoredViolation {
   readonly problem: ProblemError<ViolationCode>;
 }
 
-/** The `violations` key of a reference at `pointer`. */
+/** What identifies a broken reference at `pointer` among a write's violations. */
 export const referenceKey = (pointer: string) => `reference:${pointer}`;
-/** The `violations` key of the unique constraint named `constraint`. */
+/** What identifies a broken unique constraint among a write's violations. */
 export const uniqueKey = (constraint: string) => `unique:${constraint}`;
 
 /**
@@ -50,6 +50,7 @@ export function violationsProblem(problems: readonly ProblemError<ViolationCode>
   return new ProblemError(
     first.code,
     `${first.detail}${more}`,
+    // Every ViolationCode carries `violations`; the compiler cannot see that through the union.
     { ...first.members, violations } as never,
     first.headers,
   );
