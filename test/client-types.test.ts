@@ -107,6 +107,10 @@ describe('types', () => {
       expectTypeOf(error.problem.fields).toEqualTypeOf<string[]>();
       expectTypeOf(error.problem.existing).toEqualTypeOf<string>();
       expectTypeOf(error.response).toEqualTypeOf<Response>();
+      // Every broken business rule of the write, each narrowed by its own code.
+      const v = error.problem.violations?.[0];
+      if (v?.code === 'rule-violated') expectTypeOf(v.rule).toEqualTypeOf<string>();
+      if (v?.code === 'dangling-reference') expectTypeOf(v.pointer).toEqualTypeOf<string>();
     }
     if (isProblem(error, ['stale-write', 'edit-conflict'])) {
       expectTypeOf(error.code).toEqualTypeOf<'stale-write' | 'edit-conflict'>();

@@ -33,7 +33,15 @@ export {
   type IdempotencyKeyResult,
 } from './idempotency-key.js';
 
-export type { Problem, ProblemCode, ProblemMembers, ProblemType, Resolution } from './problems.js';
+export type {
+  Problem,
+  ProblemCode,
+  ProblemMembers,
+  ProblemType,
+  Resolution,
+  Violation,
+  ViolationCode,
+} from './problems.js';
 export { createProblem, isProblemCode, PROBLEM_TYPE_BASE, problemTypes } from './problems.js';
 
 export {

@@ -19,6 +19,29 @@ type RequestError = { pointer?: string; header?: string; parameter?: string; mes
  */
 type Provenance = { changedAt: string | null; changedBy: string | null };
 
+/**
+ * Every business rule one write breaks (unique constraints, a state change, its guard, collection
+ * rules, references), so that a client can fix them all at once: the problem's own `code` is the
+ * first of them, and `violations` lists each, the first included.
+ */
+type Violations = { violations?: Violation[] };
+
+/** The problem codes a write's business-rule failures are reported with, together, in `violations`. */
+export type ViolationCode =
+  | 'unique-violation'
+  | 'invalid-transition'
+  | 'transition-guard-failed'
+  | 'rule-violated'
+  | 'dangling-reference';
+
+/**
+ * One broken business rule of a write, as listed in `violations`: its problem code and detail, and
+ * the extension members that code carries.
+ */
+export type Violation = {
+  [C in ViolationCode]: { code: C; detail: string } & Omit<ProblemMembers[C], 'violations'>;
+}[ViolationCode];
+
 /** For problem types that carry no extension members. */
 type NoMembers = Record<never, never>;
 
@@ -63,14 +86,15 @@ export interface ProblemMembers {
   /** `actual` is absent when nothing exists at `pointer`. */
   'test-failed': { pointer: string; expected: JsonValue; actual?: JsonValue };
   /** `existing` is the URL of the resource that holds the value. */
-  'unique-violation': { fields: string[]; values: JsonValue[]; existing: string } & Provenance;
+  'unique-violation': { fields: string[]; values: JsonValue[]; existing: string } & Provenance & Violations;
   'invalid-transition': {
     currentState: JsonValue;
     transition: string;
     allowedTransitions: string[];
-  } & Provenance;
-  'transition-guard-failed': { transition: string; errors: PointerError[] } & Provenance;
-  'rule-violated': { rule: string; message: string; errors: PointerError[] } & Provenance;
+  } & Provenance &
+    Violations;
+  'transition-guard-failed': { transition: string; errors: PointerError[] } & Provenance & Violations;
+  'rule-violated': { rule: string; message: string; errors: PointerError[] } & Provenance & Violations;
   /** `examples` are URLs of some of the referencing resources. */
   'still-referenced': { referencedBy: { collection: string; count: number; examples: string[] }[] };
   insufficient: { pointer: string; current: number; by: number; minimum: number } & Provenance;
@@ -80,7 +104,7 @@ export interface ProblemMembers {
   'lock-token-mismatch': NoMembers;
   'idempotency-key-reused': NoMembers;
   'idempotency-in-flight': NoMembers;
-  'dangling-reference': { pointer: string; collection: string; id: string };
+  'dangling-reference': { pointer: string; collection: string; id: string } & Violations;
   'validation-failed': { errors: PointerError[] };
   'malformed-request': { errors: RequestError[] };
   'unsupported-media-type': NoMembers;

@@ -101,8 +101,15 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     resolution: 'choose-another-value',
     summary: 'The write would give a unique field (or combination of fields) a value another resource holds.',
     description:
-      'The collection declares `fields` unique and `existing` already holds `values`. Uniqueness is enforced by the store itself, so of several concurrent writers exactly one wins. Choose another value, or update the existing resource instead.',
-    members: { fields: true, values: true, existing: true, changedAt: true, changedBy: true },
+      'The collection declares `fields` unique and `existing` already holds `values`. Uniqueness is enforced by the store itself, so of several concurrent writers exactly one wins. Choose another value, or update the existing resource instead. When the write breaks several business rules at once (unique constraints, a change of the state field, a guard, collection rules, references), this code is the first of them and `violations` lists every one, each with its `code`, `detail` and the members of that code, so that they can all be fixed before trying again.',
+    members: {
+      fields: true,
+      values: true,
+      existing: true,
+      changedAt: true,
+      changedBy: true,
+      violations: true,
+    },
     headers: RESOURCE_LINK,
   },
   'invalid-transition': {
@@ -112,13 +119,14 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     resolution: 'none',
     summary: 'The requested state change is not allowed from the state the resource is in now.',
     description:
-      'State fields change only along the transitions the collection allows, and this one is not allowed from `currentState` (this includes asking for the state the resource is already in). Often someone else moved the resource first. `allowedTransitions` lists what is possible now; repeating the request will not help, so show the new state to whoever decides what happens next.',
+      'State fields change only along the transitions the collection allows, and this one is not allowed from `currentState` (this includes asking for the state the resource is already in). Often someone else moved the resource first. `allowedTransitions` lists what is possible now; repeating the request will not help, so show the new state to whoever decides what happens next. When a PUT or PATCH changed the state field and broke other business rules too, `violations` lists every one (this code first), each with its `code`, `detail` and the members of that code.',
     members: {
       currentState: true,
       transition: true,
       allowedTransitions: true,
       changedAt: true,
       changedBy: true,
+      violations: true,
     },
     headers: RESOURCE_LINK,
   },
@@ -129,8 +137,8 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     resolution: 'fix-input',
     summary: 'The transition is allowed from this state, but the resource does not meet its guard.',
     description:
-      'The transition requires the resource to satisfy conditions that it does not; `errors` points at each field that falls short. Supply the missing values (in the same transition request as a merge-patch body, or in a write before it) and try again.',
-    members: { transition: true, errors: true, changedAt: true, changedBy: true },
+      'The transition requires the resource to satisfy conditions that it does not; `errors` points at each field that falls short. Supply the missing values (in the same transition request as a merge-patch body, or in a write before it) and try again. When the write breaks several business rules at once (unique constraints, a change of the state field, a guard, collection rules, references), this code is the first of them and `violations` lists every one, each with its `code`, `detail` and the members of that code, so that they can all be fixed before trying again.',
+    members: { transition: true, errors: true, changedAt: true, changedBy: true, violations: true },
     headers: RESOURCE_LINK,
   },
   'rule-violated': {
@@ -140,8 +148,8 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     resolution: 'fix-input',
     summary: 'The resource as written would break one of the collection’s business rules.',
     description:
-      'The write is well-formed but the result would violate `rule` (its `message` says why, `errors` points at the fields involved). Change the values so the rule holds, then send the write again.',
-    members: { rule: true, message: true, errors: true, changedAt: true, changedBy: true },
+      'The write is well-formed but the result would violate `rule` (its `message` says why, `errors` points at the fields involved). Change the values so the rule holds, then send the write again. When the write breaks several business rules at once (unique constraints, a change of the state field, a guard, collection rules, references), this code is the first of them and `violations` lists every one, each with its `code`, `detail` and the members of that code, so that they can all be fixed before trying again.',
+    members: { rule: true, message: true, errors: true, changedAt: true, changedBy: true, violations: true },
     headers: RESOURCE_LINK,
   },
   'still-referenced': {
@@ -227,8 +235,8 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     resolution: 'fix-input',
     summary: 'A reference field points at a resource that does not exist.',
     description:
-      'The field at `pointer` refers to `id` in `collection`, which does not exist (or no longer does). Create the referenced resource first, or correct the reference.',
-    members: { pointer: true, collection: true, id: true },
+      'The field at `pointer` refers to `id` in `collection`, which does not exist (or no longer does). Create the referenced resource first, or correct the reference. When the write breaks several business rules at once (unique constraints, a change of the state field, a guard, collection rules, references), this code is the first of them and `violations` lists every one, each with its `code`, `detail` and the members of that code, so that they can all be fixed before trying again.',
+    members: { pointer: true, collection: true, id: true, violations: true },
   },
   'validation-failed': {
     status: 422,

@@ -45,6 +45,24 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
     existing: '/users/1',
     changedAt: '2024-01-01T00:00:00Z',
     changedBy: 'ann',
+    violations: [
+      {
+        code: 'unique-violation',
+        detail: 'email "a@example.com" is already taken by /users/1; choose another value.',
+        fields: ['email'],
+        values: ['a@example.com'],
+        existing: '/users/1',
+        changedAt: '2024-01-01T00:00:00Z',
+        changedBy: 'ann',
+      },
+      {
+        code: 'dangling-reference',
+        detail: 'team refers to teams/9',
+        pointer: '/team',
+        collection: 'teams',
+        id: '9',
+      },
+    ],
   },
   'invalid-transition': {
     currentState: 'shipped',
@@ -52,12 +70,14 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
     allowedTransitions: ['deliver'],
     changedAt: '2024-01-01T00:00:00Z',
     changedBy: 'ann',
+    violations: [],
   },
   'transition-guard-failed': {
     transition: 'ship',
     errors,
     changedAt: '2024-01-01T00:00:00Z',
     changedBy: 'ann',
+    violations: [],
   },
   'rule-violated': {
     rule: 'endAfterStart',
@@ -65,6 +85,7 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
     errors,
     changedAt: '2024-01-01T00:00:00Z',
     changedBy: 'ann',
+    violations: [],
   },
   'still-referenced': { referencedBy: [{ collection: 'orders', count: 2, examples: ['/orders/1'] }] },
   insufficient: {
@@ -87,7 +108,7 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'lock-token-mismatch': {},
   'idempotency-key-reused': {},
   'idempotency-in-flight': {},
-  'dangling-reference': { pointer: '/customer', collection: 'customers', id: '9' },
+  'dangling-reference': { pointer: '/customer', collection: 'customers', id: '9', violations: [] },
   'validation-failed': { errors },
   'malformed-request': { errors },
   'unsupported-media-type': {},

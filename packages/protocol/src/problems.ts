@@ -7,7 +7,7 @@ import type { ProblemCode, ProblemMembers } from './problem-members.js';
 import type { Definition } from './problem-registry.js';
 import { definitions } from './problem-registry.js';
 
-export type { ProblemCode, ProblemMembers } from './problem-members.js';
+export type { ProblemCode, ProblemMembers, Violation, ViolationCode } from './problem-members.js';
 
 /**
  * What a client should do about a problem: re-read, merge and send again; pick another value for

@@ -88,7 +88,17 @@ export async function runBatch(
     if (committed.reason === 'version-mismatch') continue; // someone wrote in between: run it again
     const write = staging.writes[committed.index]!;
     const collection = ctx.config.collections.get(write.op.collection)!;
-    const problem = await commitProblem(ctx, collection, write.op.id, committed, write.op.doc, null);
+    const earlier = staging.writes.slice(0, committed.index).map((w) => w.op);
+    const problem = await commitProblem(
+      ctx,
+      collection,
+      write.op.id,
+      committed,
+      write.op.doc,
+      null,
+      undefined,
+      earlier,
+    );
     const body = problemBody(problem, operations[write.operation]!.path, ctx.typeBase);
     return failed(write.operation, {
       status: body['status'] as number,

@@ -2,7 +2,8 @@ import { cloneJson } from '@truce/protocol';
 import { newEtag } from '../store/etag.js';
 import { applyIncrement } from '../store/increment.js';
 import { DelegatingStore } from '../store/delegating.js';
-import type { CommitResult, Head, WriteOp } from '../store/types.js';
+import { holdersAfter } from '../rules/violations.js';
+import type { CommitResult, Head, UniqueKey, UniqueKeyHolder, WriteOp } from '../store/types.js';
 
 /**
  * A store for the operations of an atomic batch (SPEC 3.10). Reads see the real store overlaid
@@ -90,6 +91,20 @@ export class StagingStore extends DelegatingStore {
       this.#heads.set(key(op.collection, op.id), head);
     }
     return { ok: true, heads };
+  }
+
+  /** Who holds the keys once the staged writes apply (a broken rule's report reads them). */
+  override async uniqueKeyHolders(
+    collection: string,
+    keys: readonly UniqueKey[],
+  ): Promise<readonly UniqueKeyHolder[]> {
+    const stored = await this.inner.uniqueKeyHolders(collection, keys);
+    return holdersAfter(
+      stored,
+      this.writes.map((w) => w.op),
+      collection,
+      keys,
+    );
   }
 
   /** The staging view is dropped, never closed: the real store stays open. */

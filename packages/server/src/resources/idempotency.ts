@@ -151,6 +151,8 @@ async function runClaimed(
       committed,
       op.doc,
       null,
+      undefined,
+      ops.slice(0, committed.index),
     );
     const refused = asResult(ctx, input, problem);
     await ctx.store.completeIdempotencyKey({ scope, key, response: stored(refused) });

@@ -81,7 +81,7 @@ export async function runIncrement(
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     await checkWritePreconditions(ctx, collection, id, 'POST', p, head);
     const doc = incremented(ctx, collection, current, increment);
-    const indexed = checkDocument(ctx, collection, id, current, doc);
+    const indexed = await checkDocument(ctx, collection, id, current, doc);
     const written = await commitOne(ctx, collection, id, {
       expectVersion: current.version,
       doc,

@@ -70,7 +70,7 @@ export async function runTransition(
     }
     const patched = applyMergePatch(current.doc ?? {}, patch) as JsonObject;
     const doc: JsonObject = { ...patched, [machine.field]: transition.to };
-    const indexed = checkDocument(ctx, collection, id, current, doc, transition);
+    const indexed = await checkDocument(ctx, collection, id, current, doc, transition);
     const written = await commitOne(ctx, collection, id, {
       expectVersion: current.version,
       doc,

@@ -68,7 +68,7 @@ export async function writeItem(
         : merging
           ? await mergeOntoCurrent(ctx, collection, id, intent, base, current!)
           : nextDocument(ctx, intent, current, collection, id);
-    const indexed = doc ? checkDocument(ctx, collection, id, current, doc) : undefined;
+    const indexed = doc ? await checkDocument(ctx, collection, id, current, doc) : undefined;
     const written = await commitOne(ctx, collection, id, {
       expectVersion: head?.version ?? 0,
       doc,
@@ -107,7 +107,7 @@ export async function createItem(
   }
   const id = (split.id as string | undefined) ?? newId();
   const doc = withState(collection, null, split.doc);
-  const indexed = checkDocument(ctx, collection, id, null, doc);
+  const indexed = await checkDocument(ctx, collection, id, null, doc);
 
   for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);

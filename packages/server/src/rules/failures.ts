@@ -1,16 +1,18 @@
+import type { ViolationCode } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { ProblemError } from '../http/problem-error.js';
 import { resourcePath, type ResourceContext } from '../resources/context.js';
 import { lockedProblem } from '../resources/lock.js';
 import { provenance } from '../resources/representation.js';
 import { latestLink } from '../resources/stale.js';
-import type { CommitFailure, Head, JsonObject } from '../store/types.js';
-import { constrainedValues } from './unique.js';
+import type { CommitFailure, Head, JsonObject, WriteOp } from '../store/types.js';
+import { danglingProblem, uniqueProblem } from './refusals.js';
+import { referenceKey, storedViolations, uniqueKey, violationsProblem } from './violations.js';
 
 /**
  * The problem for a commit the store refused for a business rule. A version mismatch is not one
  * of them: the caller re-reads and tries again. `current` is the head the write was based on,
- * when there was one.
+ * when there was one; `earlier` the ops before the refused one in its commit (a batch).
  */
 export async function commitProblem(
   ctx: ResourceContext,
@@ -20,41 +22,27 @@ export async function commitProblem(
   doc: JsonObject | null,
   current: Head | null,
   increment?: { pointer: string; by: number },
+  earlier: readonly WriteOp[] = [],
 ): Promise<ProblemError> {
   const link = latestLink(ctx, collection.name, id);
   switch (failure.reason) {
     case 'unique-violation': {
-      const constraint = collection.unique.find((u) => u.name === failure.constraint)!;
-      const values = (doc && constrainedValues(constraint, doc)) ?? [];
-      const existing = resourcePath(ctx, collection.name, failure.holder);
-      const holder = await ctx.store.get(collection.name, failure.holder);
-      const fields = constraint.fields;
-      const taken =
-        fields.length === 1
-          ? `${fields[0]} ${JSON.stringify(values[0])} is`
-          : `${fields.join(' + ')} ${JSON.stringify(values)} are`;
-      const when = holder
-        ? ` since ${new Date(holder.updatedAt).toISOString()}${holder.updatedBy ? ` (written by ${holder.updatedBy})` : ''}`
-        : '';
-      return new ProblemError(
-        'unique-violation',
-        `${taken} already taken by ${existing}${when}${constraint.caseInsensitive ? ', compared case-insensitively' : ''}; choose another value.`,
-        { fields: [...fields], values, existing, ...provenance(holder) },
-        // The latest version of what is in the way: the holder, and the resource written, if it exists.
-        {
-          link: current
-            ? `${link['link']}, <${existing}>; rel="related"`
-            : `<${existing}>; rel="latest-version"`,
-        },
+      const first = await uniqueProblem(
+        ctx,
+        collection,
+        id,
+        failure.constraint,
+        failure.holder,
+        doc,
+        current,
       );
+      const key = uniqueKey(failure.constraint);
+      return withStoredViolations(ctx, collection, id, doc, current, earlier, first, key);
     }
     case 'dangling-reference': {
-      const r = failure.reference;
-      return new ProblemError(
-        'dangling-reference',
-        `${r.pointer.slice(1)} refers to ${r.collection}/${r.id}, which does not exist.`,
-        { pointer: r.pointer, collection: r.collection, id: r.id },
-      );
+      const first = danglingProblem(failure.reference);
+      const key = referenceKey(failure.reference.pointer);
+      return withStoredViolations(ctx, collection, id, doc, current, earlier, first, key);
     }
     case 'still-referenced': {
       const referencedBy = failure.referencedBy.map((r) => ({
@@ -85,6 +73,24 @@ export async function commitProblem(
     case 'locked':
       return lockedProblem(ctx, collection, id, failure);
   }
+}
+
+/**
+ * The store refused the write for `first`, the first reference or unique key it found broken; the
+ * others the document breaks are found by reading (rules/violations.ts) and listed with it.
+ */
+async function withStoredViolations(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  doc: JsonObject | null,
+  current: Head | null,
+  earlier: readonly WriteOp[],
+  first: ProblemError<ViolationCode>,
+  firstKey: string,
+): Promise<ProblemError> {
+  const others = doc ? await storedViolations(ctx, collection, id, doc, current, earlier) : [];
+  return violationsProblem([first, ...others.filter((v) => v.key !== firstKey).map((v) => v.problem)]);
 }
 
 /** 409 `insufficient` or `limit-exceeded`: an increment would leave the bounds of its number. */

@@ -45,7 +45,8 @@ export function invalidTransition(
 
 /**
  * The transition a PUT or PATCH makes by writing the state field directly (SPEC 3.6): none when
- * the state does not change; the allowed transition to the new state; otherwise a 409. A new
+ * the state does not change; the allowed transition to the new state; otherwise the 409 refusing
+ * it, returned rather than thrown so that the write's other rules can be reported with it. A new
  * document starts in the initial state.
  */
 export function transitionOfWrite(
@@ -54,35 +55,34 @@ export function transitionOfWrite(
   id: string,
   current: Head | null,
   after: JsonObject,
-): Transition | undefined {
+): { readonly transition?: Transition; readonly refused?: ProblemError<'invalid-transition'> } {
   const machine = collection.states;
-  if (!machine) return undefined;
+  if (!machine) return {};
   const next = Object.hasOwn(after, machine.field) ? after[machine.field] : undefined;
   if (current === null) {
-    if (next !== machine.initial) {
-      throw new ProblemError(
-        'invalid-transition',
-        `A new ${collection.name} resource starts in state ${JSON.stringify(machine.initial)}, not ${JSON.stringify(next ?? null)}; create it, then use the transitions.`,
-        {
-          currentState: null,
-          transition: `create as ${JSON.stringify(next ?? null)}`,
-          allowedTransitions: [],
-          ...provenance(null),
-        },
-      );
-    }
-    return undefined;
+    if (next === machine.initial) return {};
+    const refused = new ProblemError(
+      'invalid-transition',
+      `A new ${collection.name} resource starts in state ${JSON.stringify(machine.initial)}, not ${JSON.stringify(next ?? null)}; create it, then use the transitions.`,
+      {
+        currentState: null,
+        transition: `create as ${JSON.stringify(next ?? null)}`,
+        allowedTransitions: [],
+        ...provenance(null),
+      },
+    );
+    return { refused };
   }
   const state = stateOf(machine, current.doc);
-  if (next === state) return undefined;
+  if (next === state) return {};
   const candidates = [...machine.transitions.values()].filter((t) => t.to === next);
   const allowed = candidates.find((t) => t.from.some((f) => f === state));
-  if (allowed) return allowed;
+  if (allowed) return { transition: allowed };
   const name = candidates[0]?.name ?? `set ${machine.field} to ${JSON.stringify(next ?? null)}`;
   const why = candidates.length
     ? `"${name}" is allowed only from ${candidates[0]!.from.map((f) => JSON.stringify(f)).join(', ')}`
     : 'no transition leads there';
-  throw invalidTransition(
+  const refused = invalidTransition(
     ctx,
     collection,
     id,
@@ -90,6 +90,7 @@ export function transitionOfWrite(
     name,
     `${collection.name}/${id} is in state ${JSON.stringify(state ?? null)}; it cannot become ${JSON.stringify(next ?? null)} (${why}).`,
   );
+  return { refused };
 }
 
 /**

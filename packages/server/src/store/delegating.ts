@@ -14,6 +14,8 @@ import type {
   ReindexResult,
   Store,
   StoreCapabilities,
+  UniqueKey,
+  UniqueKeyHolder,
   VersionRecord,
   WriteOp,
 } from './types.js';
@@ -79,6 +81,9 @@ export class DelegatingStore implements Store {
   }
   purgeIdempotencyKeys(now: number, limit: number): Promise<number> {
     return this.inner.purgeIdempotencyKeys(now, limit);
+  }
+  uniqueKeyHolders(collection: string, keys: readonly UniqueKey[]): Promise<readonly UniqueKeyHolder[]> {
+    return this.inner.uniqueKeyHolders(collection, keys);
   }
   indexFingerprint(collection: string): Promise<string | null> {
     return this.inner.indexFingerprint(collection);

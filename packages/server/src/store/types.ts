@@ -47,6 +47,11 @@ export interface UniqueKey {
   readonly key: string;
 }
 
+/** A unique key and the id (in the key's collection) of the resource holding it. */
+export interface UniqueKeyHolder extends UniqueKey {
+  readonly holder: string;
+}
+
 /** A reference from a field of a document to another resource (SPEC 2 `references`). */
 export interface Reference {
   /** JSON Pointer of the referencing field in the document. */
@@ -314,6 +319,12 @@ export interface Store extends IdempotencyKeys {
   pruneChanges(upTo: number, limit: number): Promise<number>;
   /** Highest seq committed so far (0 when none). */
   lastSeq(): Promise<number>;
+  /**
+   * Which of `keys` some live resource of the collection holds, and which resource, in the order
+   * given (keys nobody holds are left out). A plain read, for reporting every unique key a refused
+   * write collides with (the store's refusal names only the first): the commit alone decides.
+   */
+  uniqueKeyHolders(collection: string, keys: readonly UniqueKey[]): Promise<readonly UniqueKeyHolder[]>;
   /** What the collection's unique keys and references were last derived from (null: never). */
   indexFingerprint(collection: string): Promise<string | null>;
   /**

@@ -196,4 +196,33 @@ export function uniqueTests(h: Harness): void {
     expect(result).toMatchObject({ ok: false, index: 1, reason: 'unique-violation', holder: 'c' });
     expect(await allHistory(store, 'c')).toStrictEqual([]);
   });
+  h.test(
+    'uniqueKeyHolders names the holder of each held key, in the order asked, and writes nothing',
+    async (store) => {
+      await write(store, 'a', {}, { uniqueKeys: [email('a@x'), { constraint: 'username', key: 'ann' }] });
+      await write(store, 'b', {}, { uniqueKeys: [email('b@x')] });
+      await write(store, 'c', {}, { collection: 'others', uniqueKeys: [email('c@x')] });
+      const seqBefore = await store.lastSeq();
+      expect(
+        await store.uniqueKeyHolders(C, [
+          email('b@x'),
+          email('free@x'),
+          { constraint: 'username', key: 'ann' },
+          { constraint: 'username', key: 'a@x' },
+          email('c@x'),
+        ]),
+      ).toStrictEqual([
+        { constraint: 'email', key: 'b@x', holder: 'b' },
+        { constraint: 'username', key: 'ann', holder: 'a' },
+      ]);
+      expect(await store.uniqueKeyHolders('others', [email('c@x')])).toStrictEqual([
+        { constraint: 'email', key: 'c@x', holder: 'c' },
+      ]);
+      expect(await store.uniqueKeyHolders(C, [])).toStrictEqual([]);
+      // A deleted resource holds nothing any more.
+      await write(store, 'b', null);
+      expect(await store.uniqueKeyHolders(C, [email('b@x')])).toStrictEqual([]);
+      expect(await store.lastSeq()).toBe(seqBefore + 1);
+    },
+  );
 }

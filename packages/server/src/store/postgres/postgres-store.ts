@@ -21,6 +21,8 @@ import {
   StoreBusyError,
   type StoreCapabilities,
   type StoredResponse,
+  type UniqueKey,
+  type UniqueKeyHolder,
   type VersionRecord,
   type WriteOp,
 } from '../types.js';
@@ -403,6 +405,19 @@ export class PostgresStore implements Store {
       });
       return result.rowCount ?? 0;
     });
+  }
+
+  /** See {@link Store.uniqueKeyHolders}: one primary key lookup per key (a write holds a handful). */
+  async uniqueKeyHolders(
+    collection: string,
+    keys: readonly UniqueKey[],
+  ): Promise<readonly UniqueKeyHolder[]> {
+    const holders: UniqueKeyHolder[] = [];
+    for (const { constraint, key } of keys) {
+      const [row] = await this.#read<{ id: string }>(this.#st.uniqueKeyHolder, [collection, constraint, key]);
+      if (row !== undefined) holders.push({ constraint, key, holder: row.id });
+    }
+    return holders;
   }
 
   /** See {@link Store.indexFingerprint}. */

@@ -19,6 +19,8 @@ import type {
   ReindexResult,
   LeaseRequest,
   LeaseResult,
+  UniqueKey,
+  UniqueKeyHolder,
 } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
 import { createApply } from './commit.js';
@@ -230,6 +232,19 @@ export class SqliteStore implements Store {
   /** See {@link Store.purgeIdempotencyKeys}. */
   async purgeIdempotencyKeys(now: number, limit: number): Promise<number> {
     return this.#idempotency.purge(now, limit);
+  }
+
+  /** See {@link Store.uniqueKeyHolders}: one primary key lookup per key. */
+  async uniqueKeyHolders(
+    collection: string,
+    keys: readonly UniqueKey[],
+  ): Promise<readonly UniqueKeyHolder[]> {
+    const holders: UniqueKeyHolder[] = [];
+    for (const { constraint, key } of keys) {
+      const holder = this.#st.uniqueKeyHolder.get(collection, constraint, key)?.id;
+      if (holder !== undefined) holders.push({ constraint, key, holder });
+    }
+    return holders;
   }
 
   /** See {@link Store.indexFingerprint}. */
