@@ -120,7 +120,7 @@ describe('outcome-unknown', () => {
     const api = client({ idempotency: false });
     await api.create('notes', { id: 'u', text: 'one', n: 1 });
     firstWrite(appliedThenUnknown);
-    const updated = await api.update<{ n: number }>('notes', 'u', (doc) => ({ ...doc, n: doc.n + 1 }));
+    const updated = await api.update('notes', 'u', (doc) => ({ ...doc, n: Number(doc['n']) + 1 }));
     expect(updated.data).toMatchObject({ n: 2, _version: 2 });
     expect(proxy.seen.filter((r) => r.method === 'PUT')).toHaveLength(1);
   });

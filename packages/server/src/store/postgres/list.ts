@@ -57,7 +57,7 @@ export function safeText(text: string): string {
 }
 
 /** U+0000 or a lone surrogate: what PostgreSQL text cannot hold (node-postgres would send U+FFFD). */
-const UNSTORABLE = /\u0000|\p{Cs}/u;
+const unstorable = (text: string) => text.includes('\u0000') || /\p{Cs}/u.test(text);
 
 function isLow(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
@@ -104,7 +104,7 @@ export function createList(
     for (const [field, accepted] of filters) {
       values.push(
         // A name PostgreSQL text cannot hold matches no document that needs no rewrite.
-        UNSTORABLE.test(field) ? null : field,
+        unstorable(field) ? null : field,
         accepted.map((v: JsonPrimitive) => JSON.stringify(v)),
         safeText(field),
         accepted.map((v: JsonPrimitive) => JSON.stringify(safeValue(v))),
