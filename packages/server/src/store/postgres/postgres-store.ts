@@ -97,7 +97,10 @@ function isConnectionError(error: unknown): boolean {
  */
 function lostAnswer(error: unknown): boolean {
   const state = sqlState(error);
-  return state === '57P01' || state === '57P02' || isConnectionError(error);
+  if (state === '57P01' || state === '57P02') return true;
+  // node-postgres refuses, without sending anything, a statement on a connection already known broken.
+  if (/is not queryable/.test((error as Error | null)?.message ?? '')) return false;
+  return isConnectionError(error);
 }
 
 /** The error for a write sent to PostgreSQL whose answer was lost (see {@link StoreOutcomeUnknownError}). */
