@@ -12,6 +12,8 @@ export type Action =
   | { kind: 'forward' }
   /** Forward, let the server commit, then cut the connection before the client sees the answer. */
   | { kind: 'drop-response' }
+  /** Forward, let the server commit, then answer this instead of the server's answer. */
+  | { kind: 'replace-response'; status: number; headers?: Record<string, string>; body?: unknown }
   /** Forward without these request headers (a server that does not know them). */
   | { kind: 'forward-without'; headers: readonly string[] }
   | { kind: 'answer'; status: number; headers?: Record<string, string>; body?: unknown };
@@ -76,6 +78,14 @@ export async function startProxy(target: string): Promise<Proxy> {
           // The server has answered, so its write is committed; the client never hears of it.
           answer.resume();
           answer.on('end', () => req.socket.destroy());
+          return;
+        }
+        if (action.kind === 'replace-response') {
+          answer.resume();
+          answer.on('end', () => {
+            res.writeHead(action.status, { 'content-type': 'application/problem+json', ...action.headers });
+            res.end(action.body === undefined ? '' : JSON.stringify(action.body));
+          });
           return;
         }
         res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -116,6 +116,7 @@ export interface ProblemMembers {
   /** `oldestAvailable` is the oldest change-feed sequence number still retained. */
   'history-expired': { oldestAvailable: number };
   busy: NoMembers;
+  'outcome-unknown': NoMembers;
   'precondition-failed': { currentEtag: string | null };
   /** A JSON Patch operation could not be applied to the current state (RFC 5789 2.2, conflicting state). */
   'patch-conflict': { operationIndex: number; pointer: string };

@@ -320,6 +320,18 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     members: {},
     headers: ['Retry-After'],
   },
+  'outcome-unknown': {
+    status: 503,
+    title: 'Whether the write was applied is unknown',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary:
+      'The connection to the database broke after the write was sent and before its answer, so it may or may not have been applied.',
+    description:
+      'Unlike `busy`, this write may have taken effect. Repeating it is safe only as the same request: with the same Idempotency-Key (the server then answers with the outcome of the first attempt, or runs it if it was not applied), or with the same If-Match (a write that was applied makes the repeat fail with `stale-write`; read the resource to see whether your change is in it). Without either, read the resource first and repeat the write only if its effect is missing. Wait for the time in Retry-After.',
+    members: {},
+    headers: ['Retry-After'],
+  },
   'precondition-failed': {
     status: 412,
     title: 'Precondition failed',

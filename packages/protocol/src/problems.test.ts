@@ -117,6 +117,7 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'not-found': {},
   'history-expired': { oldestAvailable: 42 },
   busy: {},
+  'outcome-unknown': {},
   'precondition-failed': { currentEtag: '"3-x"' },
   'patch-conflict': { operationIndex: 1, pointer: '/a/b' },
   'method-not-allowed': {},
@@ -154,6 +155,7 @@ describe('problemTypes', () => {
       'not-found': 404,
       'history-expired': 410,
       busy: 503,
+      'outcome-unknown': 503,
       'precondition-failed': 412,
       'patch-conflict': 409,
       'method-not-allowed': 405,
@@ -192,7 +194,7 @@ describe('problemTypes', () => {
     expect(resolution('precondition-required')).toBe('fulfil-precondition');
     expect(resolution('unique-violation')).toBe('choose-another-value');
     expect(resolution('already-exists')).toBe('choose-another-value');
-    for (const code of ['locked', 'idempotency-in-flight', 'busy'] as const) {
+    for (const code of ['locked', 'idempotency-in-flight', 'busy', 'outcome-unknown'] as const) {
       expect(resolution(code)).toBe('wait-and-retry');
     }
     for (const code of ['validation-failed', 'malformed-request', 'payload-too-large'] as const) {
@@ -201,7 +203,7 @@ describe('problemTypes', () => {
   });
 
   it('lists Retry-After and Link where SPEC 3.4 sends them', () => {
-    for (const code of ['locked', 'idempotency-in-flight', 'busy'] as const) {
+    for (const code of ['locked', 'idempotency-in-flight', 'busy', 'outcome-unknown'] as const) {
       expect(problemTypes[code].headers).toContain('Retry-After');
     }
     for (const code of codes.filter((c) => [409, 412].includes(problemTypes[c].status))) {

@@ -24,7 +24,7 @@ import {
   writeHeaders,
   type ClientContext,
 } from './context.js';
-import { recoverLostAck } from './lost-ack.js';
+import { recoverLostAck, sendWrite } from './lost-ack.js';
 import type { WriteOptions } from './options.js';
 import { contentOf, fieldsOf, requireObject, type Snapshot } from './snapshot.js';
 
@@ -48,12 +48,17 @@ export function createResource<T>(
       ifMatch: false,
       idempotent: true,
     });
-    const exchange = await request(ctx, scope, {
-      method: 'POST',
-      path: resourcePath(collection),
-      headers,
-      body: doc,
-    });
+    const outgoing = { method: 'POST', path: resourcePath(collection), headers, body: doc };
+    // Only a client-chosen id lets the client look for the create after `outcome-unknown`.
+    const sent =
+      id === undefined
+        ? { exchange: await request(ctx, scope, outgoing) }
+        : await sendWrite<T>(ctx, scope, resourcePath(collection, id), outgoing, (current) =>
+            sameContent(current, doc),
+          );
+    // Found after `outcome-unknown` (never null: a missing resource is not a create's effect).
+    if (!('exchange' in sent)) return sent.current!;
+    const { exchange } = sent;
     if (ok(exchange)) {
       const created = exchange.body as { id?: unknown } | undefined;
       const path =
@@ -162,7 +167,9 @@ async function writeOne<T>(
       ...writeHeaders(ctx, path, options, { ifMatch: spec.ifMatch, idempotent: true }),
     };
     const outgoing: Outgoing = { method: spec.method, path, headers, body: spec.body };
-    const exchange = await request(ctx, scope, outgoing);
+    const sent = await sendWrite<T>(ctx, scope, path, outgoing, spec.applied);
+    if (!('exchange' in sent)) return sent.current as Snapshot<T>;
+    const { exchange } = sent;
     if (ok(exchange)) {
       if (exchange.status === 204 || exchange.body === undefined) {
         ctx.cache.delete(path);

@@ -42,7 +42,8 @@ export interface Exchange {
   readonly attempts: number;
   /**
    * An earlier attempt of this request may have been applied although its answer never arrived
-   * (a connection lost after sending, a gateway's 502 or 504, `idempotency-in-flight`). A refusal
+   * (a connection lost after sending, a gateway's 502 or 504, `idempotency-in-flight`, the server's
+   * own `outcome-unknown`). A refusal
    * such as `stale-write` may then be the request's own earlier success (lost acknowledgement).
    */
   readonly uncertain: boolean;
@@ -86,7 +87,8 @@ export async function send(
     const parsed = parseBody(text, response.headers.get('content-type'));
     const exchange = { response, status: response.status, body: parsed, attempts: attempt, uncertain };
     if (!isTransient(config.retry, response.status, parsed)) return exchange;
-    if (unsafe && (MAYBE_APPLIED.has(response.status) || response.status === 409)) uncertain = true;
+    if (unsafe && (MAYBE_APPLIED.has(response.status) || response.status === 409 || unknown(parsed)))
+      uncertain = true;
     const wait = retriable ? nextWait(config, scope, attempt, response.status, response) : undefined;
     if (wait === undefined) return { ...exchange, uncertain };
     await config.timers.sleep(wait, scope.signal);
@@ -114,6 +116,11 @@ function nextWait(
   if (asked !== undefined && asked > retry.capMs) return undefined;
   const wait = asked ?? backoffFor(retry, attempt, status, timers.random);
   return timers.now() + wait > scope.deadline ? undefined : wait;
+}
+
+/** The server's own `outcome-unknown` (503): the write may have been applied. */
+function unknown(body: unknown): boolean {
+  return (body as { code?: unknown } | undefined)?.code === 'outcome-unknown';
 }
 
 function isTransient(policy: RetryPolicy, status: number, body: unknown): boolean {

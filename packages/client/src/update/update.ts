@@ -25,7 +25,7 @@ import {
   writeHeaders,
   type ClientContext,
 } from '../client/context.js';
-import { recoverLostAck } from '../client/lost-ack.js';
+import { recoverLostAck, sendWrite } from '../client/lost-ack.js';
 import type { UpdateMode, WriteOptions } from '../client/options.js';
 import { contentOf, fieldsOf, requireObject, type Snapshot } from '../client/snapshot.js';
 import { TruceConflictError } from '../errors/conflict-error.js';
@@ -97,7 +97,16 @@ export async function runUpdate<T>(
       { ifMatch: false, idempotent: true },
     );
     headers[mode === 'truce-base' ? 'truce-base' : 'if-match'] = seen.etag;
-    const exchange = await request(ctx, scope, { method: 'PUT', path, headers, body: ours });
+    const sent = await sendWrite<T>(
+      ctx,
+      scope,
+      path,
+      { method: 'PUT', path, headers, body: ours },
+      (current) => (current === null ? false : deepEqual(contentOf(current), contentOf(ours))),
+    );
+    // Found after `outcome-unknown` (never null: a missing resource is not this write's effect).
+    if (!('exchange' in sent)) return { ...sent.current!, rounds: round, merged, conflicts: asked };
+    const { exchange } = sent;
     if (ok(exchange)) {
       const written = remember<T>(ctx, path, exchange);
       const serverMerged = exchange.response.headers.has('truce-merged');

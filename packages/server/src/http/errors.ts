@@ -1,6 +1,6 @@
 import { ACCEPT_PATCH } from './body.js';
 import { isProblemError, ProblemError } from './problem-error.js';
-import { StoreBusyError } from '../store/types.js';
+import { isStoreOutcomeUnknownError, StoreBusyError } from '../store/types.js';
 
 interface FrameworkError {
   readonly code?: string;
@@ -15,10 +15,19 @@ interface FrameworkError {
  */
 export function toProblem(error: unknown, method: string, bodyLimit: number): ProblemError {
   if (isProblemError(error)) return error;
+  // The store's own message (a database address, a driver error) goes to the log, not to the client.
   if (error instanceof StoreBusyError) {
     return new ProblemError(
       'busy',
-      `The store could not take this request now (${error.message}); retry shortly.`,
+      'The store could not take this request now, and nothing was written; retry shortly.',
+      {},
+      { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
+  if (isStoreOutcomeUnknownError(error)) {
+    return new ProblemError(
+      'outcome-unknown',
+      'The connection to the database broke before it confirmed this write, so it may or may not have been applied. Repeat it with the same Idempotency-Key or the same If-Match; without either, read the resource first.',
       {},
       { 'retry-after': String(error.retryAfterSeconds) },
     );

@@ -30,7 +30,7 @@ import { runTransition } from '../resources/transition.js';
 import { compileCollections } from '../rules/compiled.js';
 import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
-import type { Store } from '../store/types.js';
+import { StoreBusyError, type Store } from '../store/types.js';
 import { ACCEPT_PATCH, registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { toProblem } from './errors.js';
@@ -103,6 +103,9 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error, request.method, config.bodyLimit);
     if (problem.code === 'internal-error') request.log.error({ err: error }, 'request failed');
+    // The specifics of a store failure are for operators only (the problem body does not carry them).
+    else if (problem.code === 'busy' || problem.code === 'outcome-unknown')
+      request.log.warn({ err: error }, problem.code);
     return sendProblem(reply, problem, pathOf(request), typeBase);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -119,12 +122,8 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     try {
       await store.ping();
     } catch (error) {
-      throw new ProblemError(
-        'busy',
-        `The store does not answer: ${(error as Error).message}`,
-        {},
-        { 'retry-after': '5' },
-      );
+      // Mapped to `busy` with the details in the log only (errors.ts).
+      throw new StoreBusyError('the store does not answer', 5, { cause: error });
     }
     return {
       status: 200,

@@ -40,6 +40,13 @@ export async function readItem(
 
 const LIST_PARAMS = new Set(['limit', 'cursor']);
 
+/**
+ * Bounds on the filters of one list request (docs/http-api.md): each field and each value adds to
+ * the store's query, and past a few hundred terms SQLite refuses it as too large. Values count the
+ * way they are written in the query string, whatever JSON types each may stand for.
+ */
+export const FILTER_LIMITS = { fields: 20, values: 100 } as const;
+
 /** GET `/{c}`: one page of live resources, ordered by id, with equality filters; see {@link listPage}. */
 export async function listItems(
   ctx: ResourceContext,
@@ -57,13 +64,27 @@ export async function listItems(
   }
   const cursor = one(input.query['cursor']);
   const filters: Record<string, JsonPrimitive[]> = {};
+  let fields = 0;
+  let values = 0;
   for (const [name, raw] of Object.entries(input.query)) {
     if (LIST_PARAMS.has(name) || raw === undefined) continue;
     if (name === 'id' || name.startsWith('_') || name === '') {
       errors.push({ parameter: name, message: 'filters apply to user fields only' });
       continue;
     }
-    filters[name] = (Array.isArray(raw) ? raw : [raw]).flatMap(candidates);
+    const texts = Array.isArray(raw) ? raw : [raw];
+    fields += 1;
+    values += texts.length;
+    // Only the first parameter past a bound is named: the rest are past it too.
+    if (fields === FILTER_LIMITS.fields + 1) {
+      errors.push({ parameter: name, message: `a list takes at most ${FILTER_LIMITS.fields} filter fields` });
+    } else if (values > FILTER_LIMITS.values && values - texts.length <= FILTER_LIMITS.values) {
+      errors.push({
+        parameter: name,
+        message: `a list takes at most ${FILTER_LIMITS.values} filter values in all`,
+      });
+    }
+    filters[name] = texts.flatMap(candidates);
   }
   if (errors.length > 0) {
     throw new ProblemError(

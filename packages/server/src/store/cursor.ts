@@ -39,5 +39,8 @@ export function decodeCursor(collection: string, cursor: string): string {
     throw new InvalidCursorError('The cursor is malformed.');
   }
   if (value[0] !== collection) throw new InvalidCursorError('The cursor belongs to another collection.');
+  // No id holds U+0000 or a lone surrogate (PostgreSQL text cannot), so no cursor we issued does.
+  if (value[1].includes('\u0000') || /\p{Cs}/u.test(value[1]))
+    throw new InvalidCursorError('The cursor is malformed.');
   return value[1];
 }

@@ -271,6 +271,37 @@ export class StoreBusyError extends Error {
   }
 }
 
+const OUTCOME_UNKNOWN = Symbol.for('truce.StoreOutcomeUnknownError');
+
+/**
+ * Thrown by a store when a write reached the database and the connection broke before its answer
+ * (during COMMIT, or during a write that is one statement): the write may or may not have been
+ * applied, so unlike {@link StoreBusyError} it must not be reported as "nothing was written". The
+ * server answers 503 `outcome-unknown` with `Retry-After: retryAfterSeconds`. Recognise it with
+ * {@link isStoreOutcomeUnknownError}, which also works across copies of this package.
+ */
+export class StoreOutcomeUnknownError extends Error {
+  override readonly name = 'StoreOutcomeUnknownError';
+  constructor(
+    message: string,
+    /** What the client is told to wait before retrying. */
+    readonly retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    Object.defineProperty(this, OUTCOME_UNKNOWN, { value: true });
+  }
+}
+
+/** Whether `error` is a {@link StoreOutcomeUnknownError}, from this or any other copy of the package. */
+export function isStoreOutcomeUnknownError(error: unknown): error is StoreOutcomeUnknownError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[OUTCOME_UNKNOWN] === true
+  );
+}
+
 /** What an adapter can do, as data (STYLE: capabilities are a frozen object, not instanceof checks). */
 export interface StoreCapabilities {
   /** Adapter name, e.g. `sqlite`. */

@@ -113,4 +113,42 @@ export function filterTests(h: Harness): void {
     expect(await matching(store, { v: ['e\u0301'] })).toStrictEqual(['decomposed']);
     expect(await matching(store, { v: ['a'] })).toStrictEqual(['lower']);
   });
+
+  // PostgreSQL text holds neither U+0000 nor a lone surrogate; a document holding one (valid JSON)
+  // once made every filtered list of its collection fail.
+  h.test('documents with U+0000, lone surrogates and look-alike text filter exactly', async (store) => {
+    const docs: Record<string, JsonObject> = {
+      nul: { v: 'a\u0000b', k: 1 },
+      high: { v: '\ud800', k: 2 },
+      low: { v: 'x\udfff', k: 3 },
+      pair: { v: '\ud83d\ude00', k: 4 },
+      backslashU: { v: '\\u0000', k: 5 },
+      escapeChar: { v: '\ue000', k: 6 },
+      escapeB: { v: '\ue000b', k: 7 },
+      nulKey: { 'n\u0000': 'x', k: 8 },
+      nested: { deep: { v: '\u0000' }, v: 'plain', k: 9 },
+      plain: { v: 'a', k: 10 },
+    };
+    for (const [id, doc] of Object.entries(docs)) await write(store, id, doc);
+    expect(await matching(store, { v: ['a\u0000b'] })).toStrictEqual(['nul']);
+    expect(await matching(store, { v: ['\ud800'] })).toStrictEqual(['high']);
+    expect(await matching(store, { v: ['x\udfff'] })).toStrictEqual(['low']);
+    expect(await matching(store, { v: ['\ud83d\ude00'] })).toStrictEqual(['pair']);
+    expect(await matching(store, { v: ['\\u0000'] })).toStrictEqual(['backslashU']);
+    expect(await matching(store, { v: ['\ue000'] })).toStrictEqual(['escapeChar']);
+    expect(await matching(store, { v: ['\ue000b'] })).toStrictEqual(['escapeB']);
+    expect(await matching(store, { v: ['\\'] })).toStrictEqual([]);
+    expect(await matching(store, { 'n\u0000': ['x'] })).toStrictEqual(['nulKey']);
+    expect(await matching(store, { n: ['x'] })).toStrictEqual([]);
+    expect(await matching(store, { v: ['plain'] })).toStrictEqual(['nested']);
+    expect(await matching(store, { v: ['a'] })).toStrictEqual(['plain']);
+    expect(await matching(store, { k: [1, 2, 3, 8, 10] })).toStrictEqual([
+      'high',
+      'low',
+      'nul',
+      'nulKey',
+      'plain',
+    ]);
+    expect(await matching(store, { v: ['\u0000'] })).toStrictEqual([]);
+  });
 }

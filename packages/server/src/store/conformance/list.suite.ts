@@ -95,5 +95,10 @@ export function listTests(h: Harness): void {
     for (const cursor of ['not a cursor', '%%%', 'Zm9v', '{}', 'eyJ9', '____']) {
       await expect(store.list(C, { limit: 10, cursor })).rejects.toBeInstanceOf(InvalidCursorError);
     }
+    // Well-formed cursors of ids no resource can have (PostgreSQL text cannot even hold them).
+    for (const id of ['a\u0000', '\ud800', 'x\udc00y']) {
+      const cursor = Buffer.from(JSON.stringify([C, id]), 'utf8').toString('base64url');
+      await expect(store.list(C, { limit: 10, cursor })).rejects.toBeInstanceOf(InvalidCursorError);
+    }
   });
 }

@@ -19,6 +19,8 @@ import {
   type ReindexResult,
   type Store,
   StoreBusyError,
+  StoreOutcomeUnknownError,
+  isStoreOutcomeUnknownError,
   type StoreCapabilities,
   type StoredResponse,
   type UniqueKey,
@@ -89,6 +91,49 @@ function isConnectionError(error: unknown): boolean {
     return /connect|Connection terminated|timeout/i.test(message);
   }
   return code.startsWith('08') || /^E[A-Z]+$/.test(code);
+}
+
+/**
+ * Whether an error that ended a statement already sent means its answer was lost: the connection
+ * broke, or the server ended the session (pg_terminate_backend, shutdown) instead of answering.
+ */
+function lostAnswer(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state === '57P01' || state === '57P02') return true;
+  // node-postgres refuses, without sending anything, a statement on a connection already known broken.
+  if (/is not queryable/.test((error as Error | null)?.message ?? '')) return false;
+  return isConnectionError(error);
+}
+
+/** The error for a write sent to PostgreSQL whose answer was lost (see {@link StoreOutcomeUnknownError}). */
+function outcomeUnknown(what: string, error: unknown): StoreOutcomeUnknownError {
+  return new StoreOutcomeUnknownError(
+    `PostgreSQL: the connection broke during ${what}: ${(error as Error).message}`,
+    2,
+    {
+      cause: error,
+    },
+  );
+}
+
+/** A pooled connection taken by {@link checkout}; `checkin` gives it back (destroyed when broken). */
+type CheckedOut = pg.PoolClient & { checkin(broken?: Error): void };
+
+/**
+ * A pooled connection for statements of the caller's own. A connection that breaks while checked
+ * out emits 'error' as well as failing the statement in progress, and the pool listens only to idle
+ * connections: without a listener of its own that event would end the process. The failed
+ * statement is what reports the break.
+ */
+async function checkout(pool: pg.Pool): Promise<CheckedOut> {
+  const client = (await pool.connect()) as CheckedOut;
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  client.checkin = (broken) => {
+    client.off('error', ignore);
+    client.release(broken);
+  };
+  return client;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -210,14 +255,24 @@ export class PostgresStore implements Store {
       current,
     });
     const outcome = await this.#retrying(async () => {
+      // A connection of its own, so that a failure to connect (nothing sent) stays apart from a
+      // connection lost while the statement ran, which may have committed it.
+      const client = await checkout(this.#pool);
+      let broken: Error | undefined;
       try {
-        const [row] = await run<PlainRow>(this.#pool, statement, values);
+        const [row] = await run<PlainRow>(client, statement, values);
         return { row };
       } catch (error) {
         // Another creator of the same URL committed first: the statement was rolled back whole.
         const constraint = (error as { constraint?: string }).constraint;
         if (creating && sqlState(error) === '23505' && constraint === 'heads_pkey') return 'taken' as const;
+        if (lostAnswer(error)) {
+          broken = error as Error;
+          throw outcomeUnknown('a write', error);
+        }
         throw error;
+      } finally {
+        client.checkin(broken);
       }
     });
     if (outcome === 'taken') return mismatch(await this.get(op.collection, op.id));
@@ -615,19 +670,23 @@ export class PostgresStore implements Store {
     if (this.#closed) return Promise.reject(new Error('The store is closed.'));
     return this.#track(
       this.#retrying(async () => {
-        const client = await this.#pool.connect();
+        const client = await checkout(this.#pool);
         let broken: Error | undefined;
+        let committing = false;
         try {
           await client.query('BEGIN');
           const result = await fn(client);
+          committing = true;
           await client.query('COMMIT');
           return result;
         } catch (error) {
           await client.query('ROLLBACK').catch((e: Error) => (broken = e));
           if (isConnectionError(error)) broken = error as Error;
+          // Before COMMIT a broken connection rolls the transaction back; during it, no one can say.
+          if (committing && lostAnswer(error)) throw outcomeUnknown('COMMIT', error);
           throw error;
         } finally {
-          client.release(broken);
+          client.checkin(broken);
         }
       }),
     );
@@ -643,7 +702,7 @@ export class PostgresStore implements Store {
       try {
         return await attempt();
       } catch (error) {
-        if (error instanceof Refused) throw error;
+        if (error instanceof Refused || isStoreOutcomeUnknownError(error)) throw error;
         const state = sqlState(error);
         if (state === undefined || !RETRYABLE.has(state)) throw unavailable(error) ?? error;
         if (n >= this.#retries) throw new StoreBusyError('transactions kept colliding', 1, { cause: error });
