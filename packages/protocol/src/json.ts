@@ -128,9 +128,7 @@ export function isJsonValue(value: unknown): value is JsonValue {
  * and `prototype` directly inside a member named `constructor`. Code that copies JSON with plain
  * assignment (`target[key] = value`, `Object.assign`, many merge helpers) turns these into
  * prototype pollution, so every way into a document refuses them: the request body parser and
- * JSON Patch alike, and a document read back can always be written again.
- *
- * @internal Not re-exported from the package entry point.
+ * JSON Patch alike (and increments), so a document read back can always be written again.
  */
 export function isForbiddenMember(parentKey: string | undefined, key: string): boolean {
   return key === '__proto__' || (key === 'prototype' && parentKey === 'constructor');

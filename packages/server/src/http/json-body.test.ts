@@ -158,6 +158,16 @@ describe('__proto__ and constructor/prototype are refused everywhere (item 13)',
     expect(await read('/items/p')).toMatchObject({ _version: 1 });
   });
 
+  it('an increment may not create them either', async () => {
+    for (const pointer of ['/src/__proto__', '/src/constructor/prototype']) {
+      const res = await server.request('/items/p/_increment', json({ pointer, by: 1 }, {}, 'POST'));
+      expect((await malformed(res)).errors).toEqual([
+        { pointer: '/pointer', message: 'cannot address __proto__ or constructor/prototype' },
+      ]);
+    }
+    expect(await read('/items/p')).toMatchObject({ _version: 1 });
+  });
+
   it('whatever a JSON Patch produces can be written back with PUT', async () => {
     const res = await patch('/items/p', [
       { op: 'add', path: '/constructor', value: { name: 'c' } },
