@@ -3,7 +3,8 @@
 // Baseline: the bytes decoded and parsed by secure-json-parse as before. Strict: isUtf8, the same
 // decode, then parseStrictJson (JSON.parse plus one scan of the text). Printed as time per body
 // and the strict parser's cost as a ratio of the baseline's. Not part of `npm run bench`.
-import { isUtf8 } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import secureJson from 'secure-json-parse';
 import { parseStrictJson } from '@truce/protocol';
 

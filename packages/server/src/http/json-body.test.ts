@@ -15,8 +15,12 @@ collections:
 });
 afterAll(async () => server.close());
 
-const send = (path: string, body: string | Uint8Array, method = 'PUT', type = 'application/json') =>
-  server.request(path, { method, headers: { 'content-type': type }, body });
+const send = (
+  path: string,
+  body: string | Uint8Array<ArrayBuffer>,
+  method = 'PUT',
+  type = 'application/json',
+) => server.request(path, { method, headers: { 'content-type': type }, body });
 
 async function malformed(
   res: Response,
