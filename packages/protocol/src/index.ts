@@ -6,7 +6,9 @@
  * @packageDocumentation
  */
 export type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
-export { cloneJson, deepEqual, isJsonObject } from './json.js';
+export { cloneJson, deepEqual, isForbiddenMember, isJsonObject } from './json.js';
+export type { JsonTextError, StrictJsonOptions } from './strict-json.js';
+export { parseStrictJson } from './strict-json.js';
 
 export type { EntityTag, EntityTagCondition } from './etag.js';
 export {

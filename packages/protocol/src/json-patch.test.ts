@@ -113,10 +113,11 @@ describe('applyJsonPatch', () => {
 
   it('needs an existing target for remove and replace, with - never allowed', () => {
     const doc = { a: [1], o: {} };
-    for (const path of ['/b', '/a/1', '/a/-', '/o/x', '/a/0/x', '/__proto__', '/constructor']) {
+    for (const path of ['/b', '/a/1', '/a/-', '/o/x', '/a/0/x', '/constructor']) {
       expect(applyJsonPatch(doc, [{ op: 'remove', path }]), path).toEqual(conflict(0, path));
       expect(applyJsonPatch(doc, [{ op: 'replace', path, value: 1 }]), path).toEqual(conflict(0, path));
     }
+    expect(applyJsonPatch(doc, [{ op: 'remove', path: '/__proto__' }])).toEqual(conflict(0, '/__proto__'));
   });
 
   it('keeps the member order on replace', () => {
@@ -234,31 +235,81 @@ describe('applyJsonPatch', () => {
 });
 
 describe('applyJsonPatch and prototype pollution', () => {
-  it('adds __proto__ as an ordinary member', () => {
-    const result = applyJsonPatch({}, [{ op: 'add', path: '/__proto__', value: { polluted: true } }]);
-    expect(result.ok).toBe(true);
-    if (!result.ok) return;
-    expect(Object.getPrototypeOf(result.value)).toBe(Object.prototype);
-    expect(Object.keys(result.value as object)).toEqual(['__proto__']);
+  const forbidden = (index: number, pointer: string) => ({
+    ok: false,
+    error: { kind: 'forbidden-member', index, pointer },
+  });
+
+  it('never creates __proto__ or constructor/prototype, whichever operation writes', () => {
+    const doc = { a: {}, src: { prototype: 1, inner: JSON.parse('{"__proto__": 1}') as JsonValue } };
+    const cases: [JsonPatchOperation, string][] = [
+      [{ op: 'add', path: '/__proto__', value: { polluted: true } }, '/__proto__'],
+      [{ op: 'add', path: '/__proto__/polluted', value: true }, '/__proto__'],
+      [{ op: 'add', path: '/a/__proto__/polluted', value: true }, '/a/__proto__'],
+      [{ op: 'add', path: '/constructor/prototype/polluted', value: true }, '/constructor/prototype'],
+      [{ op: 'add', path: '/constructor', value: { prototype: {} } }, '/constructor/prototype'],
+      [{ op: 'add', path: '/a/x', value: [JSON.parse('{"__proto__": 1}') as JsonValue] }, '/a/x/0/__proto__'],
+      [{ op: 'replace', path: '/__proto__', value: 1 }, '/__proto__'],
+      [{ op: 'replace', path: '', value: { constructor: { prototype: 1 } } }, '/constructor/prototype'],
+      [{ op: 'copy', from: '/src', path: '/constructor' }, '/constructor/prototype'],
+      [{ op: 'move', from: '/src', path: '/constructor' }, '/constructor/prototype'],
+      [{ op: 'copy', from: '/src/inner', path: '/b' }, '/b/__proto__'],
+    ];
+    for (const [operation, pointer] of cases) {
+      expect(applyJsonPatch(doc, [{ op: 'test', path: '/a', value: {} }, operation]), pointer).toEqual(
+        forbidden(1, pointer),
+      );
+    }
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    // constructor and prototype on their own, or with an array between them, are ordinary names.
+    const ok = applyJsonPatch(doc, [
+      { op: 'add', path: '/constructor', value: [{ prototype: 1 }] },
+      { op: 'copy', from: '/src/prototype', path: '/a/prototype' },
+    ]);
+    expect(ok.ok).toBe(true);
   });
 
   it('does not walk into inherited objects', () => {
-    for (const path of ['/__proto__/polluted', '/constructor/prototype/polluted', '/a/__proto__/polluted']) {
-      expect(applyJsonPatch({ a: {} }, [{ op: 'add', path, value: true }]), path).toEqual(conflict(0, path));
-    }
+    expect(applyJsonPatch({}, [{ op: 'add', path: '/constructor/x', value: true }])).toEqual(
+      conflict(0, '/constructor/x'),
+    );
     expect(applyJsonPatch({}, [{ op: 'copy', from: '/constructor', path: '/x' }])).toEqual(conflict(0, '/x'));
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
-  it('patches inside an own __proto__ member without touching any prototype', () => {
-    const target = JSON.parse('{"__proto__": {"x": 1}}') as JsonValue;
-    const result = applyJsonPatch(target, [{ op: 'add', path: '/__proto__/polluted', value: true }]);
-    expect(result.ok && (result.value as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(result.ok && Object.getOwnPropertyDescriptor(result.value, '__proto__')?.value).toEqual({
-      x: 1,
-      polluted: true,
-    });
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  it('a document that already holds __proto__ can be tested, cleaned and moved out of it', () => {
+    const target = JSON.parse('{"__proto__": {"x": 1}, "b": 1}') as JsonValue;
+    const result = applyJsonPatch(target, [
+      { op: 'test', path: '/__proto__/x', value: 1 },
+      { op: 'move', from: '/__proto__', path: '/kept' },
+      { op: 'replace', path: '/b', value: 2 },
+    ]);
+    expect(result).toEqual({ ok: true, value: { b: 2, kept: { x: 1 } } });
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+  });
+});
+
+describe('validateJsonPatch and forbidden members', () => {
+  it('refuses writes to them with the pointer into the patch, and lets remove, test and from name them', () => {
+    const result = validateJsonPatch([
+      { op: 'add', path: '/__proto__', value: 1 },
+      { op: 'replace', path: '/a/constructor/prototype', value: 1 },
+      { op: 'copy', from: '/a', path: '/x/__proto__' },
+      { op: 'move', from: '/a', path: '/constructor/prototype' },
+      { op: 'add', path: '/constructor', value: { prototype: 1 } },
+      { op: 'add', path: '/a', value: { b: [{ constructor: { prototype: 1 } }] } },
+      { op: 'remove', path: '/__proto__' },
+      { op: 'test', path: '/constructor/prototype', value: 1 },
+      { op: 'move', from: '/__proto__', path: '/y' },
+      { op: 'add', path: '/constructor', value: 1 },
+    ]);
+    expect(result.ok ? [] : result.errors.map((e) => e.pointer)).toEqual([
+      '/0/path',
+      '/1/path',
+      '/2/path',
+      '/3/path',
+      '/4/value/prototype',
+      '/5/value/b/0/constructor/prototype',
+    ]);
   });
 });

@@ -2,7 +2,16 @@
  * JSON Patch (RFC 6902): validating a patch document and applying it atomically.
  */
 import type { JsonObject, JsonValue } from './json.js';
-import { cloneJson, deepEqual, defineMember, hasMember, isJsonObject, isJsonValue } from './json.js';
+import {
+  cloneJson,
+  deepEqual,
+  defineMember,
+  forbiddenMemberIn,
+  hasMember,
+  isForbiddenMember,
+  isJsonObject,
+  isJsonValue,
+} from './json.js';
 import { formatPointer, getByPointer, isArrayIndex, isPointerSyntaxError, parsePointer } from './pointer.js';
 
 /** One JSON Patch operation (RFC 6902 section 4). */
@@ -18,7 +27,10 @@ export type JsonPatchOperation =
  * Why {@link applyJsonPatch} stopped: a `test` operation whose value differed (`actual` is
  * `undefined` when nothing exists at `pointer`), or an operation that could not be applied
  * (`conflict`: a missing path, an index out of range, a move into its own child, removing the
- * root, ...). `index` is the operation's position in the patch and `pointer` its `path`.
+ * root, ...), or an operation that would create a member named `__proto__` or
+ * `constructor/prototype` (`forbidden-member`, where `pointer` is that member's place in the
+ * document: see {@link validateJsonPatch}). `index` is the operation's position in the patch and
+ * `pointer` its `path` unless said otherwise.
  */
 export type JsonPatchFailure =
   | {
@@ -28,11 +40,14 @@ export type JsonPatchFailure =
       expected: JsonValue;
       actual: JsonValue | undefined;
     }
-  | { kind: 'conflict'; index: number; pointer: string; message: string };
+  | { kind: 'conflict'; index: number; pointer: string; message: string }
+  | { kind: 'forbidden-member'; index: number; pointer: string };
 
 type PatchError = { pointer: string; message: string };
 
 const OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+
+const FORBIDDEN = 'would create a member named __proto__ or constructor/prototype, which are refused';
 
 /**
  * Checks that `doc` (a parsed request body) is a JSON Patch document and returns its operations.
@@ -42,6 +57,12 @@ const OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
  * or non-string `path` or `from`, a malformed JSON Pointer, and a missing `value` for `add`,
  * `replace` and `test`. Members an operation does not use are ignored, as RFC 6902 section 4
  * requires.
+ *
+ * An `add`, `replace`, `copy` or `move` whose `path` would create a member named `__proto__` or
+ * `prototype` inside `constructor`, or whose `value` holds such a member, is refused too: request
+ * bodies may not carry them, so no patch may create them either (see `isForbiddenMember`).
+ * `remove`, `test` and `from` may still name them, so a document stored before this rule can be
+ * cleaned.
  */
 export function validateJsonPatch(
   doc: unknown,
@@ -90,6 +111,18 @@ export function validateJsonPatch(
     }
     if (errors.length > before) return;
     const value = element['value'] as JsonValue;
+    if (op !== 'remove' && op !== 'test') {
+      const tokens = parsePointer(path);
+      if (tokens.some((token, i) => isForbiddenMember(tokens[i - 1], token))) {
+        errors.push({ pointer: at('path'), message: FORBIDDEN });
+        return;
+      }
+      const inValue = op === 'add' || op === 'replace' ? forbiddenMemberIn(value, tokens.at(-1)) : undefined;
+      if (inValue !== undefined) {
+        errors.push({ pointer: formatPointer([index, 'value', ...inValue]), message: FORBIDDEN });
+        return;
+      }
+    }
     switch (op) {
       case 'add':
       case 'replace':
@@ -111,13 +144,22 @@ export function validateJsonPatch(
 /** Thrown inside {@link applyJsonPatch} to unwind to the failing operation; never escapes. */
 class Stop extends Error {}
 
+/** Like {@link Stop}, for a write that would create a forbidden member at `tokens`. */
+class Forbidden extends Error {
+  constructor(readonly tokens: readonly (string | number)[]) {
+    super('forbidden member');
+  }
+}
+
 /**
  * Applies JSON Patch operations in order, atomically: either all succeed and the patched copy is
  * returned, or the first failure is returned and nothing else. `target` is never changed, and the
  * result shares no objects or arrays with `target` or the operations.
  *
  * `test` compares with JSON semantics ({@link deepEqual}). `-` as the last token of an `add` path
- * appends to an array. Only own members are addressed, so `/__proto__` is an ordinary member name.
+ * appends to an array. Only own members are addressed, so `/__proto__` is an ordinary member name
+ * that may be tested and removed; no operation may create one (`forbidden-member`), not even by
+ * copying or moving a member that holds `prototype` to `/constructor`.
  */
 export function applyJsonPatch(
   target: JsonValue,
@@ -141,6 +183,12 @@ export function applyJsonPatch(
         doc = applyOne(doc, operation);
       }
     } catch (error) {
+      if (error instanceof Forbidden) {
+        return {
+          ok: false,
+          error: { kind: 'forbidden-member', index, pointer: formatPointer(error.tokens) },
+        };
+      }
       if (!(error instanceof Stop)) throw error;
       return {
         ok: false,
@@ -209,6 +257,7 @@ function parent(
 }
 
 function add(doc: JsonValue, tokens: readonly string[], value: JsonValue): JsonValue {
+  refuseForbidden(tokens, value);
   // Section 4.1: a path of "" replaces the whole document.
   if (tokens.length === 0) return value;
   const { container, key } = parent(doc, tokens);
@@ -225,6 +274,7 @@ function add(doc: JsonValue, tokens: readonly string[], value: JsonValue): JsonV
 // Section 4.3: the target location MUST exist; the value is replaced where it stands, so an object
 // member keeps its place among its siblings.
 function replace(doc: JsonValue, tokens: readonly string[], value: JsonValue): JsonValue {
+  refuseForbidden(tokens, value);
   if (tokens.length === 0) return value;
   const { container, key } = parent(doc, tokens);
   if (Array.isArray(container)) {
@@ -235,6 +285,15 @@ function replace(doc: JsonValue, tokens: readonly string[], value: JsonValue): J
     throw new Stop(`${formatPointer(tokens)} does not exist`);
   }
   return doc;
+}
+
+// Every write (add, replace, and through add, copy and move) passes here: the place written and
+// everything in the value written must be free of forbidden members.
+function refuseForbidden(tokens: readonly string[], value: JsonValue): void {
+  const at = tokens.findIndex((token, i) => isForbiddenMember(tokens[i - 1], token));
+  if (at >= 0) throw new Forbidden(tokens.slice(0, at + 1));
+  const inValue = forbiddenMemberIn(value, tokens.at(-1));
+  if (inValue !== undefined) throw new Forbidden([...tokens, ...inValue]);
 }
 
 function remove(doc: JsonValue, tokens: readonly string[]): void {

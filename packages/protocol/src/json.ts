@@ -121,3 +121,55 @@ export function isJsonValue(value: unknown): value is JsonValue {
       return false;
   }
 }
+
+/**
+ * Whether a member named `key`, in an object that is itself the member `parentKey` of its parent
+ * (`undefined` at the root or inside an array), is one Truce never stores: `__proto__` anywhere,
+ * and `prototype` directly inside a member named `constructor`. Code that copies JSON with plain
+ * assignment (`target[key] = value`, `Object.assign`, many merge helpers) turns these into
+ * prototype pollution, so every way into a document refuses them: the request body parser and
+ * JSON Patch alike (and increments), so a document read back can always be written again.
+ */
+export function isForbiddenMember(parentKey: string | undefined, key: string): boolean {
+  return key === '__proto__' || (key === 'prototype' && parentKey === 'constructor');
+}
+
+/**
+ * The tokens of the first forbidden member ({@link isForbiddenMember}) inside `value`, which sits
+ * at a member named `key` (`undefined` for the root or an array element), or `undefined` when
+ * there is none. Iterative, so hostile nesting cannot overflow the stack.
+ *
+ * @internal Not re-exported from the package entry point.
+ */
+export function forbiddenMemberIn(value: unknown, key: string | undefined): (string | number)[] | undefined {
+  // Each entry links to its parent, so the tokens are built only for a hit, not for every value.
+  interface Entry {
+    readonly value: unknown;
+    readonly token: string | number | undefined;
+    readonly parent: Entry | undefined;
+  }
+  const tokensOf = (entry: Entry): (string | number)[] => {
+    const tokens: (string | number)[] = [];
+    for (let e: Entry | undefined = entry; e?.parent !== undefined; e = e.parent) tokens.unshift(e.token!);
+    return tokens;
+  };
+  const stack: Entry[] = [{ value, token: key, parent: undefined }];
+  while (stack.length > 0) {
+    const entry = stack.pop()!;
+    if (Array.isArray(entry.value)) {
+      entry.value.forEach((item: unknown, i) => stack.push({ value: item, token: i, parent: entry }));
+    } else if (typeof entry.value === 'object' && entry.value !== null) {
+      const parentKey = typeof entry.token === 'string' ? entry.token : undefined;
+      for (const child of Object.keys(entry.value)) {
+        const next: Entry = {
+          value: (entry.value as Record<string, unknown>)[child],
+          token: child,
+          parent: entry,
+        };
+        if (isForbiddenMember(parentKey, child)) return tokensOf(next);
+        stack.push(next);
+      }
+    }
+  }
+  return undefined;
+}

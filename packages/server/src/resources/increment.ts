@@ -1,4 +1,4 @@
-import { cloneJson, hasWritePrecondition, parsePointer } from '@truce/protocol';
+import { cloneJson, hasWritePrecondition, isForbiddenMember, parsePointer } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
@@ -104,6 +104,9 @@ function readBody(input: OperationInput): { pointer: string; by: number } {
     errors.push({ pointer: '/pointer', message: 'must be a JSON Pointer to a number, like "/stock"' });
   } else if (pointer.startsWith('/_') || pointer === '/id') {
     errors.push({ pointer: '/pointer', message: 'cannot address id or a member starting with _' });
+  } else if (parsePointer(pointer).some((token, i, tokens) => isForbiddenMember(tokens[i - 1], token))) {
+    // An increment of a missing member creates it: the same names JSON Patch may not create.
+    errors.push({ pointer: '/pointer', message: 'cannot address __proto__ or constructor/prototype' });
   }
   if (typeof by !== 'number' || !Number.isFinite(by))
     errors.push({ pointer: '/by', message: 'must be a finite number' });

@@ -81,7 +81,8 @@ export function nextDocument(
 /**
  * JSON Patch paths address the representation the client read (with `id` and `_version`), so a
  * `test` on `/_version` works as an optimistic check; the server-owned members must come out as
- * they went in.
+ * they went in. An operation that replaces the whole document (path `""`) may leave them out, as a
+ * PUT body may: see {@link applyKeepingIdentity}.
  */
 function applyOperations(
   ctx: ResourceContext,
@@ -91,9 +92,12 @@ function applyOperations(
   id: string,
 ): JsonObject {
   const before = headRepresentation(current);
-  const result = applyJsonPatch(before, operations);
+  const result = applyKeepingIdentity(before, operations);
   if (!result.ok) {
     const failure = result.error;
+    if (failure.kind === 'forbidden-member') {
+      throw invalid([{ pointer: failure.pointer, message: FORBIDDEN_MEMBER }]);
+    }
     if (failure.kind === 'test-failed') {
       throw new ProblemError(
         'test-failed',
@@ -130,6 +134,44 @@ function applyOperations(
   }
   if (errors.length > 0) throw invalid(errors);
   return doc;
+}
+
+const FORBIDDEN_MEMBER = `is refused: no document may hold __proto__ or constructor/prototype`;
+
+/**
+ * Applies `operations` to `before`. RFC 6902 sections 4.1 and 4.3 let `add` and `replace` (and so
+ * `copy` and `move`) with path `""` replace the whole document; the new document then gets `id`
+ * and the `_` members it leaves out back from `before`, as a PUT keeps them, so later operations
+ * (a `test` of `/_version`) still find them and only a value that differs is an error. The patch
+ * is applied in runs that end at such an operation; the indexes of failures stay the patch's own.
+ */
+function applyKeepingIdentity(
+  before: JsonObject,
+  operations: readonly JsonPatchOperation[],
+): ReturnType<typeof applyJsonPatch> {
+  let doc: JsonValue = before;
+  let start = 0;
+  for (let i = 0; i < operations.length; i++) {
+    const op = operations[i]!;
+    const whole = op.path === '' && op.op !== 'test' && op.op !== 'remove';
+    if (!whole && i < operations.length - 1) continue;
+    const result = applyJsonPatch(doc, operations.slice(start, i + 1));
+    if (!result.ok) return { ok: false, error: { ...result.error, index: result.error.index + start } };
+    doc = result.value;
+    if (whole && isJsonObject(doc)) {
+      for (const key of ['id', ...META_MEMBERS]) {
+        if (!Object.hasOwn(doc, key))
+          Object.defineProperty(doc, key, {
+            value: before[key],
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+      }
+    }
+    start = i + 1;
+  }
+  return { ok: true, value: doc };
 }
 
 /** The body as a JSON object, after checking its media type is one of `accepted`. */
