@@ -94,6 +94,10 @@ export interface ProblemMembers {
   /** A JSON Patch operation could not be applied to the current state (RFC 5789 2.2, conflicting state). */
   'patch-conflict': { operationIndex: number; pointer: string };
   'method-not-allowed': NoMembers;
+  /** `timeout` is the limit that ran out, in seconds. */
+  'request-timeout': { timeout: number };
+  'uri-too-long': NoMembers;
+  'headers-too-large': NoMembers;
   'internal-error': NoMembers;
 }
 

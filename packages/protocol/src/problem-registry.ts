@@ -335,6 +335,36 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     members: {},
     headers: ['Allow'],
   },
+  'request-timeout': {
+    status: 408,
+    title: 'The request took too long to arrive',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'The request line, headers or body did not arrive within the time the server allows.',
+    description:
+      'The server answers 408 when a request is not complete within `timeouts.request`, or when its body stops arriving for `timeouts.bodyIdle` (`timeout` names the limit that ran out, in seconds), and closes the connection. Nothing was applied. Send the whole request again promptly; a client on a slow link can be given a longer limit in the configuration.',
+    members: { timeout: true },
+  },
+  'uri-too-long': {
+    status: 414,
+    title: 'The URI is too long',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'A path segment of the request URI is longer than the server reads.',
+    description:
+      'Ids, collection names and other path segments are short; a segment beyond 1000 characters is refused before routing. Check how the URI is built: it probably carries data that belongs in the body.',
+    members: {},
+  },
+  'headers-too-large': {
+    status: 431,
+    title: 'The request headers are too large',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The request line and headers together are larger than the server reads.',
+    description:
+      'The server reads at most 16 KiB of request line and headers (the Node.js default). Send fewer or shorter headers; large values (tokens, cookies) are the usual cause. The connection is closed after this answer.',
+    members: {},
+  },
   'internal-error': {
     status: 500,
     title: 'Internal server error',

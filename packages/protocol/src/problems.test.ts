@@ -98,6 +98,9 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'precondition-failed': { currentEtag: '"3-x"' },
   'patch-conflict': { operationIndex: 1, pointer: '/a/b' },
   'method-not-allowed': {},
+  'request-timeout': { timeout: 30 },
+  'uri-too-long': {},
+  'headers-too-large': {},
   'internal-error': {},
 };
 
@@ -133,6 +136,9 @@ describe('problemTypes', () => {
       'precondition-failed': 412,
       'patch-conflict': 409,
       'method-not-allowed': 405,
+      'request-timeout': 408,
+      'uri-too-long': 414,
+      'headers-too-large': 431,
       'internal-error': 500,
     });
   });
