@@ -90,7 +90,8 @@ export async function readChanges(
   const last = records.length > 0 ? records[records.length - 1]!.seq : since;
   return {
     status: 200,
-    headers: { 'cache-control': 'no-store' },
+    // JSON here, an event stream for Accept: text/event-stream (RFC 9110 12.5.5).
+    headers: { 'cache-control': 'no-store', vary: 'Accept' },
     body: { results: records.map(changeEvent), last },
   };
 }
@@ -122,6 +123,7 @@ export async function streamChanges(
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
+    vary: 'Accept',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
