@@ -36,7 +36,9 @@ export async function createServer(
 ): Promise<FastifyInstance> {
   const store = options.store ?? (await openStore(config));
   const typeBase = config.problemTypeBase ?? '/_problems/';
+  let closing = false;
   const transport = {
+    closing: () => closing,
     timeouts: config.timeouts,
     bodyLimit: config.bodyLimit,
     typeBase,
@@ -47,7 +49,8 @@ export async function createServer(
     bodyLimit: config.bodyLimit,
     // Ids may be up to 200 characters; longer ones must reach the handler to get a clear 400.
     routerOptions: { maxParamLength: 1000 },
-    return503OnClosing: true,
+    // The transport answers requests that arrive while closing, as problems.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     serverFactory: httpServerFactory(transport),
     // Whatever Fastify or Node.js refuse before a route runs is a problem+json too.
@@ -64,7 +67,10 @@ export async function createServer(
       app.addHttpMethod(method, { hasBody: true });
   }
   // Connections that are only lingering after their answer would hold close() for seconds.
-  app.addHook('preClose', async () => destroyLingering(app.server));
+  app.addHook('preClose', async () => {
+    closing = true;
+    destroyLingering(app.server);
+  });
   if (!options.store) app.addHook('onClose', async () => store.close());
   try {
     await app.register(trucePlugin, { config, store, feed: options.feed, clock: options.clock });

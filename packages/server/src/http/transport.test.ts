@@ -199,10 +199,50 @@ describe('methods', () => {
     expect(problemOf(missing.responses[0])['code']).toBe('not-found');
   });
 
+  it('CONNECT is 405 with the server’s methods, not a dropped connection', async () => {
+    const ex = await rawExchange(
+      server.url,
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    expect(ex.responses[0]?.status).toBe(405);
+    expect(ex.responses[0]?.headers['allow']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+    expect(problemOf(ex.responses[0])['code']).toBe('method-not-allowed');
+  });
+
   it('OPTIONS * answers 204 with the methods the server supports', async () => {
     const ex = await rawExchange(server.url, 'OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
     expect(ex.responses[0]?.status).toBe(204);
     expect(ex.responses[0]?.headers['allow']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+  });
+});
+
+describe('shutting down', () => {
+  it('a request arriving on a kept-alive connection during the drain gets a 503 busy problem', async () => {
+    const own = await startTestServer('collections:\n  docs: {}\n');
+    let closed: Promise<void> | undefined;
+    try {
+      const ex = await rawExchange(
+        own.url,
+        async (socket) => {
+          let seen = '';
+          socket.on('data', (chunk: Buffer) => (seen += chunk.toString('latin1')));
+          // The first request is routed before the close begins and finishes after it.
+          socket.write(post(9) + '{"a":');
+          await sleep(100);
+          closed = own.close();
+          await sleep(100);
+          socket.write(' 1 }');
+          for (let i = 0; i < 100 && !seen.includes('\r\n\r\n{'); i++) await sleep(20);
+          socket.write('GET /_health HTTP/1.1\r\nHost: t\r\n\r\n');
+        },
+        3000,
+      );
+      expect(ex.responses.map((r) => r.status)).toEqual([201, 503]);
+      expect(problemOf(ex.responses[1])).toMatchObject({ code: 'busy', status: 503 });
+      expect(ex.responses[1]?.headers['connection']).toBe('close');
+    } finally {
+      await (closed ?? own.close());
+    }
   });
 });
 

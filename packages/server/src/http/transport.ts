@@ -10,6 +10,8 @@ import { ProblemError } from './problem-error.js';
 export interface TransportOptions extends RawAnswerOptions {
   readonly timeouts: Timeouts;
   readonly bodyLimit: number;
+  /** True once the server is shutting down: requests still arriving get 503. */
+  readonly closing: () => boolean;
 }
 
 /**
@@ -44,6 +46,16 @@ export function httpServerFactory(options: TransportOptions): FastifyServerFacto
     server.keepAliveTimeout = keepAliveMs;
     trackSockets(server);
     server.on('connection', (socket: Socket) => lingerOnClose(socket, options));
+    // Node.js hands CONNECT over as a bare socket and, with nobody listening, drops it unanswered.
+    server.on('connect', (req: IncomingMessage, socket: Socket) => {
+      const problem = new ProblemError(
+        'method-not-allowed',
+        'CONNECT is not allowed: this server is not a proxy.',
+        {},
+        { allow: SERVER_METHODS },
+      );
+      answerOnSocket(socket, problem, req.url ?? '', options);
+    });
     // RFC 9110 10.1.1: a server that will refuse the body anyway answers at once instead of
     // inviting it with 100 Continue. Fastify sees the request without the 100 and refuses it
     // (413) from the declared length, without reading.
@@ -71,6 +83,18 @@ function onRequest(
       errors: [{ header: 'host', message: 'missing (RFC 9112 section 3.2)' }],
     });
     sendProblemResponse(res, problem, req.url ?? '', options.typeBase, { connection: 'close' });
+    return;
+  }
+  if (options.closing()) {
+    // Requests pipelined or sent on a kept-alive connection during the drain (Fastify's own answer
+    // to those is not a problem).
+    const problem = new ProblemError(
+      'busy',
+      'The server is shutting down; send the request again on a new connection.',
+      {},
+      { 'retry-after': '1' },
+    );
+    sendProblemResponse(res, problem, pathOf(req.url ?? ''), options.typeBase, { connection: 'close' });
     return;
   }
   if (req.method === 'OPTIONS' && req.url === '*') {
