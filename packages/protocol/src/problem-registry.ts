@@ -297,7 +297,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     resolution: 'wait-and-retry',
     summary: 'The store stayed busy after the server’s own retries.',
     description:
-      'Serialization failures or lock timeouts persisted, and nothing was written. Wait for the time in Retry-After and repeat the request.',
+      'Serialization failures or lock timeouts persisted, and nothing was written. Wait for the time in Retry-After and repeat the request. A server that is shutting down answers requests still arriving on open connections this way too (the connection is then closed): repeat them on a new connection.',
     members: {},
     headers: ['Retry-After'],
   },
