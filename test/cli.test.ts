@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, freePort, requireBuild, runCli, startServe, tempDir } from './helpers.js';
@@ -112,6 +113,39 @@ describe('truce serve', () => {
       child.kill('SIGTERM');
     }
     expect(await exited(child)).toBe(0);
+  });
+
+  it('under SIGTERM, a client idling mid-body does not hold the process past the drain deadline', async () => {
+    const file = join(dir.path, 'drain.yaml');
+    // Long request and body timeouts, so that only the drain deadline can end the request.
+    writeFileSync(
+      file,
+      'storage: "sqlite::memory:"\ntimeouts: { request: 10m, bodyIdle: 10m, drain: 1s }\ncollections: { docs: {} }\n',
+    );
+    const { child, url } = await startServe(['-c', file, '-l', `127.0.0.1:${await freePort()}`]);
+    const { port } = new URL(url);
+    const client = connect(Number(port), '127.0.0.1');
+    const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      client.write(
+        'POST /docs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"half":',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      child.kill('SIGTERM');
+      const code = await Promise.race([
+        exited(child),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 8000)),
+      ]);
+      expect(code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(4000);
+      await clientClosed;
+    } finally {
+      client.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('exits 1 when the port is taken', async () => {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import {
+  closeWithin,
   ConfigError,
   createServer,
   IndexConflictError,
@@ -156,10 +157,21 @@ async function serve(config: TruceConfig, file: string, io: Io): Promise<number>
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      io.err(`truce: ${signal} received, finishing in-flight requests ...`);
-      app.close().then(
-        () => resolveExit(EXIT.ok),
+      const drainMs = config.timeouts.drainMs;
+      io.err(`truce: ${signal} received, finishing in-flight requests (up to ${drainMs / 1000} s) ...`);
+      // Past the drain deadline closeWithin cuts the connections left; should closing the store
+      // still hang after that, the process exits anyway rather than outlive its supervisor's patience.
+      const hang = setTimeout(() => {
+        io.err('truce: the server did not stop after the drain deadline; exiting');
+        resolveExit(EXIT.failure);
+      }, drainMs + 5000);
+      closeWithin(app, drainMs).then(
+        () => {
+          clearTimeout(hang);
+          resolveExit(EXIT.ok);
+        },
         (error: unknown) => {
+          clearTimeout(hang);
           io.err(`truce: error while stopping: ${(error as Error).message}`);
           resolveExit(EXIT.failure);
         },

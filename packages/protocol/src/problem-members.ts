@@ -123,6 +123,10 @@ export interface ProblemMembers {
   'method-not-allowed': NoMembers;
   /** A simple (unpreflighted) cross-site request on an unsafe method, from an origin not allowed. */
   'cross-origin-refused': NoMembers;
+  /** `timeout` is the limit that ran out, in seconds. */
+  'request-timeout': { timeout: number };
+  'uri-too-long': NoMembers;
+  'headers-too-large': NoMembers;
   'internal-error': NoMembers;
 }
 

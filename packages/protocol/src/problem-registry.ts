@@ -316,7 +316,7 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     summary:
       'The store stayed busy after the server’s own retries, or the server has as many change-feed streams open as it allows.',
     description:
-      'Serialization failures or lock timeouts persisted, and nothing was written; or a change-feed stream was refused because the server, or this connection, has the most streams open it allows. Wait for the time in Retry-After and repeat the request (a stream refused for its connection: on another connection).',
+      'Serialization failures or lock timeouts persisted, and nothing was written; or a change-feed stream was refused because the server, or this connection, has the most streams open it allows. Wait for the time in Retry-After and repeat the request (a stream refused for its connection: on another connection). A server that is shutting down answers requests still arriving on open connections this way too (the connection is then closed): repeat them on a new connection.',
     members: {},
     headers: ['Retry-After'],
   },
@@ -375,6 +375,36 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
       'A request that could change state came from a page on another site, without a preflight, from an origin the server does not allow.',
     description:
       "Any web page can make a browser send a POST with no body, a form or a text/plain body to any server, without asking first (a \"simple\" request). Truce refuses such requests when the browser says they come from another site (`Sec-Fetch-Site`) or from an origin (`Origin`) that is neither the server's own nor in `cors.origins`, so that a page cannot run a transition, take a lease or write in its visitor's name. Clients that are not browsers send no `Origin` and are not affected. If your own web app was refused, add its origin to `cors.origins` in the server configuration; requests sent with `Content-Type: application/json` or any of Truce's own headers are preflighted by the browser and are not refused.",
+    members: {},
+  },
+  'request-timeout': {
+    status: 408,
+    title: 'The request took too long to arrive',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'The request line, headers or body did not arrive within the time the server allows.',
+    description:
+      'The server answers 408 when a request is not complete within `timeouts.request`, or when its body stops arriving for `timeouts.bodyIdle` (`timeout` names the limit that ran out, in seconds), and closes the connection. Nothing was applied. Send the whole request again promptly; a client on a slow link can be given a longer limit in the configuration.',
+    members: { timeout: true },
+  },
+  'uri-too-long': {
+    status: 414,
+    title: 'The URI is too long',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'A path segment of the request URI is longer than the server reads.',
+    description:
+      'Ids, collection names and other path segments are short; a segment beyond 1000 characters is refused before routing. Check how the URI is built: it probably carries data that belongs in the body.',
+    members: {},
+  },
+  'headers-too-large': {
+    status: 431,
+    title: 'The request headers are too large',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The request line and headers together are larger than the server reads.',
+    description:
+      'The server reads at most 16 KiB of request line and headers (the Node.js default). Send fewer or shorter headers; large values (tokens, cookies) are the usual cause. The connection is closed after this answer.',
     members: {},
   },
   'internal-error': {

@@ -122,6 +122,9 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'patch-conflict': { operationIndex: 1, pointer: '/a/b' },
   'method-not-allowed': {},
   'cross-origin-refused': {},
+  'request-timeout': { timeout: 30 },
+  'uri-too-long': {},
+  'headers-too-large': {},
   'internal-error': {},
 };
 
@@ -160,6 +163,9 @@ describe('problemTypes', () => {
       'patch-conflict': 409,
       'method-not-allowed': 405,
       'cross-origin-refused': 403,
+      'request-timeout': 408,
+      'uri-too-long': 414,
+      'headers-too-large': 431,
       'internal-error': 500,
     });
   });

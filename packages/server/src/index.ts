@@ -4,6 +4,7 @@
  */
 export { createServer, openStore, type CreateServerOptions } from './server.js';
 export { trucePlugin, type TrucePluginOptions } from './http/plugin.js';
+export { closeWithin } from './http/transport.js';
 export {
   loadConfigFile,
   parseConfigText,
@@ -13,7 +14,13 @@ export {
   redactStorage,
   type ConfigOverrides,
 } from './config/load.js';
-export type { TruceConfig, TruceConfigInput, CollectionConfig, ConfigIssue } from './config/types.js';
+export type {
+  TruceConfig,
+  TruceConfigInput,
+  CollectionConfig,
+  ConfigIssue,
+  Timeouts,
+} from './config/types.js';
 export { buildOpenApi } from './openapi/build.js';
 export { problemsMarkdown } from './http/problem-docs.js';
 export { IndexConflictError } from './rules/indexes.js';

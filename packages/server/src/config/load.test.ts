@@ -28,6 +28,30 @@ describe('configuration', () => {
     });
   });
 
+  it('reads timeouts as seconds or with a unit, with defaults for the rest', () => {
+    expect(parseConfigText('collections: { a: {} }').timeouts).toEqual({
+      requestMs: 30_000,
+      bodyIdleMs: 10_000,
+      keepAliveMs: 5_000,
+      drainMs: 10_000,
+    });
+    const c = parseConfigText(
+      'timeouts: { request: 1m, bodyIdle: 2.5, drain: 250ms }\ncollections: { a: {} }',
+    );
+    expect(c.timeouts).toEqual({ requestMs: 60_000, bodyIdleMs: 2_500, keepAliveMs: 5_000, drainMs: 250 });
+  });
+
+  it('refuses timeouts that are not durations above 0, each with its path', () => {
+    const found = issues(
+      'timeouts: { request: 0, keepAlive: 5h, drain: 0ms, idle: 1 }\ncollections: { a: {} }',
+    );
+    const pointers = found.map((i) => i.pointer);
+    expect(pointers).toContain('/timeouts/request');
+    expect(pointers).toContain('/timeouts/keepAlive');
+    expect(pointers).toContain('/timeouts/drain');
+    expect(found.some((i) => i.message.includes('unknown option "idle"'))).toBe(true);
+  });
+
   it('reads JSON and YAML files, and overrides from the command line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'truce-config-'));
     try {

@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { compileMergePolicy } from '@truce/protocol';
 import { parseDocument } from 'yaml';
 import configSchema from './truce-config.schema.json' with { type: 'json' };
+import { durationMs } from './duration.js';
 import type {
   CollectionConfig,
   CollectionConfigInput,
@@ -11,6 +12,7 @@ import type {
   StateMachine,
   Transition,
   TruceConfig,
+  Timeouts,
   TruceConfigInput,
 } from './types.js';
 import type { JsonObject } from '../store/types.js';
@@ -21,6 +23,13 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_HISTORY_KEEP = 100;
 /** Seconds a browser may reuse a preflight answer: short enough that removing an origin takes effect soon. */
 export const DEFAULT_CORS_MAX_AGE = 600;
+/** Default connection timeouts, in milliseconds. */
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  requestMs: 30_000,
+  bodyIdleMs: 10_000,
+  keepAliveMs: 5_000,
+  drainMs: 10_000,
+};
 
 /** Thrown when a configuration cannot be used; `issues` lists every problem found, each with its path. */
 export class ConfigError extends Error {
@@ -130,6 +139,7 @@ export function resolveConfig(
     if (issue !== undefined && !issues.some((x) => x.pointer === `/cors/origins/${i}`))
       issues.push({ pointer: `/cors/origins/${i}`, message: issue });
   });
+  const timeouts = resolveTimeouts(input, issues);
 
   const collections = new Map<string, CollectionConfig>();
   if (shapeValid) {
@@ -153,9 +163,34 @@ export function resolveConfig(
     changeFeedKeep: input.changeFeed?.keep ?? 1_000_000,
     problemTypeBase: input.problemTypeBase,
     cors: { origins: new Set(corsOrigins), maxAge: input.cors?.maxAge ?? DEFAULT_CORS_MAX_AGE },
+    timeouts,
     collections,
     // --storage is typed relative to where the command runs, the file's storage relative to the file.
     baseDir: storageOverridden ? process.cwd() : (options.baseDir ?? process.cwd()),
+  };
+}
+
+/** The configured timeouts with defaults; a duration the schema let through but that is 0 is an issue. */
+function resolveTimeouts(input: TruceConfigInput, issues: ConfigIssue[]): Timeouts {
+  const pick = (name: keyof NonNullable<TruceConfigInput['timeouts']>, fallback: number): number => {
+    const value = input.timeouts?.[name];
+    if (value === undefined) return fallback;
+    const ms = typeof value === 'number' || typeof value === 'string' ? durationMs(value) : undefined;
+    if (ms === undefined || ms <= 0) {
+      if (!issues.some((i) => i.pointer === `/timeouts/${name}`))
+        issues.push({
+          pointer: `/timeouts/${name}`,
+          message: 'must be a duration above 0 (30, 500ms, 30s, 2m)',
+        });
+      return fallback;
+    }
+    return ms;
+  };
+  return {
+    requestMs: pick('request', DEFAULT_TIMEOUTS.requestMs),
+    bodyIdleMs: pick('bodyIdle', DEFAULT_TIMEOUTS.bodyIdleMs),
+    keepAliveMs: pick('keepAlive', DEFAULT_TIMEOUTS.keepAliveMs),
+    drainMs: pick('drain', DEFAULT_TIMEOUTS.drainMs),
   };
 }
 

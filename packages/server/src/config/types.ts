@@ -1,5 +1,6 @@
 import type { CompiledMergePolicy, MergePolicy } from '@truce/protocol';
 import type { JsonObject } from '../store/types.js';
+import type { DurationInput } from './duration.js';
 
 /** A state value: what the state field holds. */
 export type StateValue = string | number | boolean;
@@ -84,6 +85,12 @@ export interface TruceConfigInput {
   readonly idempotency?: { readonly ttl?: number };
   readonly changeFeed?: { readonly keep?: number };
   readonly cors?: { readonly origins: readonly string[]; readonly maxAge?: number };
+  readonly timeouts?: {
+    readonly request?: DurationInput;
+    readonly bodyIdle?: DurationInput;
+    readonly keepAlive?: DurationInput;
+    readonly drain?: DurationInput;
+  };
   readonly collections: Readonly<Record<string, CollectionConfigInput>>;
 }
 
@@ -126,6 +133,8 @@ export interface TruceConfig {
   readonly cors: CorsConfig;
   /** Prefix of problem `type` URIs; undefined: `/_problems/` under the plugin's prefix. */
   readonly problemTypeBase: string | undefined;
+  /** Connection timeouts, in milliseconds (see {@link Timeouts}). */
+  readonly timeouts: Timeouts;
   readonly collections: ReadonlyMap<string, CollectionConfig>;
   /**
    * Folder a relative `sqlite:` path resolves against: the configuration file's folder for the
@@ -140,6 +149,16 @@ export interface CorsConfig {
   readonly origins: ReadonlySet<string>;
   /** Access-Control-Max-Age of preflight answers, in seconds. */
   readonly maxAge: number;
+/** How long the server waits for a client, in milliseconds. */
+export interface Timeouts {
+  /** Longest time for a request's line, headers and body to arrive in full; then 408. */
+  readonly requestMs: number;
+  /** Longest silence while a request body is arriving; then 408. */
+  readonly bodyIdleMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  readonly keepAliveMs: number;
+  /** On shutdown, how long requests in flight may take before their connections are cut. */
+  readonly drainMs: number;
 }
 
 /** One reason a configuration was refused, with the JSON Pointer of the offending value. */

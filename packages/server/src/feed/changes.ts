@@ -118,7 +118,8 @@ export async function readChanges(
   const last = page.last?.seq ?? since;
   return {
     status: 200,
-    headers: { 'cache-control': 'no-store' },
+    // JSON here, an event stream for Accept: text/event-stream (RFC 9110 12.5.5).
+    headers: { 'cache-control': 'no-store', vary: 'Accept' },
     body: jsonStream('{"results":[', page.texts, `],"last":${last}}`),
   };
 }
@@ -171,6 +172,7 @@ export async function streamChanges(
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
+    vary: 'Accept',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });

@@ -38,6 +38,14 @@ export function toProblem(error: unknown, method: string, bodyLimit: number): Pr
       return new ProblemError('payload-too-large', 'The request body is larger than this server accepts.', {
         limit: bodyLimit,
       });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ProblemError('uri-too-long', 'A path segment is longer than 1000 characters.');
+    case 'FST_ERR_BAD_URL':
+      return new ProblemError('malformed-request', 'The request path is not valid percent-encoding.', {
+        errors: [
+          { message: 'a path segment has a % not followed by two hex digits, or decodes to invalid UTF-8' },
+        ],
+      });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ProblemError(
         'unsupported-media-type',

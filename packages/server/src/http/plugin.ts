@@ -140,7 +140,8 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
     if (!page) throw new ProblemError('not-found', `There is no problem type "${params['code']}".`);
     return {
       status: 200,
-      headers: { 'content-type': page.type, 'cache-control': 'public, max-age=3600' },
+      // The page is HTML or JSON by Accept: caches must key on it (RFC 9110 12.5.5).
+      headers: { 'content-type': page.type, 'cache-control': 'public, max-age=3600', vary: 'Accept' },
       body: page.body,
     };
   });
