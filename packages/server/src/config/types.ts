@@ -149,6 +149,8 @@ export interface CorsConfig {
   readonly origins: ReadonlySet<string>;
   /** Access-Control-Max-Age of preflight answers, in seconds. */
   readonly maxAge: number;
+}
+
 /** How long the server waits for a client, in milliseconds. */
 export interface Timeouts {
   /** Longest time for a request's line, headers and body to arrive in full; then 408. */
