@@ -33,6 +33,7 @@ import { createItem, writeItem } from '../resources/write.js';
 import type { Store } from '../store/types.js';
 import { ACCEPT_PATCH, registerBodyParsers } from './body.js';
 import { toProblem } from './errors.js';
+import { routeOf } from './path.js';
 import { ProblemError } from './problem-error.js';
 import { sendProblem, sendResult } from './reply.js';
 import { problemDocumentation } from './problem-docs.js';
@@ -274,6 +275,7 @@ function route(
         body: request.body,
         query: request.query as OperationInput['query'],
         instance: pathOf(request),
+        route: routeOf(pathOf(request)),
       };
       const idempotencyKey = UNSAFE.has(method) ? header(input.headers, 'idempotency-key') : undefined;
       const result =

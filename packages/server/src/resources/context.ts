@@ -62,6 +62,8 @@ export interface OperationInput {
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** Path of the request, the problem `instance`. */
   readonly instance: string;
+  /** The path as the router reads it (each segment decoded and re-encoded): keys scope on this. */
+  readonly route: string;
 }
 
 /** What a handler answers; the plugin (or a batch) turns it into a response. */
@@ -89,8 +91,20 @@ export function actorOf(ctx: ResourceContext, headers: HeaderBag): string | null
       },
     );
   }
-  const value = header(headers, ctx.config.actorHeader);
-  if (value === undefined || value.trim() === '') return null;
+  const text = header(headers, ctx.config.actorHeader);
+  if (text === undefined || text.trim() === '') return null;
+  const value = headerText(text);
+  if (value === undefined) {
+    throw new ProblemError(
+      'malformed-request',
+      `The ${ctx.config.actorHeaderName} header is not UTF-8 text without control characters.`,
+      {
+        errors: [
+          { header: ctx.config.actorHeaderName, message: 'must be UTF-8 text without control characters' },
+        ],
+      },
+    );
+  }
   if (value.length > 256) {
     throw new ProblemError(
       'malformed-request',
@@ -101,4 +115,33 @@ export function actorOf(ctx: ResourceContext, headers: HeaderBag): string | null
     );
   }
   return value.trim();
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header value as text. Node.js hands header bytes over as latin1 (one character per byte), so
+ * UTF-8 text such as `José` arrives as `JosÃ©`; the bytes are decoded again as UTF-8 here. Undefined
+ * when they are not UTF-8, or hold control characters (C0, DEL, C1), which no name should.
+ */
+export function headerText(latin1: string): string | undefined {
+  const bytes = Buffer.from(latin1, 'latin1');
+  // A character past U+00FF cannot have come from the wire: it is not a byte.
+  if (bytes.toString('latin1') !== latin1) return undefined;
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return undefined;
+  }
+  return text;
+}
+
+/** A text as header bytes, the inverse of {@link headerText}: for requests made inside the server. */
+export function headerBytes(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
 }

@@ -44,7 +44,7 @@ export async function withIdempotencyKey(
     });
   }
   const key = parsed.key;
-  const scope = `${actorOf(ctx, input.headers) ?? ''}\u0000${input.method} ${input.instance}`;
+  const scope = `${actorOf(ctx, input.headers) ?? ''}\u0000${input.method} ${input.route}`;
   const now = ctx.now();
   const claim = await ctx.store.claimIdempotencyKey({
     scope,
@@ -75,7 +75,7 @@ export async function withIdempotencyKey(
       break;
   }
   try {
-    const target = resourceOf(ctx, input.instance);
+    const target = resourceOf(ctx, input.route);
     const claimed = () => runClaimed(ctx, input, scope, key, run);
     return await (target === undefined ? claimed() : oneAtATime(ctx, target, claimed));
   } catch (error) {
@@ -164,7 +164,7 @@ function fingerprint(input: OperationInput): string {
   const conditions = Object.fromEntries(FINGERPRINTED.map((h) => [h, header(input.headers, h) ?? null]));
   const text = canonical({
     method: input.method,
-    target: input.instance,
+    target: input.route,
     query: input.query,
     type: mediaTypeOf(header(input.headers, 'content-type')) ?? null,
     body: input.body ?? null,
