@@ -1,6 +1,6 @@
 import { isJsonObject, type JsonValue } from '@truce/protocol';
 import { parsePath } from '../http/path.js';
-import { problemBody, ProblemError } from '../http/problem-error.js';
+import { problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import { casRounds, busy } from '../resources/commit.js';
 import {

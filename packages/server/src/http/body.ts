@@ -1,16 +1,7 @@
 import secureJson from 'secure-json-parse';
 import type { FastifyInstance } from 'fastify';
-import { ProblemError } from './problem-error.js';
-
-/** Media types the resource routes read. */
-export const MEDIA = {
-  json: 'application/json',
-  mergePatch: 'application/merge-patch+json',
-  jsonPatch: 'application/json-patch+json',
-} as const;
-
-/** Value of Accept-Patch (RFC 5789 section 3.1). */
-export const ACCEPT_PATCH = `${MEDIA.mergePatch}, ${MEDIA.jsonPatch}`;
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 
 /**
  * Replaces Fastify's body parsers in this plugin's scope with strict JSON parsers for the three
@@ -79,10 +70,4 @@ function depthPointer(root: unknown, max: number): string | undefined {
     }
   }
   return undefined;
-}
-
-/** The media type of a request without parameters, lower-cased (`application/json; charset=utf-8` → `application/json`). */
-export function mediaTypeOf(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
-  return contentType.split(';', 1)[0]!.trim().toLowerCase();
 }

@@ -31,10 +31,11 @@ import { compileCollections } from '../rules/compiled.js';
 import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
 import type { Store } from '../store/types.js';
-import { ACCEPT_PATCH, registerBodyParsers } from './body.js';
+import { registerBodyParsers } from './body.js';
+import { ACCEPT_PATCH } from '../shared/media.js';
 import { toProblem } from './errors.js';
 import { routeOf } from './path.js';
-import { ProblemError } from './problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { sendProblem, sendResult } from './reply.js';
 import { problemDocumentation } from './problem-docs.js';
 

@@ -1,5 +1,5 @@
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { ChangeNotifier } from '../feed/notifier.js';
 import type { FeedTiming } from '../feed/changes.js';
 import type { CompiledCollection } from '../rules/compiled.js';

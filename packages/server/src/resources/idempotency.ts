@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { parseIdempotencyKey } from '@truce/protocol';
 import { StagingStore } from '../batch/staging.js';
-import { mediaTypeOf } from '../http/body.js';
-import { isProblemError, problemBody, ProblemError } from '../http/problem-error.js';
+import { mediaTypeOf } from '../shared/media.js';
+import { isProblemError, problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import type { StoredResponse } from '../store/types.js';
 import { busy, casRounds, takeTurn } from './commit.js';

@@ -1,7 +1,7 @@
 import { cloneJson, hasWritePrecondition, parsePointer } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { numberSchemaAt, type NumberSchema } from '../rules/bounds.js';
 import { checkDocument } from '../rules/check.js';
 import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';

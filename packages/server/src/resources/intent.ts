@@ -6,8 +6,8 @@ import {
   type JsonPatchOperation,
 } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ACCEPT_PATCH, MEDIA, mediaTypeOf } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ACCEPT_PATCH, MEDIA, mediaTypeOf } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Head, JsonObject, JsonValue } from '../store/types.js';
 import { header, type OperationInput, type ResourceContext } from './context.js';
 import { latestLink } from './stale.js';

@@ -1,6 +1,6 @@
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Lease } from '../store/types.js';
 import {
   actorOf,

@@ -1,6 +1,6 @@
 import { getByPointer, mergeJson, parseEntityTag, type MergeConflict } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Head, JsonObject, JsonValue, VersionRecord } from '../store/types.js';
 import { header, type HeaderBag, type ResourceContext } from './context.js';
 import { nextDocument, type Intent } from './intent.js';

@@ -4,7 +4,7 @@ import {
   type ParsedPreconditions,
   type Representation,
 } from '@truce/protocol';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Head } from '../store/types.js';
 import { header, type HeaderBag } from './context.js';
 

@@ -1,6 +1,6 @@
 import { evaluatePreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { InvalidCursorError, type JsonPrimitive } from '../store/types.js';
 import { resourcePath, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { readPreconditions, selected } from './preconditions.js';

@@ -1,7 +1,7 @@
 import { applyMergePatch, hasWritePrecondition, isJsonObject } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA, mediaTypeOf } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { MEDIA, mediaTypeOf } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { checkDocument } from '../rules/check.js';
 import { invalidTransition, stateOf } from '../rules/states.js';
 import type { JsonObject } from '../store/types.js';

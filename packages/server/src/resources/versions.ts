@@ -1,6 +1,6 @@
 import type { CollectionConfig } from '../config/types.js';
 import { evaluatePreconditions } from '@truce/protocol';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { readPreconditions } from './preconditions.js';
 import type { OperationInput, OperationResult, ResourceContext } from './context.js';
 import { validatorHeaders, versionRepresentation } from './representation.js';

@@ -1,7 +1,7 @@
 import { hasWritePrecondition, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type {} from '../store/types.js';
 import {
   actorOf,

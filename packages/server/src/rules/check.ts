@@ -1,5 +1,5 @@
 import type { CollectionConfig, Transition } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { ResourceContext } from '../resources/context.js';
 import { invalid, schemaErrors } from '../resources/validation.js';
 import type { Head, JsonObject, Reference, UniqueKey } from '../store/types.js';
