@@ -1,11 +1,11 @@
 import { isJsonObject, type JsonValue } from '@truce/protocol';
 import { parsePath } from '../http/path.js';
+import { headerBytes } from '../http/request.js';
 import { problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import { casRounds, busy } from '../resources/commit.js';
 import {
-  actorOf,
-  headerBytes,
+  need,
   type OperationInput,
   type OperationResult,
   type ResourceContext,
@@ -127,7 +127,7 @@ function readBatch(
     errors.push({ pointer: '/operations', message: `must be an array of 1 to ${MAX_OPERATIONS} operations` });
     throw malformed(errors);
   }
-  const actor = actorOf(ctx, input.headers);
+  const actor = need(input.actor);
   const operations = list.map((raw, i) =>
     readOperation(ctx, raw, `/operations/${i}`, actor, atomic !== false, errors),
   );

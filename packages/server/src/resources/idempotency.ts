@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
-import { parseIdempotencyKey } from '@truce/protocol';
 import { StagingStore } from '../batch/staging.js';
-import { mediaTypeOf } from '../shared/media.js';
 import { isProblemError, problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import type { StoredResponse } from '../store/types.js';
 import { busy, casRounds, takeTurn } from './commit.js';
-import {
-  actorOf,
-  header,
-  type OperationInput,
-  type OperationResult,
-  type ResourceContext,
-} from './context.js';
+import { header, need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 
 /** How long a claim holds before a retry may take over from a request whose process died. */
 const CLAIM_LEASE_MS = 30_000;
@@ -34,17 +26,10 @@ const FINGERPRINTED = ['if-match', 'if-none-match', 'if-unmodified-since', 'truc
 export async function withIdempotencyKey(
   ctx: ResourceContext,
   input: OperationInput,
-  keyHeader: string,
+  key: string,
   run: (ctx: ResourceContext) => Promise<OperationResult>,
 ): Promise<OperationResult> {
-  const parsed = parseIdempotencyKey(keyHeader);
-  if (!parsed.ok) {
-    throw new ProblemError('malformed-request', parsed.message, {
-      errors: [{ header: 'Idempotency-Key', message: parsed.message }],
-    });
-  }
-  const key = parsed.key;
-  const scope = `${actorOf(ctx, input.headers) ?? ''}\u0000${input.method} ${input.route}`;
+  const scope = `${need(input.actor) ?? ''}\u0000${input.method} ${input.route}`;
   const now = ctx.now();
   const claim = await ctx.store.claimIdempotencyKey({
     scope,
@@ -166,7 +151,7 @@ function fingerprint(input: OperationInput): string {
     method: input.method,
     target: input.route,
     query: input.query,
-    type: mediaTypeOf(header(input.headers, 'content-type')) ?? null,
+    type: input.mediaType ?? null,
     body: input.body ?? null,
     conditions,
   });
