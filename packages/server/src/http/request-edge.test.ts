@@ -109,3 +109,23 @@ describe('the idempotency scope', () => {
     expect(list.items).toHaveLength(1);
   });
 });
+
+describe('headers parsed once at the edge', () => {
+  it('a malformed header refuses only the requests that use it, after the 404 of a missing route', async () => {
+    await server.request('/folders/h1', json({ n: 1 }));
+    const badToken = { 'lock-token': 'two, tokens' };
+    // A read does not use Lock-Token or Truce-Base; a create does not use Truce-Base.
+    expect((await server.request('/folders/h1', { headers: badToken })).status).toBe(200);
+    expect((await server.request('/folders', json({}, { 'truce-base': 'nonsense' }, 'POST'))).status).toBe(
+      201,
+    );
+    // A write uses both.
+    const put = await server.request('/folders/h1', json({ n: 2 }, badToken));
+    expect(put.status).toBe(400);
+    expect(await put.json()).toMatchObject({ errors: [{ header: 'Lock-Token' }] });
+    const base = await server.request('/folders/h1', json({ n: 2 }, { 'truce-base': 'W/"1-x"' }));
+    expect(await base.json()).toMatchObject({ errors: [{ header: 'Truce-Base' }] });
+    // An unknown collection is 404 whatever its headers say.
+    expect((await server.request('/nothing/h1', json({}, badToken))).status).toBe(404);
+  });
+});
