@@ -44,7 +44,8 @@ export async function writeItem(
     !tested &&
     base === undefined;
 
-  let merging = false;
+  // The base a write merges from (SPEC 3.7): set in each round, as the current version decides it.
+  let mergedFrom: string | undefined;
   const { written, current } = await compareAndSet(
     ctx,
     collection,
@@ -61,19 +62,19 @@ export async function writeItem(
         throw versionConflict(ctx, collection, current, intent.version as number, id);
       }
       // Truce-Base (SPEC 3.7): an edit made against an older version merges with what came since.
-      merging = base !== undefined && base !== current?.etag;
-      if (merging && (intent.kind === 'delete' || !current)) {
-        throw await staleBase(ctx, collection, id, head, base!);
+      mergedFrom = base !== undefined && base !== current?.etag ? base : undefined;
+      if (mergedFrom !== undefined && (intent.kind === 'delete' || !current)) {
+        throw await staleBase(ctx, collection, id, head, mergedFrom);
       }
       if (intent.kind === 'delete') return null;
-      return merging
-        ? await mergeOntoCurrent(ctx, collection, id, intent, base!, current!)
+      return mergedFrom !== undefined
+        ? await mergeOntoCurrent(ctx, collection, id, intent, mergedFrom, current!)
         : nextDocument(ctx, intent, current, collection, id);
     },
   );
   if (written.deleted) return { status: 204, headers: {} };
   const result = writtenResult(ctx, collection, written, !current);
-  if (merging) result.headers['truce-merged'] = base!;
+  if (mergedFrom !== undefined) result.headers['truce-merged'] = mergedFrom;
   return result;
 }
 
