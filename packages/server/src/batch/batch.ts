@@ -1,9 +1,11 @@
 import { isJsonObject, type JsonValue } from '@truce/protocol';
-import { problemBody, ProblemError } from '../http/problem-error.js';
+import { parsePath } from '../http/path.js';
+import { headerBytes } from '../http/request.js';
+import { problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import { casRounds, busy } from '../resources/commit.js';
 import {
-  actorOf,
+  need,
   type OperationInput,
   type OperationResult,
   type ResourceContext,
@@ -139,17 +141,10 @@ function readBatch(
     errors.push({ pointer: '/operations', message: `must be an array of 1 to ${MAX_OPERATIONS} operations` });
     throw malformed(errors);
   }
-  const actor = actorOf(ctx, input.headers);
-  const operations = list.map((raw, i) => readOperation(ctx, raw, `/operations/${i}`, actor, errors));
-  // A lease takes effect at once and would outlive an atomic batch that fails (SPEC 3.9, 3.10).
-  operations.forEach((o, i) => {
-    if (atomic === true && typeof o?.path === 'string' && /\/_lock(?:\?|$)/.test(o.path)) {
-      errors.push({
-        pointer: `/operations/${i}/path`,
-        message: 'a lease (_lock) cannot be part of an atomic batch; send it alone or with "atomic": false',
-      });
-    }
-  });
+  const actor = need(input.actor);
+  const operations = list.map((raw, i) =>
+    readOperation(ctx, raw, `/operations/${i}`, actor, atomic !== false, errors),
+  );
   if (errors.length > 0) throw malformed(errors);
   return { atomic: atomic as boolean, operations: operations as Operation[] };
 }
@@ -159,6 +154,7 @@ function readOperation(
   raw: unknown,
   at: string,
   actor: string | null,
+  atomic: boolean,
   errors: { pointer: string; message: string }[],
 ): Operation | undefined {
   if (!isJsonObject(raw as JsonValue)) {
@@ -169,12 +165,9 @@ function readOperation(
   const method = typeof op['method'] === 'string' ? op['method'].toUpperCase() : '';
   if (!METHODS.has(method))
     errors.push({ pointer: `${at}/method`, message: `must be one of ${[...METHODS].join(', ')}` });
-  const path = op['path'];
-  if (typeof path !== 'string' || !resourcePathOk(ctx, path)) {
-    errors.push({
-      pointer: `${at}/path`,
-      message: `must be the path of a collection or resource of this server (under ${ctx.prefix || '/'})`,
-    });
+  const path = typeof op['path'] === 'string' ? operationPath(ctx, op['path'], atomic) : undefined;
+  if (path === undefined || path.refused !== undefined) {
+    errors.push({ pointer: `${at}/path`, message: path?.refused ?? 'must be a string' });
   }
   const headers: Record<string, string> = {};
   const rawHeaders = op['headers'] ?? {};
@@ -192,21 +185,45 @@ function readOperation(
     if (!['method', 'path', 'headers', 'body'].includes(k))
       errors.push({ pointer: `${at}/${k}`, message: 'is not a member of an operation' });
   }
-  if (actor !== null) headers[ctx.config.actorHeader] = actor;
+  // As the wire carries it (UTF-8 bytes, read as latin1), so the route reads it as it read the batch's.
+  if (actor !== null) headers[ctx.config.actorHeader] = headerBytes(actor);
   const body = op['body'] as JsonValue | undefined;
   if (body !== undefined && headers['content-type'] === undefined) {
     headers['content-type'] = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
   }
   headers['accept'] = 'application/json';
-  return { method, path: path as string, headers, body };
+  const target = path !== undefined && path.refused === undefined ? path.canonical : '';
+  return { method, path: target, headers, body };
 }
 
-/** Operations address collections and resources; not the batch itself, the feed, or other apps' routes. */
-function resourcePathOk(ctx: ResourceContext, path: string): boolean {
-  if (!path.startsWith(`${ctx.prefix}/`)) return false;
-  const rest = path.slice(ctx.prefix.length + 1).split('?', 1)[0]!;
-  const segments = rest.split('/');
-  return ctx.config.collections.has(decodeURIComponent(segments[0] ?? '')) && !segments.includes('_changes');
+/**
+ * Operations address collections and resources; not the batch itself, the feed, or other apps'
+ * routes. The path is checked as the router will read it (decoded, dot segments resolved), and the
+ * operation is dispatched in that canonical form, so no spelling reaches a route unchecked.
+ */
+function operationPath(
+  ctx: ResourceContext,
+  raw: string,
+  atomic: boolean,
+): { canonical: string; refused?: undefined } | { refused: string } {
+  const parsed = parsePath(raw);
+  if (typeof parsed === 'string') return { refused: parsed };
+  const prefix = ctx.prefix === '' ? [] : ctx.prefix.slice(1).split('/');
+  const rest = parsed.segments.slice(prefix.length);
+  const under = prefix.every((segment, i) => parsed.segments[i] === segment);
+  if (rest.includes('_batch')) return { refused: 'a batch cannot contain another batch (_batch)' };
+  if (!under || !ctx.config.collections.has(rest[0] ?? '') || rest.includes('_changes')) {
+    return {
+      refused: `must be the path of a collection or resource of this server (under ${ctx.prefix || '/'})`,
+    };
+  }
+  // A lease takes effect at once and would outlive an atomic batch that fails (SPEC 3.9, 3.10).
+  if (atomic && rest.includes('_lock')) {
+    return {
+      refused: 'a lease (_lock) cannot be part of an atomic batch; send it alone or with "atomic": false',
+    };
+  }
+  return { canonical: parsed.canonical };
 }
 
 function malformed(errors: { pointer: string; message: string }[]): ProblemError {

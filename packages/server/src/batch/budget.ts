@@ -1,4 +1,4 @@
-import { problemBody, ProblemError } from '../http/problem-error.js';
+import { problemBody, ProblemError } from '../shared/problem-error.js';
 import type { OperationOutcome } from './batch.js';
 
 /**

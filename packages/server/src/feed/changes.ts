@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import {
   header,
   type OperationInput,

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 
 /** How many change-feed streams may be open at once. */
 export interface StreamLimits {

@@ -1,18 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import { parseStrictJson } from '@truce/protocol';
 import type { FastifyInstance } from 'fastify';
-import { ProblemError } from './problem-error.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { invalidUtf8Offset } from './utf8.js';
-
-/** Media types the resource routes read. */
-export const MEDIA = {
-  json: 'application/json',
-  mergePatch: 'application/merge-patch+json',
-  jsonPatch: 'application/json-patch+json',
-} as const;
-
-/** Value of Accept-Patch (RFC 5789 section 3.1). */
-export const ACCEPT_PATCH = `${MEDIA.mergePatch}, ${MEDIA.jsonPatch}`;
 
 /**
  * Replaces Fastify's body parsers in this plugin's scope with strict JSON parsers for the three
@@ -61,10 +52,4 @@ export function parseBody(raw: Buffer): unknown {
     ? 'The request body is not valid JSON.'
     : `The request body is refused: ${first.pointer || 'the document'} ${first.message}${more}.`;
   throw new ProblemError('malformed-request', detail, { errors: parsed.errors });
-}
-
-/** The media type of a request without parameters, lower-cased (`application/json; charset=utf-8` → `application/json`). */
-export function mediaTypeOf(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
-  return contentType.split(';', 1)[0]!.trim().toLowerCase();
 }

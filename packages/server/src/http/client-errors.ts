@@ -2,7 +2,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { linger, type LingerBounds } from './linger.js';
-import { problemBody, ProblemError } from './problem-error.js';
+import { problemBody, ProblemError } from '../shared/problem-error.js';
 
 /** A parse or timeout error of Node's HTTP server (its `clientError` event). */
 export interface ClientError extends Error {

@@ -13,8 +13,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TruceConfig } from '../config/types.js';
-import { mediaTypeOf } from './body.js';
-import { ProblemError } from './problem-error.js';
+import { mediaTypeOf } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 
 /** Methods a preflight may allow: every method Truce routes answer besides OPTIONS. */
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';

@@ -1,5 +1,5 @@
-import { ACCEPT_PATCH } from './body.js';
-import { isProblemError, ProblemError } from './problem-error.js';
+import { ACCEPT_PATCH } from '../shared/media.js';
+import { isProblemError, ProblemError } from '../shared/problem-error.js';
 import { isStoreOutcomeUnknownError, StoreBusyError } from '../store/types.js';
 
 interface FrameworkError {

@@ -18,6 +18,7 @@ import {
   checkedId,
   collectionOf,
   header,
+  need,
   type OperationInput,
   type OperationResult,
   type ResourceContext,
@@ -31,10 +32,12 @@ import { compileCollections } from '../rules/compiled.js';
 import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
 import { StoreBusyError, type Store } from '../store/types.js';
-import { ACCEPT_PATCH, registerBodyParsers } from './body.js';
+import { registerBodyParsers } from './body.js';
+import { ACCEPT_PATCH } from '../shared/media.js';
 import { registerCors } from './cors.js';
 import { toProblem } from './errors.js';
-import { ProblemError } from './problem-error.js';
+import { parseRequest } from './request.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { sendProblem, sendResult } from './reply.js';
 import { problemDocumentation } from './problem-docs.js';
 
@@ -152,9 +155,9 @@ export async function trucePlugin(app: FastifyInstance, options: TrucePluginOpti
   });
   route(app, ctx, '/:collection/:id', {
     GET: (c, p, i) => readItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
-    PUT: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'replace', i),
-    PATCH: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'patch', i),
-    DELETE: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), 'delete', i),
+    PUT: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
+    PATCH: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
+    DELETE: (c, p, i) => writeItem(c, collectionOf(c, p['collection']!), checkedId(p['id']!), i),
   });
   const changes =
     (collection: (c: ResourceContext, p: Params) => CollectionConfig | undefined): Handler =>
@@ -266,18 +269,19 @@ function route(
       // Node.js joins repeated header lines with commas; the actor must be one value, so keep the lines apart.
       // (inject()ed requests, used by batches, have no headersDistinct.)
       const actorLines = request.raw.headersDistinct?.[ctx.config.actorHeader];
-      const headers =
-        actorLines && actorLines.length > 1
-          ? { ...request.headers, [ctx.config.actorHeader]: actorLines }
-          : request.headers;
-      const input: OperationInput = {
+      const input = parseRequest(ctx.config, {
         method,
-        headers,
+        headers:
+          actorLines && actorLines.length > 1
+            ? { ...request.headers, [ctx.config.actorHeader]: actorLines }
+            : request.headers,
         body: request.body,
         query: request.query as OperationInput['query'],
-        instance: pathOf(request),
-      };
-      const idempotencyKey = UNSAFE.has(method) ? header(input.headers, 'idempotency-key') : undefined;
+        path: pathOf(request),
+        params,
+        pattern: url,
+      });
+      const idempotencyKey = need(input.idempotencyKey);
       const result =
         idempotencyKey === undefined
           ? await handler(ctx, params, input, { request, reply })
@@ -291,10 +295,6 @@ function route(
   });
 }
 
-/** A read-only service route (`/_health` and friends): GET and HEAD, OPTIONS, 405 for the rest. */
-/** Methods that may carry an Idempotency-Key (SPEC 3.8). */
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 /** Header that ties a batch operation to its batch's staging store. */
 const STAGING_HEADER = 'x-truce-batch-staging';
 
@@ -305,6 +305,7 @@ function contextFor(base: ResourceContext, request: FastifyRequest): ResourceCon
   return store ? { ...base, store } : base;
 }
 
+/** A read-only service route (`/_health` and friends): GET and HEAD, OPTIONS, 405 for the rest. */
 function service(app: FastifyInstance, ctx: ResourceContext, url: string, get: Handler): void {
   route(app, ctx, url, { GET: get }, 'service');
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { OperationResult } from '../resources/context.js';
-import { problemBody, type ProblemError } from './problem-error.js';
+import { problemBody, type ProblemError } from '../shared/problem-error.js';
 
 /** Sends a handler's result as JSON (or with no body). */
 export function sendResult(reply: FastifyReply, result: OperationResult): FastifyReply {

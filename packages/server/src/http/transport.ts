@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyServerFactory } from 'fastify';
 import type { Timeouts } from '../config/types.js';
 import { answerOnSocket, sendProblemResponse, type RawAnswerOptions } from './client-errors.js';
 import { destroyAll, linger, trackSockets } from './linger.js';
-import { ProblemError } from './problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 
 /** What the HTTP/1.1 layer under Fastify needs to know. */
 export interface TransportOptions extends RawAnswerOptions {

@@ -1,5 +1,5 @@
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Indexed } from '../rules/check.js';
 import { commitProblem } from '../rules/failures.js';
 import type { Head, Increment, JsonObject } from '../store/types.js';

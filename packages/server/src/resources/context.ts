@@ -1,10 +1,12 @@
+import type { ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig, TruceConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { ChangeNotifier } from '../feed/notifier.js';
 import type { FeedTiming } from '../feed/changes.js';
 import type { CompiledCollection } from '../rules/compiled.js';
 import type { Store } from '../store/types.js';
 import { idProblem } from './ids.js';
+import type { Intent } from './intent.js';
 
 /** Everything a resource handler needs, built once per plugin registration. */
 export interface ResourceContext {
@@ -53,15 +55,52 @@ export function resourcePath(ctx: ResourceContext, collection: string, id: strin
 /** Request headers, lower-cased names, as Node.js delivers them. */
 export type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
 
-/** One request to a resource route, independent of the HTTP framework (batches build these too). */
+/**
+ * A value read from a request header at the HTTP edge. A malformed header is kept as its problem
+ * rather than thrown at once: only the handlers that use the header refuse it ({@link need}), so a
+ * GET is not refused for a bad `Lock-Token`, and a 404 still comes before a 400 about a header.
+ */
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: ProblemError };
+
+/** The value of a {@link Parsed} header, or its problem thrown. */
+export function need<T>(parsed: Parsed<T>): T {
+  if (!parsed.ok) throw parsed.problem;
+  return parsed.value;
+}
+
+/**
+ * One request to a resource route, parsed once at the HTTP edge (`http/request.ts`), independent of
+ * the HTTP framework. Batch operations run through the same routes, so the same parser reads them.
+ */
 export interface OperationInput {
   readonly method: string;
+  /** The raw headers, for what is not parsed below (the feed's `Accept`, the idempotency fingerprint). */
   readonly headers: HeaderBag;
   /** Parsed JSON body, or undefined when there was none. */
   readonly body: unknown;
+  /** The body's media type without parameters, lower-cased; undefined without `Content-Type`. */
+  readonly mediaType: string | undefined;
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** Path of the request, the problem `instance`. */
   readonly instance: string;
+  /** The path as the router reads it (each segment decoded and re-encoded): keys scope on this. */
+  readonly route: string;
+  /** The route's collection and id, as the router decoded them (unchecked), where it has them. */
+  readonly collection: string | undefined;
+  readonly id: string | undefined;
+  /** Who is writing (SPEC 3.5): the actor header as UTF-8 text, trimmed, or null. */
+  readonly actor: Parsed<string | null>;
+  /** The four RFC 9110 conditional headers. */
+  readonly preconditions: Parsed<ParsedPreconditions>;
+  /** `Truce-Base` (SPEC 3.7): the strong ETag a PUT or PATCH was made against. */
+  readonly base: Parsed<string | undefined>;
+  /** `Lock-Token` (SPEC 3.9): the token of the lease the caller holds. */
+  readonly lockToken: Parsed<string | undefined>;
+  /** `Idempotency-Key` (SPEC 3.8), on unsafe methods only. */
+  readonly idempotencyKey: Parsed<string | undefined>;
+  /** What a PUT, PATCH or DELETE of `/{c}/{id}` asks for; undefined on other routes. */
+  readonly intent: Parsed<Intent> | undefined;
 }
 
 /** What a handler answers; the plugin (or a batch) turns it into a response. */
@@ -75,30 +114,4 @@ export interface OperationResult {
 export function header(headers: HeaderBag, name: string): string | undefined {
   const raw = headers[name];
   return Array.isArray(raw) ? raw.join(', ') : raw;
-}
-
-/** Who is writing (SPEC 3.5): the actor header, else null. */
-export function actorOf(ctx: ResourceContext, headers: HeaderBag): string | null {
-  const raw = headers[ctx.config.actorHeader];
-  if (Array.isArray(raw) && raw.length > 1) {
-    throw new ProblemError(
-      'malformed-request',
-      `The ${ctx.config.actorHeaderName} header was sent more than once.`,
-      {
-        errors: [{ header: ctx.config.actorHeaderName, message: 'must be sent once' }],
-      },
-    );
-  }
-  const value = header(headers, ctx.config.actorHeader);
-  if (value === undefined || value.trim() === '') return null;
-  if (value.length > 256) {
-    throw new ProblemError(
-      'malformed-request',
-      `The ${ctx.config.actorHeader} header is longer than 256 characters.`,
-      {
-        errors: [{ pointer: '', message: `${ctx.config.actorHeader} is too long` }],
-      },
-    );
-  }
-  return value.trim();
 }

@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
-import { parseIdempotencyKey } from '@truce/protocol';
 import { StagingStore } from '../batch/staging.js';
-import { mediaTypeOf } from '../http/body.js';
-import { isProblemError, problemBody, ProblemError } from '../http/problem-error.js';
+import { isProblemError, problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import type { StoredResponse } from '../store/types.js';
 import { busy, casRounds, takeTurn } from './commit.js';
-import {
-  actorOf,
-  header,
-  type OperationInput,
-  type OperationResult,
-  type ResourceContext,
-} from './context.js';
+import { header, need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 
 /** How long a claim holds before a retry may take over from a request whose process died. */
 const CLAIM_LEASE_MS = 30_000;
@@ -34,17 +26,10 @@ const FINGERPRINTED = ['if-match', 'if-none-match', 'if-unmodified-since', 'truc
 export async function withIdempotencyKey(
   ctx: ResourceContext,
   input: OperationInput,
-  keyHeader: string,
+  key: string,
   run: (ctx: ResourceContext) => Promise<OperationResult>,
 ): Promise<OperationResult> {
-  const parsed = parseIdempotencyKey(keyHeader);
-  if (!parsed.ok) {
-    throw new ProblemError('malformed-request', parsed.message, {
-      errors: [{ header: 'Idempotency-Key', message: parsed.message }],
-    });
-  }
-  const key = parsed.key;
-  const scope = `${actorOf(ctx, input.headers) ?? ''}\u0000${input.method} ${input.instance}`;
+  const scope = `${need(input.actor) ?? ''}\u0000${input.method} ${input.route}`;
   const now = ctx.now();
   const claim = await ctx.store.claimIdempotencyKey({
     scope,
@@ -75,7 +60,7 @@ export async function withIdempotencyKey(
       break;
   }
   try {
-    const target = resourceOf(ctx, input.instance);
+    const target = resourceOf(ctx, input.route);
     const claimed = () => runClaimed(ctx, input, scope, key, run);
     return await (target === undefined ? claimed() : oneAtATime(ctx, target, claimed));
   } catch (error) {
@@ -166,9 +151,9 @@ function fingerprint(input: OperationInput): string {
   const conditions = Object.fromEntries(FINGERPRINTED.map((h) => [h, header(input.headers, h) ?? null]));
   const text = canonical({
     method: input.method,
-    target: input.instance,
+    target: input.route,
     query: input.query,
-    type: mediaTypeOf(header(input.headers, 'content-type')) ?? null,
+    type: input.mediaType ?? null,
     body: input.body ?? null,
     conditions,
   });

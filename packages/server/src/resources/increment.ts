@@ -1,21 +1,18 @@
 import { cloneJson, hasWritePrecondition, isForbiddenMember, parsePointer } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { numberSchemaAt, type NumberSchema } from '../rules/bounds.js';
-import { checkDocument } from '../rules/check.js';
 import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';
 import { applyIncrement } from '../store/increment.js';
 import type { Head, Increment, JsonObject } from '../store/types.js';
-import { busy, commitOne, casTurns, preconditionRequired, writtenResult } from './commit.js';
-import { readBase } from './merge.js';
-import { actorOf, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
+import { preconditionRequired, writtenResult } from './commit.js';
+import { compareAndSet } from './compare-and-set.js';
+import { need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { requireJsonObject } from './intent.js';
-import { readPreconditions } from './preconditions.js';
 import { live } from './representation.js';
 import { checkWritePreconditions } from './stale.js';
 import { invalid } from './validation.js';
-import { lockToken } from './lock.js';
 
 /**
  * POST `/{c}/{id}/_increment` `{ "pointer": "/stock", "by": -2 }`: an atomic add bounded by the
@@ -32,10 +29,10 @@ export async function runIncrement(
   id: string,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const actor = actorOf(ctx, input.headers);
-  readBase(input.headers, input.method); // refused here: a transition or increment does not merge
-  const lock = lockToken(input.headers);
-  const p = readPreconditions(input.headers);
+  const actor = need(input.actor);
+  need(input.base); // refused here: a transition or increment does not merge
+  const lockToken = need(input.lockToken);
+  const p = need(input.preconditions);
   const { pointer, by } = readBody(input);
   const field = parsePointer(pointer)[0]!;
   const numberSchema = numberSchemaAt(collection.schema, pointer);
@@ -68,31 +65,25 @@ export async function runIncrement(
         increment,
         actor,
         keepHistory: collection.historyKeep,
-        lock: { token: lock ?? null, now: ctx.now() },
+        lock: { token: lockToken ?? null, now: ctx.now() },
       },
     ]);
     if (result.ok) return writtenResult(ctx, collection, result.heads[0]!, false);
     if (result.reason === 'version-mismatch') throw new Error('a blind increment cannot lose a race');
     throw await commitProblem(ctx, collection, id, result, null, null, increment);
   }
-  for await (const _round of casTurns(ctx, collection.name, id)) {
-    const head = await ctx.store.get(collection.name, id);
-    const current = live(head);
-    if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
-    await checkWritePreconditions(ctx, collection, id, 'POST', p, head);
-    const doc = incremented(ctx, collection, current, increment);
-    const indexed = await checkDocument(ctx, collection, id, current, doc);
-    const written = await commitOne(ctx, collection, id, {
-      expectVersion: current.version,
-      doc,
-      actor,
-      indexed,
-      current,
-      lockToken: lock,
-    });
-    if (written) return writtenResult(ctx, collection, written, false);
-  }
-  throw busy(collection.name, id);
+  const { written } = await compareAndSet(
+    ctx,
+    collection,
+    id,
+    { actor, lockToken },
+    async ({ head, current }) => {
+      if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+      await checkWritePreconditions(ctx, collection, id, 'POST', p, head);
+      return incremented(ctx, collection, current, increment);
+    },
+  );
+  return writtenResult(ctx, collection, written, false);
 }
 
 function readBody(input: OperationInput): { pointer: string; by: number } {

@@ -6,10 +6,10 @@ import {
   type JsonPatchOperation,
 } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ACCEPT_PATCH, MEDIA, mediaTypeOf } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ACCEPT_PATCH, MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Head, JsonObject, JsonValue } from '../store/types.js';
-import { header, type OperationInput, type ResourceContext } from './context.js';
+import type { ResourceContext } from './context.js';
 import { latestLink } from './stale.js';
 import { headRepresentation, META_MEMBERS } from './representation.js';
 import { withState } from '../rules/states.js';
@@ -25,15 +25,25 @@ export type Intent =
   | { readonly kind: 'json-patch'; readonly operations: readonly JsonPatchOperation[] }
   | { readonly kind: 'delete' };
 
-/** Reads what a PUT, PATCH or DELETE asks for, refusing malformed bodies before any state is read. */
-export function readIntent(op: ItemWrite, id: string, input: OperationInput): Intent {
+/** A request's body with what says how to read it (an OperationInput is one). */
+export interface BodyInput {
+  readonly method: string;
+  /** The media type without parameters, lower-cased. */
+  readonly mediaType: string | undefined;
+  readonly body: unknown;
+}
+
+/**
+ * Reads what a PUT, PATCH or DELETE asks for, refusing malformed bodies before any state is read.
+ * The HTTP edge calls it once per request (`http/request.ts`).
+ */
+export function readIntent(op: ItemWrite, id: string, input: BodyInput): Intent {
   if (op === 'delete') return { kind: 'delete' };
   if (op === 'replace') {
     const split = checkedSplit(requireJsonObject(input, [MEDIA.json]), id);
     return { kind: 'replace', doc: split.doc, version: split.version };
   }
-  const media = mediaTypeOf(header(input.headers, 'content-type'));
-  if (media === MEDIA.jsonPatch) {
+  if (input.mediaType === MEDIA.jsonPatch) {
     if (input.body === undefined)
       throw malformed('A JSON Patch request needs a body: an array of operations.');
     const checked = validateJsonPatch(input.body);
@@ -175,8 +185,8 @@ function applyKeepingIdentity(
 }
 
 /** The body as a JSON object, after checking its media type is one of `accepted`. */
-export function requireJsonObject(input: OperationInput, accepted: readonly string[]): JsonObject {
-  const media = mediaTypeOf(header(input.headers, 'content-type'));
+export function requireJsonObject(input: BodyInput, accepted: readonly string[]): JsonObject {
+  const media = input.mediaType;
   if (media === undefined || !accepted.includes(media)) {
     const isPatch = input.method === 'PATCH';
     throw new ProblemError(

@@ -1,12 +1,10 @@
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Lease } from '../store/types.js';
 import {
-  actorOf,
-  header,
+  need,
   resourcePath,
-  type HeaderBag,
   type OperationInput,
   type OperationResult,
   type ResourceContext,
@@ -27,23 +25,6 @@ export const MAX_LEASE_TTL = 3600;
 /** The longest `owner`, in characters. */
 const MAX_OWNER_LENGTH = 200;
 
-/**
- * The `Lock-Token` request header: the token a lease was granted with, or undefined when absent.
- * The RFC 4918 form `<token>` (a Coded-URL, as WebDAV clients send it) is accepted too.
- */
-export function lockToken(headers: HeaderBag): string | undefined {
-  const raw = header(headers, 'lock-token');
-  if (raw === undefined) return undefined;
-  const value = raw.trim().replace(/^<(.*)>$/, '$1');
-  // Visible ASCII without commas: a repeated header (joined with commas) is not one token.
-  if (!/^[\x21-\x2b\x2d-\x7e]{1,256}$/.test(value)) {
-    throw new ProblemError('malformed-request', 'Lock-Token must be the token your lease was granted with.', {
-      errors: [{ header: 'Lock-Token', message: 'must be one lease token (1 to 256 visible characters)' }],
-    });
-  }
-  return value;
-}
-
 /** POST `/{c}/{id}/_lock`: a new lease (201), or with the current `Lock-Token`, its renewal (200). */
 export async function takeLease(
   ctx: ResourceContext,
@@ -51,9 +32,9 @@ export async function takeLease(
   id: string,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const token = lockToken(input.headers) ?? null;
+  const token = need(input.lockToken) ?? null;
   const body = readLockBody(input);
-  const owner = body.owner ?? actorOf(ctx, input.headers);
+  const owner = body.owner ?? need(input.actor);
   // A renewal without a ttl keeps the lease's own; a new lease without one gets the default.
   const ttl = body.ttl ?? (token === null ? DEFAULT_LEASE_TTL : undefined);
   const result = await ctx.store.lease(collection.name, id, {
@@ -86,7 +67,7 @@ export async function releaseLease(
   id: string,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const token = lockToken(input.headers);
+  const token = need(input.lockToken);
   if (token === undefined) {
     // Checked after the resource, so that a release on a missing resource is 404 either way.
     const head = await ctx.store.get(collection.name, id);

@@ -1,50 +1,11 @@
 import { getByPointer, mergeJson, parseEntityTag, type MergeConflict } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Head, JsonObject, JsonValue, VersionRecord } from '../store/types.js';
-import { header, type HeaderBag, type ResourceContext } from './context.js';
+import type { ResourceContext } from './context.js';
 import { nextDocument, type Intent } from './intent.js';
 import { headRepresentation } from './representation.js';
 import { latestLink, staleWrite } from './stale.js';
-
-/**
- * The `Truce-Base` header (SPEC 3.7): the strong ETag an edit was made against. It asks for a
- * merge, which only a PUT or PATCH can have; If-Match asks for the opposite (no merge), so the two
- * together are a contradiction.
- */
-export function readBase(headers: HeaderBag, method: string): string | undefined {
-  const value = header(headers, 'truce-base');
-  if (value === undefined) return undefined;
-  if (method !== 'PUT' && method !== 'PATCH') {
-    throw new ProblemError(
-      'malformed-request',
-      'Truce-Base applies to PUT and PATCH only; use If-Match here.',
-      {
-        errors: [{ header: 'Truce-Base', message: 'only on PUT and PATCH' }],
-      },
-    );
-  }
-  if (header(headers, 'if-match') !== undefined) {
-    throw new ProblemError(
-      'malformed-request',
-      'Send either If-Match (no merging) or Truce-Base (merge with what changed since), not both.',
-      {
-        errors: [{ header: 'Truce-Base', message: 'cannot be combined with If-Match' }],
-      },
-    );
-  }
-  const tag = parseEntityTag(value.trim());
-  if (!tag || tag.weak) {
-    throw new ProblemError(
-      'malformed-request',
-      'Truce-Base must be one strong entity tag, as the ETag header gave it.',
-      {
-        errors: [{ header: 'Truce-Base', message: 'must be a strong entity tag like "3-abc"' }],
-      },
-    );
-  }
-  return value.trim();
-}
 
 /**
  * Applies an edit made against an older version (SPEC 3.7): the caller's change (base -> yours)

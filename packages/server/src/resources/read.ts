@@ -1,10 +1,16 @@
 import { evaluatePreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { InvalidCursorError, type JsonPrimitive } from '../store/types.js';
-import { resourcePath, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
+import {
+  need,
+  resourcePath,
+  type OperationInput,
+  type OperationResult,
+  type ResourceContext,
+} from './context.js';
 import { jsonStream, listPage } from './paging.js';
-import { readPreconditions, selected } from './preconditions.js';
+import { selected } from './preconditions.js';
 import { headRepresentation, live, validatorHeaders } from './representation.js';
 
 /** Representations may change at any time: caches must revalidate (and get a cheap 304). */
@@ -17,7 +23,7 @@ export async function readItem(
   id: string,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const p = readPreconditions(input.headers);
+  const p = need(input.preconditions);
   const head = live(await ctx.store.get(collection.name, id));
   // RFC 9110 13.2.1: a 404 stays a 404 whatever the preconditions say.
   if (!head) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);

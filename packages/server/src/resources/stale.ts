@@ -1,6 +1,6 @@
 import { diffJson, evaluatePreconditions, parseEntityTag, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { Head } from '../store/types.js';
 import { resourcePath, type ResourceContext } from './context.js';
 import { selected, yourEtag } from './preconditions.js';

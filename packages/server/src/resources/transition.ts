@@ -1,24 +1,14 @@
 import { applyMergePatch, hasWritePrecondition, isJsonObject } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA, mediaTypeOf } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
-import { checkDocument } from '../rules/check.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { invalidTransition, stateOf } from '../rules/states.js';
 import type { JsonObject } from '../store/types.js';
-import { readBase } from './merge.js';
-import { busy, commitOne, casTurns, preconditionRequired, versionConflict, writtenResult } from './commit.js';
-import {
-  actorOf,
-  header,
-  type OperationInput,
-  type OperationResult,
-  type ResourceContext,
-} from './context.js';
-import { readPreconditions } from './preconditions.js';
-import { live } from './representation.js';
+import { preconditionRequired, versionConflict, writtenResult } from './commit.js';
+import { compareAndSet } from './compare-and-set.js';
+import { need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { checkWritePreconditions } from './stale.js';
 import { invalid, splitBody } from './validation.js';
-import { lockToken } from './lock.js';
 
 /**
  * POST `/{c}/{id}/_transitions/{name}`: moves the state field along a named transition, applying
@@ -40,16 +30,15 @@ export async function runTransition(
       `${collection.name} has no transition "${name}" (transitions: ${names}).`,
     );
   }
-  const actor = actorOf(ctx, input.headers);
-  readBase(input.headers, input.method); // refused here: a transition or increment does not merge
-  const lock = lockToken(input.headers);
-  const p = readPreconditions(input.headers);
+  const actor = need(input.actor);
+  need(input.base); // refused here: a transition or increment does not merge
+  const lockToken = need(input.lockToken);
+  const p = need(input.preconditions);
   const { patch, version } = readPatch(input, machine.field, id);
   const conditional = hasWritePrecondition(p) || version !== undefined;
 
-  for await (const _round of casTurns(ctx, collection.name, id)) {
-    const head = await ctx.store.get(collection.name, id);
-    const current = live(head);
+  const by = { actor, lockToken, transition };
+  const { written } = await compareAndSet(ctx, collection, id, by, async ({ head, current }) => {
     if (!current) throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
     if (collection.requirePreconditions && !conditional) throw preconditionRequired(collection);
     await checkWritePreconditions(ctx, collection, id, 'POST', p, head);
@@ -69,19 +58,9 @@ export async function runTransition(
       );
     }
     const patched = applyMergePatch(current.doc ?? {}, patch) as JsonObject;
-    const doc: JsonObject = { ...patched, [machine.field]: transition.to };
-    const indexed = await checkDocument(ctx, collection, id, current, doc, transition);
-    const written = await commitOne(ctx, collection, id, {
-      expectVersion: current.version,
-      doc,
-      actor,
-      indexed,
-      current,
-      lockToken: lock,
-    });
-    if (written) return writtenResult(ctx, collection, written, false);
-  }
-  throw busy(collection.name, id);
+    return { ...patched, [machine.field]: transition.to };
+  });
+  return writtenResult(ctx, collection, written, false);
 }
 
 /** The optional body: a merge patch of other fields (the transition alone decides the state). */
@@ -91,7 +70,7 @@ function readPatch(
   id: string,
 ): { patch: JsonObject; version: number | undefined } {
   if (input.body === undefined) return { patch: {}, version: undefined };
-  const media = mediaTypeOf(header(input.headers, 'content-type'));
+  const media = input.mediaType;
   if (media !== MEDIA.mergePatch && media !== MEDIA.json) {
     throw new ProblemError(
       'unsupported-media-type',

@@ -1,5 +1,5 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { JsonObject, JsonValue } from '../store/types.js';
 import { META_MEMBERS } from './representation.js';
 

@@ -1,8 +1,7 @@
 import type { CollectionConfig } from '../config/types.js';
 import { evaluatePreconditions } from '@truce/protocol';
-import { ProblemError } from '../http/problem-error.js';
-import { readPreconditions } from './preconditions.js';
-import type { OperationInput, OperationResult, ResourceContext } from './context.js';
+import { ProblemError } from '../shared/problem-error.js';
+import { need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
 import { validatorHeaders, versionRepresentation } from './representation.js';
 
 /** GET `/{c}/{id}/_versions`: history newest first, paged by `?before=` (a version number). */
@@ -48,7 +47,7 @@ export async function readVersion(
   versionText: string,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const p = readPreconditions(input.headers);
+  const p = need(input.preconditions);
   const version = /^[1-9][0-9]{0,15}$/.test(versionText) ? Number(versionText) : NaN;
   const record = Number.isSafeInteger(version) ? await ctx.store.version(collection.name, id, version) : null;
   if (!record) {

@@ -1,40 +1,39 @@
 import { hasWritePrecondition, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { MEDIA } from '../http/body.js';
-import { ProblemError } from '../http/problem-error.js';
-import type {} from '../store/types.js';
+import { MEDIA } from '../shared/media.js';
+import { ProblemError } from '../shared/problem-error.js';
 import {
-  actorOf,
+  need,
   resourcePath,
   type OperationInput,
   type OperationResult,
   type ResourceContext,
 } from './context.js';
 import { idProblem, newId } from './ids.js';
-import { readPreconditions } from './preconditions.js';
-import { nextDocument, readIntent, requireJsonObject, type ItemWrite } from './intent.js';
+import { nextDocument, requireJsonObject } from './intent.js';
 import { live, provenance } from './representation.js';
-import { mergeOntoCurrent, readBase, staleBase } from './merge.js';
+import { mergeOntoCurrent, staleBase } from './merge.js';
 import { busy, commitOne, casTurns, preconditionRequired, versionConflict, writtenResult } from './commit.js';
+import { compareAndSet } from './compare-and-set.js';
 import { checkDocument } from '../rules/check.js';
 import { withState } from '../rules/states.js';
 import { checkWritePreconditions, latestLink } from './stale.js';
 import { invalid, splitBody } from './validation.js';
-import { lockToken } from './lock.js';
 
 /** PUT, PATCH and DELETE on `/{c}/{id}`: RFC 9110 preconditions, then one atomic compare-and-set. */
 export async function writeItem(
   ctx: ResourceContext,
   collection: CollectionConfig,
   id: string,
-  op: ItemWrite,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const actor = actorOf(ctx, input.headers);
-  const p = readPreconditions(input.headers);
-  const intent = readIntent(op, id, input);
-  const base = readBase(input.headers, input.method);
-  const lock = lockToken(input.headers);
+  const actor = need(input.actor);
+  const p = need(input.preconditions);
+  if (input.intent === undefined)
+    throw new Error(`${input.method} ${input.instance} is not a resource write`);
+  const intent = need(input.intent);
+  const base = need(input.base);
+  const lockToken = need(input.lockToken);
   const versionCheck = 'version' in intent && intent.version !== undefined && intent.version !== null;
   // A JSON Patch `test` is an explicit optimistic check too, so it satisfies requirePreconditions.
   const tested = intent.kind === 'json-patch' && intent.operations.some((o) => o.op === 'test');
@@ -45,45 +44,38 @@ export async function writeItem(
     !tested &&
     base === undefined;
 
-  for await (const _round of casTurns(ctx, collection.name, id)) {
-    const head = await ctx.store.get(collection.name, id);
-    const current = live(head);
-    // RFC 9110 13.2.1: preconditions are ignored when the response without them would not be 2xx/412.
-    if (!current && intent.kind !== 'replace') {
-      throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
-    }
-    if (unconditional) throw preconditionRequired(collection);
-    await checkWritePreconditions(ctx, collection, id, input.method, p, head);
-    if (versionCheck && 'version' in intent && intent.version !== (current?.version ?? null)) {
-      throw versionConflict(ctx, collection, current, intent.version as number, id);
-    }
-    // Truce-Base (SPEC 3.7): an edit made against an older version merges with what came since.
-    const merging = base !== undefined && base !== current?.etag;
-    if (merging && (intent.kind === 'delete' || !current)) {
-      throw await staleBase(ctx, collection, id, head, base);
-    }
-    const doc =
-      intent.kind === 'delete'
-        ? null
-        : merging
-          ? await mergeOntoCurrent(ctx, collection, id, intent, base, current!)
-          : nextDocument(ctx, intent, current, collection, id);
-    const indexed = doc ? await checkDocument(ctx, collection, id, current, doc) : undefined;
-    const written = await commitOne(ctx, collection, id, {
-      expectVersion: head?.version ?? 0,
-      doc,
-      actor,
-      indexed,
-      current,
-      lockToken: lock,
-    });
-    if (!written) continue;
-    if (doc === null) return { status: 204, headers: {} };
-    const result = writtenResult(ctx, collection, written, !current);
-    if (merging) result.headers['truce-merged'] = base;
-    return result;
-  }
-  throw busy(collection.name, id);
+  // The base a write merges from (SPEC 3.7): set in each round, as the current version decides it.
+  let mergedFrom: string | undefined;
+  const { written, current } = await compareAndSet(
+    ctx,
+    collection,
+    id,
+    { actor, lockToken },
+    async ({ head, current }) => {
+      // RFC 9110 13.2.1: preconditions are ignored when the response without them would not be 2xx/412.
+      if (!current && intent.kind !== 'replace') {
+        throw new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+      }
+      if (unconditional) throw preconditionRequired(collection);
+      await checkWritePreconditions(ctx, collection, id, input.method, p, head);
+      if (versionCheck && 'version' in intent && intent.version !== (current?.version ?? null)) {
+        throw versionConflict(ctx, collection, current, intent.version as number, id);
+      }
+      // Truce-Base (SPEC 3.7): an edit made against an older version merges with what came since.
+      mergedFrom = base !== undefined && base !== current?.etag ? base : undefined;
+      if (mergedFrom !== undefined && (intent.kind === 'delete' || !current)) {
+        throw await staleBase(ctx, collection, id, head, mergedFrom);
+      }
+      if (intent.kind === 'delete') return null;
+      return mergedFrom !== undefined
+        ? await mergeOntoCurrent(ctx, collection, id, intent, mergedFrom, current!)
+        : nextDocument(ctx, intent, current, collection, id);
+    },
+  );
+  if (written.deleted) return { status: 204, headers: {} };
+  const result = writtenResult(ctx, collection, written, !current);
+  if (mergedFrom !== undefined) result.headers['truce-merged'] = mergedFrom;
+  return result;
 }
 
 /** POST `/{c}`: create with a client-chosen or server-generated id. */
@@ -92,8 +84,8 @@ export async function createItem(
   collection: CollectionConfig,
   input: OperationInput,
 ): Promise<OperationResult> {
-  const actor = actorOf(ctx, input.headers);
-  collectionPreconditions(collection, readPreconditions(input.headers));
+  const actor = need(input.actor);
+  collectionPreconditions(collection, need(input.preconditions));
   const body = requireJsonObject(input, [MEDIA.json]);
   const split = splitBody(body);
   if (split.errors.length > 0) throw invalid(split.errors);

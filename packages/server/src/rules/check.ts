@@ -1,7 +1,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { ViolationCode } from '@truce/protocol';
 import type { CollectionConfig, Rule, Transition } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { ResourceContext } from '../resources/context.js';
 import { invalid, schemaErrors, type FieldError } from '../resources/validation.js';
 import type { Head, JsonObject, Reference, UniqueKey } from '../store/types.js';

@@ -1,6 +1,6 @@
 import type { ViolationCode } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import { resourcePath, type ResourceContext } from '../resources/context.js';
 import { lockedProblem } from '../resources/lock.js';
 import { provenance } from '../resources/representation.js';

@@ -1,5 +1,5 @@
 import type { CollectionConfig, StateMachine, Transition } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { ResourceContext } from '../resources/context.js';
 import { provenance } from '../resources/representation.js';
 import { latestLink } from '../resources/stale.js';

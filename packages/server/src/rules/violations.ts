@@ -1,6 +1,6 @@
 import type { ViolationCode } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import { ProblemError } from '../http/problem-error.js';
+import { ProblemError } from '../shared/problem-error.js';
 import type { ResourceContext } from '../resources/context.js';
 import type { Head, JsonObject, Reference, UniqueKey, UniqueKeyHolder, WriteOp } from '../store/types.js';
 import { referencesOf } from './references.js';
