@@ -35,6 +35,7 @@ export {
 
 export type { Problem, ProblemCode, ProblemMembers, ProblemType, Resolution } from './problems.js';
 export { createProblem, isProblemCode, PROBLEM_TYPE_BASE, problemTypes } from './problems.js';
+export { problemDocumentation, problemsMarkdown, type ProblemPage } from './problem-docs.js';
 
 export {
   formatPointer,

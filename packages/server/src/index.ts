@@ -15,7 +15,7 @@ export {
 } from './config/load.js';
 export type { TruceConfig, TruceConfigInput, CollectionConfig, ConfigIssue } from './config/types.js';
 export { buildOpenApi } from './openapi/build.js';
-export { problemsMarkdown } from './http/problem-docs.js';
+export { problemsMarkdown } from '@truce/protocol';
 export { IndexConflictError } from './rules/indexes.js';
 export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';
 export {

@@ -30,12 +30,12 @@ import { runTransition } from '../resources/transition.js';
 import { compileCollections } from '../rules/compiled.js';
 import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
+import { problemDocumentation } from '@truce/protocol';
 import type { Store } from '../store/types.js';
 import { ACCEPT_PATCH, registerBodyParsers } from './body.js';
 import { toProblem } from './errors.js';
 import { ProblemError } from './problem-error.js';
 import { sendProblem, sendResult } from './reply.js';
-import { problemDocumentation } from './problem-docs.js';
 
 /** Options of {@link trucePlugin}. */
 export interface TrucePluginOptions {
