@@ -30,8 +30,17 @@ export interface CallRecord {
   readonly responseBytes: number;
   readonly requestHeaders: Record<string, string>;
   readonly responseHeaders: Record<string, string>;
-  readonly requestBody: CapturedBody | null;
-  readonly responseBody: CapturedBody | null;
+  /** The bodies as captured; the call log redacts and cuts them before anything is stored. */
+  readonly requestBody: RawBody | null;
+  readonly responseBody: RawBody | null;
+}
+
+/** The first bytes of a body as it streamed past, with its media type. */
+export interface RawBody {
+  readonly data: Buffer;
+  /** The body was longer than `data`. */
+  readonly truncated: boolean;
+  readonly contentType: string | undefined;
 }
 
 /** A body as stored: text, or base64 when it is not UTF-8 text, cut at `log.bodies`. */

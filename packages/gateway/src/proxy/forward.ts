@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/types.js';
 import { BodyCapture } from '../calls/capture.js';
-import type { CapturedBody } from '../calls/record.js';
+import type { RawBody } from '../calls/record.js';
 import { gatewayProblem } from '../problems/answer.js';
 import { bodyTooLarge, flatHeaders, type CallState, type ProxyDeps } from './handler.js';
 import { downstreamResponseHeaders, restorePrefix, upstreamRequestHeaders } from './headers.js';
@@ -25,8 +25,8 @@ export interface Forwarded {
   readonly responseBytes: number;
   readonly retryAfter: number | null;
   readonly responseHeaders: Record<string, string>;
-  readonly requestBody: CapturedBody | null;
-  readonly responseBody: CapturedBody | null;
+  readonly requestBody: RawBody | null;
+  readonly responseBody: RawBody | null;
 }
 
 interface Exchange {
@@ -50,7 +50,7 @@ class BodyTooLarge extends Error {}
  */
 export async function forward(x: Exchange): Promise<Forwarded> {
   const { call, req, route, upstream } = x;
-  const capture = new BodyCapture(x.deps.config.log.bodies);
+  const capture = new BodyCapture(captureLimit(x.deps.config.log));
   const body = await requestBody(x, capture);
   const repeatable =
     body !== 'stream' &&
@@ -171,7 +171,7 @@ async function relay(
   if (route.stripPrefix) restorePrefix(headers, route.prefix);
   const contentType = String(headers['content-type'] ?? '');
   const isProblem = contentType.toLowerCase().startsWith('application/problem+json');
-  const capture = new BodyCapture(Math.max(x.deps.config.log.bodies, isProblem ? PROBLEM_SCAN : 0));
+  const capture = new BodyCapture(Math.max(captureLimit(x.deps.config.log), isProblem ? PROBLEM_SCAN : 0));
   res.writeHead(answer.statusCode, { ...headers, ...call.answerHeaders });
   try {
     for await (const chunk of answer.body as AsyncIterable<Buffer>) {
@@ -194,8 +194,8 @@ async function relay(
     responseBytes: capture.total,
     retryAfter: Number.isFinite(retryAfter) ? retryAfter : null,
     responseHeaders: flatHeaders(headers),
-    requestBody: captured(requestCapture, x.deps.config.log.bodies),
-    responseBody: captured(capture, x.deps.config.log.bodies),
+    requestBody: raw(requestCapture, x.req.headers['content-type'], x.deps.config.log.bodies),
+    responseBody: raw(capture, contentType, x.deps.config.log.bodies),
   };
 }
 
@@ -225,29 +225,25 @@ function problemCode(data: Buffer): string | null {
   }
 }
 
-/** The first `limit` bytes of a body for the log: UTF-8 text, or base64 when it is not text. */
-function captured(capture: BodyCapture, limit: number): CapturedBody | null {
+/**
+ * How much of each body is kept while it streams: `log.bodies`, or, when JSON Pointers are to be
+ * redacted, enough to redact the whole body before it is cut (SPEC 5.6), up to 1 MiB; a longer JSON
+ * body is then not stored at all rather than stored unredacted.
+ */
+function captureLimit(log: ProxyDeps['config']['log']): number {
+  if (log.bodies === 0) return 0;
+  return log.redactPointers.length > 0 ? Math.max(log.bodies, REDACT_SCAN) : log.bodies;
+}
+const REDACT_SCAN = 1024 * 1024;
+
+function raw(
+  capture: BodyCapture,
+  contentType: string | string[] | undefined,
+  limit: number,
+): RawBody | null {
   if (limit === 0 || capture.total === 0) return null;
-  const { data } = capture.bytes();
-  const cut = data.subarray(0, limit);
-  const truncated = capture.total > cut.length;
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(cut);
-    return { text, encoding: 'utf8', truncated };
-  } catch {
-    // A cut in the middle of a character is still text: drop the partial character and retry.
-    if (truncated) {
-      for (let back = 1; back <= 3; back++) {
-        try {
-          const text = new TextDecoder('utf-8', { fatal: true }).decode(cut.subarray(0, cut.length - back));
-          return { text, encoding: 'utf8', truncated };
-        } catch {
-          // keep trying shorter
-        }
-      }
-    }
-    return { text: cut.toString('base64'), encoding: 'base64', truncated };
-  }
+  const { data, truncated } = capture.bytes();
+  return { data, truncated, contentType: Array.isArray(contentType) ? contentType[0] : contentType };
 }
 
 type FailureKind = 'no-answer' | 'timeout' | 'other';

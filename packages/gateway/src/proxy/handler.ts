@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig, RouteConfig } from '../config/types.js';
-import type { CallRecord, CallSink, CapturedBody } from '../calls/record.js';
+import type { CallRecord, CallSink, RawBody } from '../calls/record.js';
 import { GatewayProblem, gatewayProblem, problemPage, sendProblem } from '../problems/answer.js';
 import { lifecycleHeaders, sunsetProblem } from './lifecycle.js';
 import type { AccessControl, Consumer, RateLimiter } from './policies.js';
@@ -284,8 +284,8 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
   deps.calls.push(record);
 }
 
-function textBody(text: string): CapturedBody {
-  return { text, encoding: 'utf8', truncated: false };
+function textBody(text: string): RawBody {
+  return { data: Buffer.from(text, 'utf8'), truncated: false, contentType: 'application/problem+json' };
 }
 
 /** Headers as one string per name (repeated ones joined with commas, RFC 9110 5.3). */
