@@ -71,6 +71,7 @@ async function setup(extra: Record<string, unknown> = {}) {
     return {
       status: res.status,
       headers: res.headers,
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read loosely
       body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
     };
   };

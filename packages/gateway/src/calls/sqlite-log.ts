@@ -261,23 +261,23 @@ export class SqliteCallLog implements CallSink {
   query(q: CallQuery): { items: StoredCall[]; next: string | null } {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.route !== undefined) (where.push('route = ?'), args.push(q.route));
+    const add = (clause: string, ...values: (string | number)[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (q.route !== undefined) add('route = ?', q.route);
     if (q.status !== undefined) {
-      if ('exact' in q.status) (where.push('status = ?'), args.push(q.status.exact));
-      else
-        (where.push('status >= ? AND status < ?'),
-          args.push(q.status.class * 100, q.status.class * 100 + 100));
+      if ('exact' in q.status) add('status = ?', q.status.exact);
+      else add('status >= ? AND status < ?', q.status.class * 100, q.status.class * 100 + 100);
     }
-    if (q.code !== undefined) (where.push('code = ?'), args.push(q.code));
-    if (q.consumer !== undefined) (where.push('consumer = ?'), args.push(q.consumer));
-    if (q.resource !== undefined) (where.push('resource = ?'), args.push(q.resource));
-    if (q.since !== undefined) (where.push('time >= ?'), args.push(q.since));
-    if (q.until !== undefined) (where.push('time < ?'), args.push(q.until));
+    if (q.code !== undefined) add('code = ?', q.code);
+    if (q.consumer !== undefined) add('consumer = ?', q.consumer);
+    if (q.resource !== undefined) add('resource = ?', q.resource);
+    if (q.since !== undefined) add('time >= ?', q.since);
+    if (q.until !== undefined) add('time < ?', q.until);
     const after = Number(decodeCursor(q.cursor));
-    if (q.cursor !== undefined && Number.isSafeInteger(after)) {
-      where.push(q.order === 'asc' ? 'seq > ?' : 'seq < ?');
-      args.push(after);
-    }
+    if (q.cursor !== undefined && Number.isSafeInteger(after))
+      add(q.order === 'asc' ? 'seq > ?' : 'seq < ?', after);
     const sql = `SELECT seq, id, time, route, target, consumer, client_ip, method, path, query, resource, status, code,
         conditional, warned, retry_of, early, duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent
         FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
