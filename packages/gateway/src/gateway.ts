@@ -7,12 +7,15 @@ import { gatewayProblem, problemText } from './problems/answer.js';
 import { createProxyHandler } from './proxy/handler.js';
 import type { AccessControl, RateLimiter } from './proxy/policies.js';
 import { Upstream } from './proxy/upstream.js';
+import { GatewayMetrics, type LogCounters } from './metrics/metrics.js';
 
 /** The parts a gateway is assembled from; tests and embedders may pass their own. */
 export interface GatewayParts {
   readonly access: AccessControl;
   readonly calls: CallSink;
   readonly limiter?: RateLimiter;
+  /** Counters of the call log, for the metrics; none when the sink keeps none. */
+  readonly logCounters?: () => LogCounters;
 }
 
 /** A running gateway: the proxy listener and its upstreams. */
@@ -20,6 +23,7 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly server: Server;
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly metrics: GatewayMetrics;
   /** Listens on `config.listen` (or `address`); resolves with the bound address. */
   listen(address?: ListenAddress): Promise<ListenAddress>;
   /**
@@ -33,11 +37,14 @@ export interface Gateway {
 export function createGateway(config: GatewayConfig, parts: GatewayParts): Gateway {
   const upstreams = new Map([...config.upstreams.values()].map((u) => [u.name, new Upstream(u)]));
   const limiter = parts.limiter ?? new MemoryRateLimiter();
+  const noLog = { written: 0, dropped: 0, deleted: 0 };
+  const metrics = new GatewayMetrics(upstreams, parts.logCounters ?? (() => noLog));
   const handler = createProxyHandler({
     config,
     upstreams,
     access: parts.access,
     limiter,
+    metrics,
     calls: parts.calls,
   });
   const server = createServer(
@@ -81,6 +88,7 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
     config,
     server,
     upstreams,
+    metrics,
     listen: (address = config.listen) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);

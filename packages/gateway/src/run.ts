@@ -38,13 +38,27 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
   const path = sqlitePath(config);
   const store = new SqliteGatewayStore(path);
   const calls = new SqliteCallLog(path, config.log);
-  const gateway = createGateway(config, { access: new StoreAccessControl(store), calls });
+  const gateway = createGateway(config, {
+    access: new StoreAccessControl(store),
+    calls,
+    logCounters: () => calls.stats,
+  });
   let admin: FastifyInstance | undefined;
   try {
     const proxyAddress = await gateway.listen();
     let adminAddress: ListenAddress | undefined;
     if (config.admin) {
-      admin = createAdminApp({ config, store, extend: (app) => registerCallRoutes(app, calls) });
+      admin = createAdminApp({
+        config,
+        store,
+        extend: (app) => {
+          registerCallRoutes(app, calls);
+          app.get('/metrics', async (_request, reply) => {
+            const { contentType, body } = await gateway.metrics.text();
+            return reply.header('content-type', contentType).send(body);
+          });
+        },
+      });
       await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
       const bound = admin.server.address();
       adminAddress =

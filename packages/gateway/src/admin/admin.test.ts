@@ -240,3 +240,41 @@ describe('admin API', () => {
     expect((await call('GET', '/calls/nope')).status).toBe(404);
   });
 });
+
+describe('metrics', () => {
+  it('counts calls by route, method, status class, code and target, and never by resource or consumer', async () => {
+    const { proxy, call, admin } = await setup({
+      routes: [
+        {
+          name: 'public',
+          match: { prefix: '/public' },
+          upstream: 'shop',
+          rateLimit: { limit: 1, window: '1m', by: 'ip' },
+        },
+      ],
+    });
+    await (await fetch(`${proxy}/public/orders/secret-order-id`)).text();
+    await (await fetch(`${proxy}/public/orders/secret-order-id`)).text();
+    await (await fetch(`${proxy}/nowhere`)).text();
+    expect((await fetch(`${admin}/metrics`)).status).toBe(401);
+    const res = await fetch(`${admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const text = await res.text();
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(text).toMatch(
+      /truce_gateway_requests_total\{route="public",method="GET",status="2xx",code="",target="http:\/\/127\.0\.0\.1:\d+"\} 1/,
+    );
+    expect(text).toMatch(
+      /truce_gateway_requests_total\{route="public",method="GET",status="4xx",code="rate-limited",target="none"\} 1/,
+    );
+    expect(text).toContain(
+      'truce_gateway_requests_total{route="none",method="GET",status="4xx",code="no-route",target="none"} 1',
+    );
+    expect(text).toContain('truce_gateway_rate_limit_decisions_total{route="public",decision="limited"} 1');
+    expect(text).toMatch(
+      /truce_gateway_upstream_target_healthy\{upstream="shop",target="http:\/\/127\.0\.0\.1:\d+"\} 1/,
+    );
+    expect(text).toContain('truce_gateway_call_log_dropped 0');
+    expect(text).not.toContain('secret-order-id');
+    void call;
+  });
+});

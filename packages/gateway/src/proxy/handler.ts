@@ -9,6 +9,7 @@ import { compileResourceKey } from './resource-key.js';
 import { forward, type Forwarded } from './forward.js';
 import { requestIdOf, traceparentOf } from './headers.js';
 import type { Upstream } from './upstream.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
 
 /** Everything the proxy's request handler works with. */
 export interface ProxyDeps {
@@ -17,6 +18,7 @@ export interface ProxyDeps {
   readonly access: AccessControl;
   readonly limiter: RateLimiter;
   readonly calls: CallSink;
+  readonly metrics?: GatewayMetrics | undefined;
 }
 
 const CONDITIONAL = ['if-match', 'if-unmodified-since', 'if-none-match', 'truce-base'] as const;
@@ -162,6 +164,7 @@ async function handle(
     const subject =
       limit.by === 'consumer' && call.consumer ? `c:${call.consumer.id}` : `ip:${call.clientIp}`;
     const decision = await deps.limiter.take(route, subject, Date.now());
+    deps.metrics?.rateLimited(route.name, decision.allowed);
     const window = Math.ceil(limit.windowMs / 1000);
     call.answerHeaders['ratelimit-policy'] = `"${route.name}";q=${limit.limit};w=${window}`;
     call.answerHeaders['ratelimit'] = `"${route.name}";r=${decision.remaining};t=${decision.resetSeconds}`;
@@ -282,6 +285,7 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
     responseBody: f?.responseBody ?? (outcome.problemBody ? textBody(outcome.problemBody) : null),
   };
   deps.calls.push(record);
+  deps.metrics?.observe(record);
 }
 
 function textBody(text: string): RawBody {
