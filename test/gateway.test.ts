@@ -194,6 +194,36 @@ describe('truce gateway', () => {
     expect(count).toBe(20);
   });
 
+  it('runs several proxy workers on one port, the call log written by the primary, metrics summed', async () => {
+    const db = join(dir.path, 'w.db');
+    const yaml = gatewayYaml(db)
+      .replace('auth: key, subscription: approval', 'auth: none')
+      .replace('  storage:', '  workers: 2\n  storage:');
+    const gw = await startGateway(writeConfig('w.yaml', yaml));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, () => fetch(`${gw.proxy}/shop/products`).then((r) => r.status)),
+    );
+    expect(answers.every((s) => s === 200)).toBe(true);
+    let items: Record<string, unknown>[] = [];
+    for (let i = 0; i < 50 && items.length < 60; i++) {
+      items = (await admin(gw.admin, 'GET', '/calls?limit=100')).body.items!;
+      if (items.length < 60) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(items).toHaveLength(60);
+    // Call ids carry the process that served them: both workers took a share.
+    const processes = new Set(items.map((c) => String(c['id']).split('-')[1]));
+    expect(processes.size).toBe(2);
+    const metrics = await (
+      await fetch(`${gw.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+    ).text();
+    expect(metrics).toMatch(
+      /truce_gateway_requests_total\{route="shop",method="GET",status="2xx",code="",target="[^"]+"\} 60/,
+    );
+    expect(metrics).toContain('truce_gateway_workers 2');
+    gw.child.kill('SIGTERM');
+    expect(await exited(gw.child)).toBe(0);
+  });
+
   it('refuses a configuration with an unknown upstream or an unset variable, with exit 2 and the paths', async () => {
     const file = writeConfig(
       'bad.yaml',

@@ -1,8 +1,11 @@
 import {
   GatewayConfigError,
+  isGatewayWorker,
   readConfigData,
   resolveGatewayConfig,
   runGateway,
+  runPrimary,
+  runWorker,
   type GatewayConfig,
 } from '@truce/gateway';
 import { dirname, resolve } from 'node:path';
@@ -27,13 +30,23 @@ export function loadGateway(file: string): GatewayConfig {
 }
 
 /** `truce gateway`: runs until SIGINT or SIGTERM, then drains calls in flight and flushes the call log. */
-export async function gatewayCommand(config: GatewayConfig, file: string, io: Io): Promise<number> {
+export async function gatewayCommand(
+  config: GatewayConfig,
+  file: string,
+  io: Io,
+  argv: readonly string[],
+): Promise<number> {
+  if (isGatewayWorker()) {
+    await runWorker(config);
+    return new Promise<number>(() => undefined); // the primary decides when a worker ends
+  }
+  const workers = config.workers > 1 ? `, ${config.workers} workers` : '';
   io.err(
-    `truce: gateway configuration ${file} loaded (${config.routes.length} routes, ${config.upstreams.size} upstreams)`,
+    `truce: gateway configuration ${file} loaded (${config.routes.length} routes, ${config.upstreams.size} upstreams${workers})`,
   );
   let running;
   try {
-    running = await runGateway(config);
+    running = config.workers > 1 ? await runPrimary(config, argv) : await runGateway(config);
   } catch (error) {
     io.err(`truce: cannot start the gateway: ${(error as Error).message}`);
     return 1;

@@ -117,7 +117,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
   const file = values.config ?? 'truce.yaml';
   if (command === 'gateway') {
     try {
-      return await gatewayCommand(loadGateway(file), file, io);
+      return await gatewayCommand(loadGateway(file), file, io, argv);
     } catch (error) {
       if (error instanceof GatewayConfigError) {
         io.err(formatGatewayConfigError(error));

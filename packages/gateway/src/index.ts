@@ -23,3 +23,4 @@ export { SqliteGatewayStore } from './store/sqlite.js';
 export type * from './store/types.js';
 export { SqliteCallLog, type CallQuery, type CallLogStats } from './calls/sqlite-log.js';
 export { StoreAccessControl, generateKey, hashKey } from './auth/keys.js';
+export { runPrimary, runWorker, isGatewayWorker, type GatewayPrimary } from './workers.js';
