@@ -86,6 +86,19 @@ describe('admin API', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.body).toMatchObject({ code: 'unauthenticated' });
     expect((await fetch(`${admin}/_problems/subscription-required`)).status).toBe(200);
+    const openapi = await call('GET', '/openapi.json');
+    expect(openapi.body).toMatchObject({ openapi: '3.1.0' });
+    expect(Object.keys(openapi.body!['paths'])).toEqual(
+      expect.arrayContaining([
+        '/consumers',
+        '/consumers/{id}/keys',
+        '/subscriptions/{id}/revoke',
+        '/calls',
+        '/calls/{id}',
+        '/audit',
+        '/metrics',
+      ]),
+    );
   });
 
   it('creates consumers with unique names and keys shown once, stored only as a hash', async () => {

@@ -5,6 +5,7 @@ import { generateKey } from '../auth/keys.js';
 import { GatewayProblem, gatewayProblem } from '../problems/answer.js';
 import type { GatewayStore, SubscriptionAction, SubscriptionStatus } from '../store/types.js';
 import { adminKeyChecker } from './auth.js';
+import { adminOpenApi } from './openapi.js';
 
 /** What the admin API serves besides the store (the call log and metrics join here). */
 export interface AdminParts {
@@ -62,6 +63,8 @@ export function createAdminApp(parts: AdminParts): FastifyInstance {
       .header('cache-control', 'public, max-age=3600')
       .send(page.body);
   });
+
+  app.get('/openapi.json', async () => adminOpenApi);
 
   app.post('/consumers', async (request, reply) => {
     const name = stringMember(
