@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, resolveConfig } from '@truce/server';
 import type { FastifyInstance } from 'fastify';
-import { CLI, exited, requireBuild, ROOT, runCli, tempDir } from './helpers.js';
+import { CLI, exited, freePort, requireBuild, ROOT, runCli, startServe, tempDir } from './helpers.js';
 
 const ADMIN_KEY = 'gateway-admin-key-0123456789';
 let dir: ReturnType<typeof tempDir>;
@@ -223,6 +223,81 @@ describe('truce gateway', () => {
     gw.child.kill('SIGTERM');
     expect(await exited(gw.child)).toBe(0);
   });
+
+  it('keeps serving through the other target when one is killed under load, ejects it, and takes it back after a restart', async () => {
+    const data = join(dir.path, 'k.db');
+    const serverConfig = writeConfig(
+      'k-server.yaml',
+      `storage: sqlite:${data}\ncollections:\n  products: {}\n`,
+    );
+    const [portA, portB] = [await freePort(), await freePort()];
+    const a = await startServe(['--config', serverConfig, '--listen', `127.0.0.1:${portA}`]);
+    children.push(a.child);
+    let b = await startServe(['--config', serverConfig, '--listen', `127.0.0.1:${portB}`]);
+    children.push(b.child);
+    await fetch(`${a.url}/products/p1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"stock":1}',
+    });
+    const gw = await startGateway(
+      writeConfig(
+        'k.yaml',
+        `gateway:
+  listen: 127.0.0.1:0
+  admin: { listen: 127.0.0.1:0, key: "\${TRUCE_TEST_ADMIN_KEY}" }
+  storage: sqlite:${join(dir.path, 'k-gw.db')}
+  upstreams:
+    shop:
+      targets: [http://127.0.0.1:${portA}, http://127.0.0.1:${portB}]
+      healthCheck: { path: /_health, interval: 200ms, timeout: 500ms, healthy: 2, unhealthy: 2 }
+      passive: { failures: 2, ejectFor: 1h }
+  routes:
+    - { name: shop, match: { prefix: / }, upstream: shop }
+`,
+      ),
+    );
+    let stop = false;
+    const statuses: number[] = [];
+    const load = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          statuses.push(
+            await fetch(`${gw.proxy}/products/p1`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          );
+        }
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    b.child.kill('SIGKILL');
+    await exited(b.child);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const healthy = async () =>
+      await (
+        await fetch(`${gw.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+      ).text();
+    expect(await healthy()).toContain(
+      `truce_gateway_upstream_target_healthy{upstream="shop",target="http://127.0.0.1:${portB}"} 0`,
+    );
+    b = await startServe(['--config', serverConfig, '--listen', `127.0.0.1:${portB}`]);
+    children.push(b.child);
+    let back = false;
+    for (let i = 0; i < 50 && !back; i++) {
+      back = (await healthy()).includes(
+        `truce_gateway_upstream_target_healthy{upstream="shop",target="http://127.0.0.1:${portB}"} 1`,
+      );
+      if (!back) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(back).toBe(true);
+    stop = true;
+    await load;
+    expect(statuses.length).toBeGreaterThan(50);
+    // GETs are idempotent: the gateway retried every one that hit the dead target on the live one.
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  }, 120_000);
 
   it('refuses a configuration with an unknown upstream or an unset variable, with exit 2 and the paths', async () => {
     const file = writeConfig(
