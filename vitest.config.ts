@@ -10,6 +10,7 @@ export default defineConfig({
       '@truce/protocol': src('protocol'),
       '@truce/server': src('server'),
       '@truce/client': src('client'),
+      '@truce/gateway': src('gateway'),
     },
   },
   test: {

@@ -8,6 +8,8 @@ import {
   redactStorage,
   type TruceConfig,
 } from '@truce/server';
+import { hasGatewayBlock, readConfigData } from '@truce/gateway';
+import { formatGatewayConfigError, gatewayCommand, GatewayConfigError, loadGateway } from './gateway.js';
 
 /** Exit codes of the `truce` command (SPEC 6). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -27,7 +29,8 @@ const USAGE = `Usage: truce <command> [options]
 
 Commands:
   serve    run the resource server
-  check    validate a configuration file
+  gateway  run the gateway (proxy and admin API)
+  check    validate a configuration file (its server part, its gateway part, or both)
 
 Run 'truce <command> --help' for the options of a command.`;
 
@@ -41,6 +44,16 @@ Options:
   -l, --listen H:P      address to listen on (overrides 'listen')
   -s, --storage URL     sqlite:<path>, sqlite::memory: or postgres://user@host:port/db
                         (overrides 'storage')
+  -h, --help            show this help
+
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`,
+  gateway: `Usage: truce gateway [--config F]
+
+Runs the gateway described by the gateway: block of the configuration: the proxy, and the admin
+API on its own port. SIGTERM or SIGINT drains calls in flight and flushes the call log.
+
+Options:
+  -c, --config F        configuration file (default: truce.yaml)
   -h, --help            show this help
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`,
@@ -69,7 +82,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     io.out('truce 0.1.0');
     return EXIT.ok;
   }
-  if (command !== 'serve' && command !== 'check') {
+  if (command !== 'serve' && command !== 'check' && command !== 'gateway') {
     io.err(`truce: unknown command "${command}"\n\n${USAGE}`);
     return EXIT.usage;
   }
@@ -103,6 +116,18 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     return EXIT.ok;
   }
   const file = values.config ?? 'truce.yaml';
+  if (command === 'gateway') {
+    try {
+      return await gatewayCommand(loadGateway(file), file, io, argv);
+    } catch (error) {
+      if (error instanceof GatewayConfigError) {
+        io.err(formatGatewayConfigError(error));
+        return EXIT.usage;
+      }
+      throw error;
+    }
+  }
+  if (command === 'check') return check(file, io);
   let config: TruceConfig;
   try {
     config = loadConfigFile(file, { listen: values.listen, storage: values.storage });
@@ -113,14 +138,56 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     }
     throw error;
   }
-  if (command === 'check') {
-    const names = [...config.collections.keys()];
-    io.out(
-      `${file}: valid, ${names.length} collection${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
-    );
-    return EXIT.ok;
-  }
   return serve(config, file, io);
+}
+
+/**
+ * `truce check`: validates the server part of a file (when it has collections, or no gateway
+ * block), and its gateway block (when it has one), reporting every problem of both.
+ */
+function check(file: string, io: Io): number {
+  let data: unknown;
+  try {
+    data = readConfigData(file);
+  } catch (error) {
+    if (error instanceof GatewayConfigError) {
+      io.err(formatGatewayConfigError(error));
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  const withGateway = hasGatewayBlock(data);
+  const withServer = !withGateway || (data as Record<string, unknown>)['collections'] !== undefined;
+  const lines: string[] = [];
+  let failed = false;
+  if (withServer) {
+    try {
+      const config = loadConfigFile(file);
+      const names = [...config.collections.keys()];
+      lines.push(
+        `${file}: valid, ${names.length} collection${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
+      );
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      io.err(formatConfigError(error));
+      failed = true;
+    }
+  }
+  if (withGateway) {
+    try {
+      const gateway = loadGateway(file);
+      lines.push(
+        `${file}: gateway valid, ${gateway.routes.length} route${gateway.routes.length === 1 ? '' : 's'} (${gateway.routes.map((r) => r.name).join(', ')})`,
+      );
+    } catch (error) {
+      if (!(error instanceof GatewayConfigError)) throw error;
+      io.err(formatGatewayConfigError(error));
+      failed = true;
+    }
+  }
+  if (failed) return EXIT.usage;
+  for (const line of lines) io.out(line);
+  return EXIT.ok;
 }
 
 async function serve(config: TruceConfig, file: string, io: Io): Promise<number> {

@@ -45,6 +45,7 @@ export type {
   ViolationCode,
 } from './problems.js';
 export { createProblem, isProblemCode, PROBLEM_TYPE_BASE, problemTypes } from './problems.js';
+export { problemDocumentation, problemsMarkdown, type ProblemPage } from './problem-docs.js';
 
 export {
   formatPointer,

@@ -128,6 +128,21 @@ export interface ProblemMembers {
   'uri-too-long': NoMembers;
   'headers-too-large': NoMembers;
   'internal-error': NoMembers;
+  // The gateway's own answers (SPEC 5.2).
+  'no-route': NoMembers;
+  unauthenticated: NoMembers;
+  /** Where the consumer's subscription to the route stands. */
+  'subscription-required': {
+    subscription: 'none' | 'pending' | 'rejected' | 'revoked';
+    route: string;
+  };
+  /** The route's limit that was reached, and when a request may pass again. */
+  'rate-limited': { limit: number; window: number; retryAfter: number };
+  'bad-gateway': NoMembers;
+  'upstream-timeout': { timeout: number };
+  'no-healthy-upstream': { upstream: string };
+  /** When the route stopped being served, and what replaces it. */
+  sunset: { sunset: string; successor: string | null };
 }
 
 /** The stable kebab-case name of a problem type, the `code` member of every problem body. */

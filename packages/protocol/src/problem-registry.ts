@@ -417,4 +417,87 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
       'This is a bug or an outage, not something the request did wrong. Whether a write took effect is unknown: read the resource before repeating it, or repeat it with the same Idempotency-Key.',
     members: {},
   },
+  'no-route': {
+    status: 404,
+    title: 'No route for this request',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The gateway has no route whose prefix and host match this request.',
+    description:
+      'Routes match by path prefix at segment boundaries, then by host. Check the URL against the gateway’s published routes; the request did not reach any upstream.',
+    members: {},
+  },
+  unauthenticated: {
+    status: 401,
+    title: 'An API key is needed',
+    retryable: false,
+    resolution: 'fix-input',
+    summary: 'The route needs an API key, and the request carried none, or one the gateway does not know.',
+    description:
+      'Send the key as `Authorization: Bearer <key>` or `X-Api-Key: <key>`. A key that was deleted, or whose consumer was deleted, stops working at once. The request did not reach the upstream.',
+    members: {},
+    headers: ['WWW-Authenticate'],
+  },
+  'subscription-required': {
+    status: 403,
+    title: 'No approved subscription to this route',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The key is valid, but its consumer has no approved subscription to the route.',
+    description:
+      '`subscription` says where the consumer stands: `none` (request one), `pending` (an operator has not decided yet), `rejected`, or `revoked`. An operator approves subscriptions in the admin API; nothing the client sends changes this.',
+    members: { subscription: true, route: true },
+  },
+  'rate-limited': {
+    status: 429,
+    title: 'Rate limit reached',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'The route’s rate limit for this consumer or address is used up for now.',
+    description:
+      'Wait for the seconds in Retry-After, then repeat the request. `limit` requests are allowed per `window` seconds; the RateLimit and RateLimit-Policy headers on every answer of the route say how much is left. A refused request uses no quota.',
+    members: { limit: true, window: true, retryAfter: true },
+    headers: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
+  },
+  'bad-gateway': {
+    status: 502,
+    title: 'The upstream failed',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'The upstream could not be reached, or broke off or garbled its answer.',
+    description:
+      'The gateway retries on another target only where that is safe (the request never reached an upstream, or it is idempotent). Whether a write took effect is unknown: repeat it with the same Idempotency-Key or If-Match, or read the resource first.',
+    members: {},
+  },
+  'upstream-timeout': {
+    status: 504,
+    title: 'The upstream did not answer in time',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'No answer came from the upstream within the route’s response timeout (`timeout`, in ms).',
+    description:
+      'Reads are retried on another target; writes are not, since the upstream may still apply them. Repeat a write with the same Idempotency-Key or If-Match so that it applies at most once.',
+    members: { timeout: true },
+  },
+  'no-healthy-upstream': {
+    status: 503,
+    title: 'No healthy upstream target',
+    retryable: true,
+    resolution: 'wait-and-retry',
+    summary: 'Every target of the route’s upstream is out of rotation (failed health checks or ejected).',
+    description: 'Nothing was sent upstream. Wait for Retry-After and repeat the request.',
+    members: { upstream: true },
+    headers: ['Retry-After'],
+  },
+  sunset: {
+    status: 410,
+    title: 'This API has been retired',
+    retryable: false,
+    resolution: 'none',
+    summary: 'The route’s sunset date (RFC 8594) has passed, so the gateway no longer serves it.',
+    description:
+      'Move to the successor the Link header (rel="successor-version") and `successor` name. The request did not reach the upstream.',
+    members: { sunset: true, successor: true },
+    headers: ['Link', 'Sunset'],
+  },
 };

@@ -126,6 +126,14 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'uri-too-long': {},
   'headers-too-large': {},
   'internal-error': {},
+  'no-route': {},
+  unauthenticated: {},
+  'subscription-required': { subscription: 'revoked', route: 'shop' },
+  'rate-limited': { limit: 100, window: 60, retryAfter: 3 },
+  'bad-gateway': {},
+  'upstream-timeout': { timeout: 30000 },
+  'no-healthy-upstream': { upstream: 'shop' },
+  sunset: { sunset: '2027-06-30T00:00:00.000Z', successor: '/v2' },
 };
 
 describe('problemTypes', () => {
@@ -167,6 +175,14 @@ describe('problemTypes', () => {
       'uri-too-long': 414,
       'headers-too-large': 431,
       'internal-error': 500,
+      'no-route': 404,
+      unauthenticated: 401,
+      'subscription-required': 403,
+      'rate-limited': 429,
+      'bad-gateway': 502,
+      'upstream-timeout': 504,
+      'no-healthy-upstream': 503,
+      sunset: 410,
     });
   });
 

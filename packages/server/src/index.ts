@@ -22,7 +22,7 @@ export type {
   Timeouts,
 } from './config/types.js';
 export { buildOpenApi } from './openapi/build.js';
-export { problemsMarkdown } from './http/problem-docs.js';
+export { problemsMarkdown } from '@truce/protocol';
 export { IndexConflictError } from './rules/indexes.js';
 export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';
 export {

@@ -31,6 +31,7 @@ import { runTransition } from '../resources/transition.js';
 import { compileCollections } from '../rules/compiled.js';
 import { listVersions, readVersion } from '../resources/versions.js';
 import { createItem, writeItem } from '../resources/write.js';
+import { problemDocumentation } from '@truce/protocol';
 import { StoreBusyError, type Store } from '../store/types.js';
 import { registerBodyParsers } from './body.js';
 import { ACCEPT_PATCH } from '../shared/media.js';
@@ -39,7 +40,6 @@ import { toProblem } from './errors.js';
 import { parseRequest } from './request.js';
 import { ProblemError } from '../shared/problem-error.js';
 import { sendProblem, sendResult } from './reply.js';
-import { problemDocumentation } from './problem-docs.js';
 
 /** Options of {@link trucePlugin}. */
 export interface TrucePluginOptions {

@@ -1,4 +1,4 @@
-import { isProblemCode, problemTypes, type ProblemType } from '@truce/protocol';
+import { isProblemCode, problemTypes, type ProblemType } from './problems.js';
 
 /** A rendered documentation page for one problem type. */
 export interface ProblemPage {

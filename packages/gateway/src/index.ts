@@ -1,0 +1,26 @@
+/**
+ * @truce/gateway: a reverse proxy in front of Truce servers or any HTTP API that makes conflicts
+ * visible and keeps traffic in check (SPEC 5).
+ */
+export { createGateway, type Gateway, type GatewayParts } from './gateway.js';
+export {
+  GatewayConfigError,
+  gatewayConfigSchema,
+  hasGatewayBlock,
+  loadGatewayConfig,
+  readConfigData,
+  resolveGatewayConfig,
+  type GatewayConfigOptions,
+} from './config/load.js';
+export type * from './config/types.js';
+export type { CallRecord, CallSink, CapturedBody } from './calls/record.js';
+export type { AccessControl, Consumer, RateDecision, RateLimiter } from './proxy/policies.js';
+export { MemoryRateLimiter } from './limits/memory.js';
+export { GatewayProblem, gatewayProblem } from './problems/answer.js';
+export { runGateway, type RunningGateway } from './run.js';
+export { createAdminApp, type AdminParts } from './admin/app.js';
+export { SqliteGatewayStore } from './store/sqlite.js';
+export type * from './store/types.js';
+export { SqliteCallLog, type CallQuery, type CallLogStats } from './calls/sqlite-log.js';
+export { StoreAccessControl, generateKey, hashKey } from './auth/keys.js';
+export { runPrimary, runWorker, isGatewayWorker, type GatewayPrimary } from './workers.js';

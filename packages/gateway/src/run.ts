@@ -1,0 +1,86 @@
+import { isAbsolute, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createAdminApp } from './admin/app.js';
+import { registerCallRoutes } from './admin/calls.js';
+import { StoreAccessControl } from './auth/keys.js';
+import { SqliteCallLog } from './calls/sqlite-log.js';
+import type { GatewayConfig, ListenAddress } from './config/types.js';
+import { createGateway, type Gateway } from './gateway.js';
+import { SqliteGatewayStore } from './store/sqlite.js';
+import type { GatewayStore } from './store/types.js';
+
+/** A gateway with its store, call log and admin API, as `truce gateway` runs it. */
+export interface RunningGateway {
+  readonly gateway: Gateway;
+  readonly admin: FastifyInstance | undefined;
+  readonly store: GatewayStore;
+  readonly calls: SqliteCallLog;
+  /** The bound addresses. */
+  readonly proxyAddress: ListenAddress;
+  readonly adminAddress: ListenAddress | undefined;
+  /** Drains calls in flight (up to `drainMs`), flushes the call log, closes everything. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** The SQLite file a `sqlite:` storage URL names, resolved against the configuration's folder. */
+export function sqlitePath(config: GatewayConfig): string {
+  if (!config.storage.startsWith('sqlite:')) {
+    throw new Error(
+      `storage ${config.storage.split('@').pop()} is not supported yet by this gateway build; use sqlite:<path>`,
+    );
+  }
+  const target = config.storage.slice('sqlite:'.length);
+  return target === ':memory:' || isAbsolute(target) ? target : resolve(config.baseDir, target);
+}
+
+/** Opens the storage, builds the proxy and the admin API, and listens on both. */
+export async function runGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const path = sqlitePath(config);
+  const store = new SqliteGatewayStore(path);
+  const calls = new SqliteCallLog(path, config.log);
+  const gateway = createGateway(config, {
+    access: new StoreAccessControl(store),
+    calls,
+    logCounters: () => calls.stats,
+  });
+  let admin: FastifyInstance | undefined;
+  try {
+    const proxyAddress = await gateway.listen();
+    let adminAddress: ListenAddress | undefined;
+    if (config.admin) {
+      admin = createAdminApp({
+        config,
+        store,
+        extend: (app) => {
+          registerCallRoutes(app, calls);
+          app.get('/metrics', async (_request, reply) => {
+            const { contentType, body } = await gateway.metrics.text();
+            return reply.header('content-type', contentType).send(body);
+          });
+        },
+      });
+      await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
+      const bound = admin.server.address();
+      adminAddress =
+        typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : config.admin.listen;
+    }
+    return {
+      gateway,
+      admin,
+      store,
+      calls,
+      proxyAddress,
+      adminAddress,
+      stop: async (drainMs = 10_000) => {
+        await Promise.all([gateway.close(drainMs), admin?.close()]);
+        await calls.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([gateway.close(0), admin?.close()]);
+    await calls.close();
+    await store.close();
+    throw error;
+  }
+}

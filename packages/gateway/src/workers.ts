@@ -1,0 +1,218 @@
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { createAdminApp } from './admin/app.js';
+import { registerCallRoutes } from './admin/calls.js';
+import { StoreAccessControl } from './auth/keys.js';
+import type { CallRecord, CallSink } from './calls/record.js';
+import { SqliteCallLog } from './calls/sqlite-log.js';
+import type { GatewayConfig, ListenAddress } from './config/types.js';
+import { createGateway } from './gateway.js';
+import { sqlitePath } from './run.js';
+import { SqliteGatewayStore } from './store/sqlite.js';
+import type { RateLimiter } from './proxy/policies.js';
+
+/** Messages between the primary and its proxy workers. */
+type ToPrimary =
+  | { readonly type: 'truce:listening'; readonly address: ListenAddress }
+  | { readonly type: 'truce:calls'; readonly records: CallRecord[] }
+  | { readonly type: 'truce:metrics'; readonly id: number; readonly metrics: unknown };
+type ToWorker =
+  | { readonly type: 'truce:stop'; readonly drainMs: number }
+  | { readonly type: 'truce:metrics'; readonly id: number };
+
+/** Records a worker sends to the primary at least this often, or as soon as this many wait. */
+const SEND_MS = 100;
+const SEND_RECORDS = 500;
+/** Records a worker keeps while the primary is slow to take them; past this they are dropped. */
+const MAX_PENDING = 20_000;
+
+/** The primary of a multi-process gateway: the admin API and the call log, in one place. */
+export interface GatewayPrimary {
+  readonly proxyAddress: ListenAddress;
+  readonly adminAddress: ListenAddress | undefined;
+  readonly workers: number;
+  stop(drainMs?: number): Promise<void>;
+}
+
+/**
+ * `workers: N` (SPEC 5.1): N proxy processes share the listening port (node:cluster hands
+ * connections to them in turn), each with its own upstream pools and its own reads of the store for
+ * keys; the call log is written by the primary alone, from batches the workers send it, so SQLite
+ * sees one writer. The admin API runs in the primary and sums the workers' metrics. Rate limits are
+ * exact only with a shared `rateLimitStore` (the configuration refuses memory with several workers).
+ * `makeLimiter` builds each worker's limiter.
+ */
+export async function runPrimary(
+  config: GatewayConfig,
+  workerArgs: readonly string[],
+): Promise<GatewayPrimary> {
+  const path = sqlitePath(config);
+  const store = new SqliteGatewayStore(path);
+  const calls = new SqliteCallLog(path, config.log);
+  cluster.setupPrimary({ args: [...workerArgs], serialization: 'advanced' });
+  const workers: Worker[] = [];
+  const pendingMetrics = new Map<
+    number,
+    { left: number; parts: unknown[]; done: (parts: unknown[]) => void }
+  >();
+  let metricsId = 0;
+  let stopping = false;
+
+  const listening = new Promise<ListenAddress>((resolve, reject) => {
+    let ready = 0;
+    for (let i = 0; i < config.workers; i++) {
+      const worker = cluster.fork({ TRUCE_GATEWAY_WORKER: String(i) });
+      workers.push(worker);
+      worker.on('message', (message: ToPrimary) => {
+        if (message.type === 'truce:calls') for (const record of message.records) calls.push(record);
+        else if (message.type === 'truce:listening') {
+          if (++ready === config.workers) resolve(message.address);
+        } else if (message.type === 'truce:metrics') {
+          const pending = pendingMetrics.get(message.id);
+          if (pending) {
+            pending.parts.push(message.metrics);
+            if (--pending.left === 0) {
+              pendingMetrics.delete(message.id);
+              pending.done(pending.parts);
+            }
+          }
+        }
+      });
+      worker.on('exit', (code) => {
+        if (!stopping) reject(new Error(`gateway worker ${i} exited with ${code} before it listened`));
+      });
+    }
+  });
+  const proxyAddress = await listening;
+
+  /** Every worker's metrics, summed (counters and histograms add up across processes). */
+  const clusterMetrics = () =>
+    new Promise<unknown[]>((resolve) => {
+      const id = ++metricsId;
+      const alive = workers.filter((w) => w.isConnected());
+      if (alive.length === 0) return resolve([]);
+      pendingMetrics.set(id, { left: alive.length, parts: [], done: resolve });
+      for (const w of alive) w.send({ type: 'truce:metrics', id } satisfies ToWorker);
+      setTimeout(() => {
+        const pending = pendingMetrics.get(id);
+        if (pending) {
+          pendingMetrics.delete(id);
+          resolve(pending.parts);
+        }
+      }, 2_000).unref();
+    });
+
+  let adminAddress: ListenAddress | undefined;
+  const admin = config.admin
+    ? createAdminApp({
+        config,
+        store,
+        extend: (app) => {
+          registerCallRoutes(app, calls);
+          app.get('/metrics', async (_request, reply) => {
+            const parts = (await clusterMetrics()) as Parameters<typeof AggregatorRegistry.aggregate>[0];
+            const registry = AggregatorRegistry.aggregate(parts);
+            const text = await registry.metrics();
+            const log = calls.stats;
+            const own = [
+              `# HELP truce_gateway_call_log_written Call records written to the log since start.`,
+              `# TYPE truce_gateway_call_log_written gauge`,
+              `truce_gateway_call_log_written ${log.written}`,
+              `# HELP truce_gateway_call_log_dropped Call records dropped because the log fell behind, since start.`,
+              `# TYPE truce_gateway_call_log_dropped gauge`,
+              `truce_gateway_call_log_dropped ${log.dropped}`,
+              `# HELP truce_gateway_call_log_deleted Call records deleted by retention, since start.`,
+              `# TYPE truce_gateway_call_log_deleted gauge`,
+              `truce_gateway_call_log_deleted ${log.deleted}`,
+              `# HELP truce_gateway_workers Proxy worker processes running.`,
+              `# TYPE truce_gateway_workers gauge`,
+              `truce_gateway_workers ${workers.filter((w) => w.isConnected()).length}`,
+            ].join('\n');
+            return reply.header('content-type', registry.contentType).send(`${text}\n${own}\n`);
+          });
+        },
+      })
+    : undefined;
+  if (admin && config.admin) {
+    await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
+    const bound = admin.server.address();
+    adminAddress =
+      typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : config.admin.listen;
+  }
+
+  return {
+    proxyAddress,
+    adminAddress,
+    workers: config.workers,
+    stop: async (drainMs = 10_000) => {
+      stopping = true;
+      const exits = workers.map(
+        (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+      );
+      for (const w of workers)
+        if (w.isConnected()) w.send({ type: 'truce:stop', drainMs } satisfies ToWorker);
+      const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), drainMs + 5_000);
+      await Promise.all([...exits, admin?.close()]);
+      clearTimeout(killer);
+      await calls.close();
+      await store.close();
+    },
+  };
+}
+
+/** One proxy worker: listens on the shared port and sends its call records to the primary. */
+export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): Promise<void> {
+  const store = new SqliteGatewayStore(sqlitePath(config));
+  let pending: CallRecord[] = [];
+  let dropped = 0;
+  const send = () => {
+    if (pending.length === 0 || !process.connected) return;
+    const records = pending;
+    pending = [];
+    process.send!({ type: 'truce:calls', records } satisfies ToPrimary);
+  };
+  const sink: CallSink = {
+    push(record) {
+      if (pending.length >= MAX_PENDING) {
+        dropped++;
+        return;
+      }
+      pending.push(record);
+      if (pending.length >= SEND_RECORDS) send();
+    },
+  };
+  const timer = setInterval(send, SEND_MS);
+  const gateway = createGateway(config, {
+    access: new StoreAccessControl(store),
+    calls: sink,
+    ...(limiter ? { limiter } : {}),
+    logCounters: () => ({ written: 0, dropped, deleted: 0 }),
+  });
+  const address = await gateway.listen();
+  process.send!({ type: 'truce:listening', address } satisfies ToPrimary);
+  process.on('message', (message: ToWorker) => {
+    if (message.type === 'truce:metrics') {
+      void gateway.metrics.registry.getMetricsAsJSON().then((metrics) => {
+        if (process.connected)
+          process.send!({ type: 'truce:metrics', id: message.id, metrics } satisfies ToPrimary);
+      });
+    } else if (message.type === 'truce:stop') {
+      void gateway.close(message.drainMs).then(async () => {
+        clearInterval(timer);
+        send();
+        await store.close();
+        process.disconnect();
+        process.exit(0);
+      });
+    }
+  });
+  // The primary handles signals; a worker only stops when told to (or when the primary is gone).
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
+  process.on('disconnect', () => void gateway.close(1_000).then(() => process.exit(0)));
+}
+
+/** Whether this process is a proxy worker of a multi-process gateway. */
+export function isGatewayWorker(): boolean {
+  return cluster.isWorker && process.env['TRUCE_GATEWAY_WORKER'] !== undefined;
+}
