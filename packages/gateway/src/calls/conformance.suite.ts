@@ -139,9 +139,20 @@ export function callLogConformance(name: string, fixture: () => Promise<CallLogF
         responseBodyTruncated: true,
       });
       expect(await log.get('call-missing')).toBeUndefined();
+      expect(await log.get('call-\u0000')).toBeUndefined();
+      expect((await log.query({ resource: '/p\u0000', order: 'asc', limit: 10 })).items).toEqual([]);
       log.push(r); // the same id again is ignored
       await log.flush();
       expect(await log.count()).toBe(1);
+    });
+
+    it('keeps a batch whole when a record holds U+0000', async () => {
+      const log = await open();
+      log.push(callRecord({ resource: '/products/a\u0000b', query: 'q=\u0000' }));
+      log.push(callRecord());
+      await log.flush();
+      expect(log.stats).toMatchObject({ written: 2, dropped: 0 });
+      expect(await log.count()).toBe(2);
     });
 
     it('filters by route, status, code, consumer, resource and time, and pages both ways', async () => {

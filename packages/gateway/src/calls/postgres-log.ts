@@ -85,9 +85,15 @@ export class PostgresCallLog implements CallLog {
       try {
         await this.write(batch);
         this.stats.written += batch.length;
-      } catch {
-        // PostgreSQL down, or the batch refused: lost, and counted, never a request's problem.
+      } catch (error) {
+        // PostgreSQL down, or the batch refused: lost, and counted, never a request's problem. When
+        // the server cannot be reached at all, what waits is dropped too rather than tried batch by
+        // batch, each waiting out the connection timeout (a stop would otherwise take that long).
         this.stats.dropped += batch.length;
+        if (isUnreachable(error)) {
+          this.stats.dropped += this.queue.length;
+          this.queue = [];
+        }
       }
     }
   }
@@ -99,7 +105,12 @@ export class PostgresCallLog implements CallLog {
 
   private async write(batch: readonly CallRecord[]): Promise<void> {
     const rows = batch.map((r) => callColumns(r, this.log));
-    const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+    // PostgreSQL text cannot hold U+0000; a client's NUL must not cost the whole batch.
+    const col = <K extends keyof (typeof rows)[number]>(k: K) =>
+      rows.map((r) => {
+        const v = r[k];
+        return typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v;
+      });
     const deltas = rollupDeltas(batch);
     for (let attempt = 0; ; attempt++) {
       const client = await this.pool.connect();
@@ -201,6 +212,9 @@ export class PostgresCallLog implements CallLog {
   }
 
   async query(q: CallQuery): Promise<Page<StoredCall>> {
+    // Stored values never hold U+0000 (see write), and PostgreSQL refuses it in a parameter.
+    if ([q.route, q.code, q.consumer, q.resource].some((v) => v?.includes('\u0000')))
+      return { items: [], next: null };
     const where: string[] = [];
     const args: (string | number)[] = [];
     // One helper per filter, as on SQLite; each `?` becomes the next numbered placeholder.
@@ -234,6 +248,7 @@ export class PostgresCallLog implements CallLog {
   }
 
   async get(id: string): Promise<StoredCall | undefined> {
+    if (id.includes('\u0000')) return undefined;
     const { rows } = await this.pool.query<FullCallRow>(`SELECT * FROM ${this.s}.calls WHERE id = $1`, [id]);
     return rows[0] && fullCallJson(rows[0]);
   }
@@ -271,4 +286,10 @@ export class PostgresCallLog implements CallLog {
     this.closed = true;
     await this.db.release();
   }
+}
+
+/** No SQLSTATE (refused, reset, timed out) or a connection-class one: the server is not there. */
+function isUnreachable(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === undefined || state.startsWith('08') || state.startsWith('57') || /^E[A-Z]+$/.test(state);
 }

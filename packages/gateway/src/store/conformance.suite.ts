@@ -147,6 +147,19 @@ export function gatewayStoreConformance(name: string, fixture: () => Promise<Sto
       expect(rest.next).toBeNull();
     });
 
+    it('finds nothing for ids and names holding U+0000 (an admin URL may decode to one)', async () => {
+      const store = await one();
+      const c = (await store.createConsumer('nul', NOW)) as { id: string };
+      expect(await store.consumer('nul\u0000')).toBeUndefined();
+      expect(await store.subscription('sub_\u0000')).toBeUndefined();
+      expect(await store.transitionSubscription('sub_\u0000', 'approve', NOW)).toEqual({
+        ok: false,
+        reason: 'not-found',
+      });
+      expect(await store.deleteKey(c.id, 'key_\u0000', NOW)).toBe(false);
+      expect((await store.subscriptions({ route: 'r\u0000' }, 10, undefined)).items).toEqual([]);
+    });
+
     it("sees another instance's revocation and deletion on the very next lookup", async () => {
       const [a, b] = await stores(2);
       const c = (await a!.createConsumer('hank', NOW)) as { id: string };

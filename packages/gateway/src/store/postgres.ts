@@ -94,6 +94,7 @@ export class PostgresGatewayStore implements GatewayStore {
   }
 
   async consumer(idOrName: string): Promise<ConsumerRow | undefined> {
+    if (idOrName.includes('\u0000')) return undefined; // PostgreSQL text cannot hold it: no such consumer
     const { rows } = await this.pool.query<{ id: string; name: string; created_at: number }>(
       `SELECT id, name, created_at FROM ${this.s}.consumers WHERE id = $1 OR name = $1
         ORDER BY id = $1 DESC LIMIT 1`,
@@ -175,6 +176,7 @@ export class PostgresGatewayStore implements GatewayStore {
   }
 
   async deleteKey(consumerId: string, keyId: string, now: number): Promise<boolean> {
+    if (keyId.includes('\u0000')) return false;
     return this.audited(
       'key.delete',
       keyId,
@@ -261,6 +263,7 @@ export class PostgresGatewayStore implements GatewayStore {
   }
 
   async subscription(id: string): Promise<SubscriptionRow | undefined> {
+    if (id.includes('\u0000')) return undefined;
     return this.subscriptionRow(this.pool, id);
   }
 
@@ -273,6 +276,8 @@ export class PostgresGatewayStore implements GatewayStore {
     limit: number,
     cursor: string | undefined,
   ): Promise<Page<SubscriptionRow>> {
+    if ([filter.consumerId, filter.route].some((v) => v?.includes('\u0000')))
+      return { items: [], next: null };
     const { rows } = await this.pool.query<SubscriptionDbRow>(
       `SELECT s.*, c.name AS consumer FROM ${this.s}.subscriptions s JOIN ${this.s}.consumers c ON c.id = s.consumer_id
         WHERE s.id > $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR s.consumer_id = $3)
@@ -300,6 +305,7 @@ export class PostgresGatewayStore implements GatewayStore {
     now: number,
   ): Promise<TransitionResult> {
     const rule = SUBSCRIPTION_ACTIONS[action];
+    if (id.includes('\u0000')) return { ok: false, reason: 'not-found' };
     return this.audited(
       `subscription.${action}`,
       id,
