@@ -48,11 +48,13 @@ export class PostgresDatabase {
     this.s = quoteIdentifier(schema);
   }
 
+  /** Counts one more user of the pool. */
   use(): this {
     this.users++;
     return this;
   }
 
+  /** One user is done; the last one ends the pool. */
   async release(): Promise<void> {
     if (--this.users > 0) return;
     this.ended ??= this.pool.end();

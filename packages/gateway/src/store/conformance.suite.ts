@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SUBSCRIPTION_ACTIONS, type GatewayStore, type SubscriptionStatus } from './types.js';
 
 /**
@@ -83,6 +83,18 @@ export function gatewayStoreConformance(name: string, fixture: () => Promise<Sto
       expect(await store.lookupKey('hash-1', 'shop', NOW)).toBeUndefined();
       await store.deleteConsumer(c.id, NOW);
       expect(await store.lookupKey('hash-2', 'shop', NOW)).toBeUndefined();
+    });
+
+    it('records when a key was last used, at most once a minute, off the lookup', async () => {
+      const store = await one();
+      const c = (await store.createConsumer('lou', NOW)) as { id: string };
+      await store.addKey(c.id, 'hash-l', 'truce_l', NOW);
+      await store.lookupKey('hash-l', 'shop', NOW + 1_000);
+      const lastUsed = async () => (await store.keys(c.id, 10, undefined)).items[0]!.lastUsedAt;
+      await vi.waitFor(async () => expect(await lastUsed()).toBe(NOW + 1_000));
+      await store.lookupKey('hash-l', 'shop', NOW + 30_000);
+      await store.lookupKey('hash-l', 'shop', NOW + 120_000);
+      await vi.waitFor(async () => expect(await lastUsed()).toBe(NOW + 120_000));
     });
 
     it('moves subscriptions only along the transitions of SPEC 5.6', async () => {

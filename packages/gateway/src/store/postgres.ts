@@ -33,6 +33,8 @@ export class PostgresGatewayStore implements GatewayStore {
   private readonly s: string;
   private readonly pool: pg.Pool;
   private closed = false;
+  /** When this process last refreshed each key's `last_used_at`: one UPDATE a minute, not one per request. */
+  private readonly touched = new Map<string, number>();
 
   constructor(private readonly db: PostgresDatabase) {
     db.use();
@@ -210,11 +212,14 @@ export class PostgresGatewayStore implements GatewayStore {
     });
     const row = rows[0];
     if (!row) return undefined;
-    if ((row.last_used_at ?? 0) < now - LAST_USED_RESOLUTION_MS) {
+    const stale = now - LAST_USED_RESOLUTION_MS;
+    if ((row.last_used_at ?? 0) < stale && (this.touched.get(row.key_id) ?? 0) < stale) {
+      if (this.touched.size >= 10_000) this.touched.clear();
+      this.touched.set(row.key_id, now);
       this.pool
         .query(
           `UPDATE ${this.s}.api_keys SET last_used_at = $1 WHERE id = $2 AND coalesce(last_used_at, 0) < $3`,
-          [now, row.key_id, now - LAST_USED_RESOLUTION_MS],
+          [now, row.key_id, stale],
         )
         .catch(() => undefined);
     }
