@@ -1,12 +1,11 @@
-import { isAbsolute, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAdminApp } from './admin/app.js';
 import { registerCallRoutes } from './admin/calls.js';
 import { StoreAccessControl } from './auth/keys.js';
-import { SqliteCallLog } from './calls/sqlite-log.js';
+import type { CallLog } from './calls/log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
-import { SqliteGatewayStore } from './store/sqlite.js';
+import { openStorage } from './storage/open.js';
 import type { GatewayStore } from './store/types.js';
 
 /** A gateway with its store, call log and admin API, as `truce gateway` runs it. */
@@ -14,7 +13,7 @@ export interface RunningGateway {
   readonly gateway: Gateway;
   readonly admin: FastifyInstance | undefined;
   readonly store: GatewayStore;
-  readonly calls: SqliteCallLog;
+  readonly calls: CallLog;
   /** The bound addresses. */
   readonly proxyAddress: ListenAddress;
   readonly adminAddress: ListenAddress | undefined;
@@ -22,22 +21,10 @@ export interface RunningGateway {
   stop(drainMs?: number): Promise<void>;
 }
 
-/** The SQLite file a `sqlite:` storage URL names, resolved against the configuration's folder. */
-export function sqlitePath(config: GatewayConfig): string {
-  if (!config.storage.startsWith('sqlite:')) {
-    throw new Error(
-      `storage ${config.storage.split('@').pop()} is not supported yet by this gateway build; use sqlite:<path>`,
-    );
-  }
-  const target = config.storage.slice('sqlite:'.length);
-  return target === ':memory:' || isAbsolute(target) ? target : resolve(config.baseDir, target);
-}
-
 /** Opens the storage, builds the proxy and the admin API, and listens on both. */
 export async function runGateway(config: GatewayConfig): Promise<RunningGateway> {
-  const path = sqlitePath(config);
-  const store = new SqliteGatewayStore(path);
-  const calls = new SqliteCallLog(path, config.log);
+  const storage = await openStorage(config);
+  const { store, calls } = storage;
   const gateway = createGateway(config, {
     access: new StoreAccessControl(store),
     calls,
@@ -73,14 +60,12 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
       adminAddress,
       stop: async (drainMs = 10_000) => {
         await Promise.all([gateway.close(drainMs), admin?.close()]);
-        await calls.close();
-        await store.close();
+        await storage.close();
       },
     };
   } catch (error) {
     await Promise.allSettled([gateway.close(0), admin?.close()]);
-    await calls.close();
-    await store.close();
+    await storage.close();
     throw error;
   }
 }

@@ -4,11 +4,9 @@ import { createAdminApp } from './admin/app.js';
 import { registerCallRoutes } from './admin/calls.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallRecord, CallSink } from './calls/record.js';
-import { SqliteCallLog } from './calls/sqlite-log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
 import { createGateway } from './gateway.js';
-import { sqlitePath } from './run.js';
-import { SqliteGatewayStore } from './store/sqlite.js';
+import { openStorage, openStore } from './storage/open.js';
 import type { RateLimiter } from './proxy/policies.js';
 
 /** Messages between the primary and its proxy workers. */
@@ -46,9 +44,8 @@ export async function runPrimary(
   config: GatewayConfig,
   workerArgs: readonly string[],
 ): Promise<GatewayPrimary> {
-  const path = sqlitePath(config);
-  const store = new SqliteGatewayStore(path);
-  const calls = new SqliteCallLog(path, config.log);
+  const storage = await openStorage(config);
+  const { store, calls } = storage;
   cluster.setupPrimary({ args: [...workerArgs], serialization: 'advanced' });
   const workers: Worker[] = [];
   const pendingMetrics = new Map<
@@ -154,15 +151,14 @@ export async function runPrimary(
       const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), drainMs + 5_000);
       await Promise.all([...exits, admin?.close()]);
       clearTimeout(killer);
-      await calls.close();
-      await store.close();
+      await storage.close();
     },
   };
 }
 
 /** One proxy worker: listens on the shared port and sends its call records to the primary. */
 export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): Promise<void> {
-  const store = new SqliteGatewayStore(sqlitePath(config));
+  const store = await openStore(config);
   let pending: CallRecord[] = [];
   let dropped = 0;
   const send = () => {

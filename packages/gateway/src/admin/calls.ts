@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { CallQuery, SqliteCallLog } from '../calls/sqlite-log.js';
+import type { CallLog, CallQuery } from '../calls/log.js';
 import { gatewayProblem } from '../problems/answer.js';
 import { badParameter, paging } from './app.js';
 
 /** `GET /calls` and `GET /calls/{id}` (SPEC 5.4). */
-export function registerCallRoutes(app: FastifyInstance, log: SqliteCallLog): void {
+export function registerCallRoutes(app: FastifyInstance, log: CallLog): void {
   app.get('/calls', async (request) => {
     const q = request.query as Record<string, string | undefined>;
     const { limit, cursor } = paging(request);
@@ -24,7 +24,7 @@ export function registerCallRoutes(app: FastifyInstance, log: SqliteCallLog): vo
   });
   app.get('/calls/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const call = log.get(id);
+    const call = await log.get(id);
     if (!call)
       throw gatewayProblem(
         'not-found',

@@ -3,9 +3,20 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LogConfig } from '../config/types.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
-import { addTo, type Histogram, merge } from './histogram.js';
-import type { CallRecord, CallSink } from './record.js';
-import { redactHeaders, storedBody } from './stored-body.js';
+import type { Page } from '../store/types.js';
+import { type Histogram, merge } from './histogram.js';
+import type { CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import type { CallRecord } from './record.js';
+import {
+  callColumns,
+  callJson,
+  type CallRow,
+  type FullCallRow,
+  fullCallJson,
+  LIST_COLUMNS,
+  mergeCounts,
+  rollupDeltas,
+} from './stored-call.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calls (
@@ -48,30 +59,7 @@ const FLUSH_RECORDS = 2_000;
 /** Retention deletes in slices of this many rows, so no single transaction holds the file for long. */
 const DELETE_SLICE = 5_000;
 
-/** Filters of `GET /calls` (SPEC 5.4). */
-export interface CallQuery {
-  readonly route?: string | undefined;
-  /** An exact status, or a class (`4`) from `4xx`. */
-  readonly status?: { readonly exact: number } | { readonly class: number } | undefined;
-  readonly code?: string | undefined;
-  readonly consumer?: string | undefined;
-  readonly resource?: string | undefined;
-  readonly since?: number | undefined;
-  readonly until?: number | undefined;
-  readonly order: 'asc' | 'desc';
-  readonly limit: number;
-  readonly cursor?: string | undefined;
-}
-
-/** A stored call as the admin API shows it. */
-export type StoredCall = Record<string, unknown>;
-
-/** Counters the metrics show. */
-export interface CallLogStats {
-  written: number;
-  dropped: number;
-  deleted: number;
-}
+export type { CallLogStats, CallQuery, StoredCall } from './log.js';
 
 /**
  * The call log on SQLite (SPEC 5.3). `push` only queues: a timer writes batches in one transaction
@@ -79,7 +67,7 @@ export interface CallLogStats {
  * failing requests. Retention runs continuously, by age and by `maxCalls`; per-minute roll-ups
  * (counts by status and code, a latency histogram) are kept for `retention.rollups`.
  */
-export class SqliteCallLog implements CallSink {
+export class SqliteCallLog implements CallLog {
   readonly stats: CallLogStats = { written: 0, dropped: 0, deleted: 0 };
   private readonly db: Database.Database;
   private queue: CallRecord[] = [];
@@ -87,10 +75,6 @@ export class SqliteCallLog implements CallSink {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
-  private readonly readRollup: Database.Statement<
-    [string, number],
-    { calls: number; by_status: string; by_code: string; latency: string }
-  >;
 
   constructor(
     path: string,
@@ -110,16 +94,21 @@ export class SqliteCallLog implements CallSink {
       VALUES (@id, @time, @route, @target, @consumer, @clientIp, @method, @path, @query, @resource,
       @status, @code, @conditional, @warned, NULL, NULL, @durationMs, @upstreamMs, @requestBytes, @responseBytes,
       @requestId, @traceparent, @idempotencyKey, @detail)`);
+    // Roll-ups are added to in SQL, never read and written back: several processes may write the
+    // same route's minute, and each adds its own counts under the write lock.
+    this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
+      mergeCounts(String(a), String(b)),
+    );
     this.upsertRollup = this.db.prepare(
       `INSERT INTO rollups (route, minute, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (route, minute) DO UPDATE SET calls = excluded.calls, by_status = excluded.by_status, by_code = excluded.by_code, latency = excluded.latency`,
+       ON CONFLICT (route, minute) DO UPDATE SET calls = calls + excluded.calls,
+         by_status = truce_merge_counts(by_status, excluded.by_status),
+         by_code = truce_merge_counts(by_code, excluded.by_code),
+         latency = truce_merge_counts(latency, excluded.latency)`,
     );
-    this.readRollup = this.db.prepare(
-      'SELECT calls, by_status, by_code, latency FROM rollups WHERE route = ? AND minute = ?',
-    );
-    this.timer = setInterval(() => this.flush(), FLUSH_MS);
+    this.timer = setInterval(() => this.writeQueued(), FLUSH_MS);
     this.timer.unref();
-    this.retentionTimer = setInterval(() => this.enforceRetention(), 10_000);
+    this.retentionTimer = setInterval(() => void this.enforceRetention(), 10_000);
     this.retentionTimer.unref();
   }
 
@@ -129,63 +118,38 @@ export class SqliteCallLog implements CallSink {
       return;
     }
     this.queue.push(record);
-    if (this.queue.length >= FLUSH_RECORDS) setImmediate(() => this.flush());
+    if (this.queue.length >= FLUSH_RECORDS) setImmediate(() => this.writeQueued());
   }
 
   /** Writes what is queued, in one transaction with its roll-ups. */
-  flush(): void {
+  async flush(): Promise<void> {
+    this.writeQueued();
+  }
+
+  private writeQueued(): void {
     if (this.queue.length === 0 || !this.db.open) return;
     const batch = this.queue;
     this.queue = [];
-    const rollups = new Map<
-      string,
-      {
-        route: string;
-        minute: number;
-        calls: number;
-        byStatus: Record<string, number>;
-        byCode: Record<string, number>;
-        latency: Histogram;
-      }
-    >();
     try {
-      this.db.transaction(() => {
-        for (const r of batch) {
-          this.insert.run(this.row(r));
-          const minute = Math.floor(r.time / 60_000) * 60_000;
-          const route = r.route ?? '';
-          const key = `${route}\u0000${minute}`;
-          let agg = rollups.get(key);
-          if (!agg) {
-            const stored = this.readRollup.get(route, minute);
-            agg = stored
-              ? {
-                  route,
-                  minute,
-                  calls: stored.calls,
-                  byStatus: JSON.parse(stored.by_status),
-                  byCode: JSON.parse(stored.by_code),
-                  latency: JSON.parse(stored.latency),
-                }
-              : { route, minute, calls: 0, byStatus: {}, byCode: {}, latency: {} };
-            rollups.set(key, agg);
+      // IMMEDIATE: the write lock is taken first, so another process's commit cannot come between.
+      this.db
+        .transaction(() => {
+          for (const r of batch) {
+            const c = callColumns(r, this.log);
+            this.insert.run({ ...c, conditional: c.conditional ? 1 : 0, warned: c.warned ? 1 : 0 });
           }
-          agg.calls++;
-          agg.byStatus[r.status] = (agg.byStatus[r.status] ?? 0) + 1;
-          if (r.code) agg.byCode[r.code] = (agg.byCode[r.code] ?? 0) + 1;
-          addTo(agg.latency, r.durationMs);
-        }
-        for (const a of rollups.values()) {
-          this.upsertRollup.run(
-            a.route,
-            a.minute,
-            a.calls,
-            JSON.stringify(a.byStatus),
-            JSON.stringify(a.byCode),
-            JSON.stringify(a.latency),
-          );
-        }
-      })();
+          for (const d of rollupDeltas(batch)) {
+            this.upsertRollup.run(
+              d.route,
+              d.minute,
+              d.calls,
+              JSON.stringify(d.byStatus),
+              JSON.stringify(d.byCode),
+              JSON.stringify(d.latency),
+            );
+          }
+        })
+        .immediate();
       this.stats.written += batch.length;
     } catch {
       // A store that cannot take the batch (disk full, locked past the busy timeout) loses it, counted.
@@ -193,42 +157,8 @@ export class SqliteCallLog implements CallSink {
     }
   }
 
-  private row(r: CallRecord) {
-    const bodies = this.log.bodies;
-    const detail = {
-      requestHeaders: redactHeaders(r.requestHeaders, this.log.redactHeaders),
-      responseHeaders: redactHeaders(r.responseHeaders, this.log.redactHeaders),
-      requestBody: storedBody(r.requestBody, bodies, this.log.redactPointers),
-      responseBody: storedBody(r.responseBody, bodies, this.log.redactPointers),
-    };
-    return {
-      id: r.id,
-      time: r.time,
-      route: r.route,
-      target: r.target,
-      consumer: r.consumer,
-      clientIp: r.clientIp,
-      method: r.method,
-      path: r.path,
-      query: r.query,
-      resource: r.resource,
-      status: r.status,
-      code: r.code,
-      conditional: r.conditional ? 1 : 0,
-      warned: r.unconditionalWarned ? 1 : 0,
-      durationMs: r.durationMs,
-      upstreamMs: r.upstreamMs,
-      requestBytes: r.requestBytes,
-      responseBytes: r.responseBytes,
-      requestId: r.requestId,
-      traceparent: r.traceparent,
-      idempotencyKey: r.idempotencyKey,
-      detail: JSON.stringify(detail),
-    };
-  }
-
   /** Deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs, in slices. */
-  enforceRetention(): void {
+  async enforceRetention(): Promise<void> {
     if (!this.db.open) return;
     const now = this.now();
     const { callsMs, rollupsMs, maxCalls } = this.log.retention;
@@ -258,7 +188,7 @@ export class SqliteCallLog implements CallSink {
   }
 
   /** `GET /calls`: records without headers and bodies, newest or oldest first, by cursor. */
-  query(q: CallQuery): { items: StoredCall[]; next: string | null } {
+  async query(q: CallQuery): Promise<Page<StoredCall>> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     const add = (clause: string, ...values: (string | number)[]) => {
@@ -278,8 +208,7 @@ export class SqliteCallLog implements CallSink {
     const after = Number(decodeCursor(q.cursor));
     if (q.cursor !== undefined && Number.isSafeInteger(after))
       add(q.order === 'asc' ? 'seq > ?' : 'seq < ?', after);
-    const sql = `SELECT seq, id, time, route, target, consumer, client_ip, method, path, query, resource, status, code,
-        conditional, warned, retry_of, early, duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent
+    const sql = `SELECT ${LIST_COLUMNS}
         FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, q.limit + 1) as CallRow[];
     const more = rows.length > q.limit;
@@ -288,34 +217,13 @@ export class SqliteCallLog implements CallSink {
   }
 
   /** `GET /calls/{id}`: one call with its headers and bodies. */
-  get(id: string): StoredCall | undefined {
-    const row = this.db.prepare('SELECT * FROM calls WHERE id = ?').get(id) as
-      (CallRow & { detail: string; idempotency_key: string | null }) | undefined;
-    if (!row) return undefined;
-    const detail = JSON.parse(row.detail) as Record<
-      string,
-      { text: string; encoding: string; truncated: boolean } | null | Record<string, string>
-    >;
-    const body = (name: 'request' | 'response') => {
-      const b = detail[`${name}Body`] as { text: string; encoding: string; truncated: boolean } | null;
-      return {
-        [`${name}Body`]: b ? b.text : null,
-        [`${name}BodyEncoding`]: b ? b.encoding : null,
-        [`${name}BodyTruncated`]: b ? b.truncated : false,
-      };
-    };
-    return {
-      ...callJson(row),
-      idempotencyKey: row.idempotency_key,
-      requestHeaders: detail['requestHeaders'],
-      responseHeaders: detail['responseHeaders'],
-      ...body('request'),
-      ...body('response'),
-    };
+  async get(id: string): Promise<StoredCall | undefined> {
+    const row = this.db.prepare('SELECT * FROM calls WHERE id = ?').get(id) as FullCallRow | undefined;
+    return row && fullCallJson(row);
   }
 
   /** Raw-call count, for tests and metrics. */
-  count(): number {
+  async count(): Promise<number> {
     return (this.db.prepare('SELECT count(*) AS n FROM calls').get() as { n: number }).n;
   }
 
@@ -323,25 +231,15 @@ export class SqliteCallLog implements CallSink {
   async close(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.retentionTimer);
-    this.flush();
+    this.writeQueued();
     if (this.db.open) this.db.close();
   }
 
-  /** Roll-ups merged over routes and minutes, for analytics after raw calls are gone. */
-  rollups(
-    route: string | undefined,
-    since: number,
-    until: number,
-  ): {
-    minute: number;
-    calls: number;
-    byStatus: Record<string, number>;
-    byCode: Record<string, number>;
-    latency: Histogram;
-  }[] {
+  /** Roll-ups of a route, or of every route, by minute, for analytics after raw calls are gone. */
+  async rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]> {
     const rows = this.db
       .prepare(
-        `SELECT minute, calls, by_status, by_code, latency FROM rollups WHERE minute >= ? AND minute < ? ${route === undefined ? '' : 'AND route = ?'} ORDER BY minute`,
+        `SELECT minute, calls, by_status, by_code, latency FROM rollups WHERE minute >= ? AND minute < ? ${route === undefined ? '' : 'AND route = ?'} ORDER BY minute, route`,
       )
       .all(...(route === undefined ? [since, until] : [since, until, route])) as {
       minute: number;
@@ -356,63 +254,10 @@ export class SqliteCallLog implements CallSink {
       return {
         minute: r.minute,
         calls: r.calls,
-        byStatus: JSON.parse(r.by_status),
-        byCode: JSON.parse(r.by_code),
+        byStatus: JSON.parse(r.by_status) as Record<string, number>,
+        byCode: JSON.parse(r.by_code) as Record<string, number>,
         latency,
       };
     });
   }
-}
-
-interface CallRow {
-  seq: number;
-  id: string;
-  time: number;
-  route: string | null;
-  target: string | null;
-  consumer: string | null;
-  client_ip: string;
-  method: string;
-  path: string;
-  query: string | null;
-  resource: string | null;
-  status: number;
-  code: string | null;
-  conditional: number;
-  warned: number;
-  retry_of: string | null;
-  early: number | null;
-  duration_ms: number;
-  upstream_ms: number | null;
-  request_bytes: number;
-  response_bytes: number;
-  request_id: string;
-  traceparent: string;
-}
-
-function callJson(r: CallRow): StoredCall {
-  return {
-    id: r.id,
-    requestId: r.request_id,
-    traceparent: r.traceparent,
-    time: new Date(r.time).toISOString(),
-    route: r.route,
-    target: r.target,
-    consumer: r.consumer,
-    clientIp: r.client_ip,
-    method: r.method,
-    path: r.path,
-    query: r.query,
-    resource: r.resource,
-    status: r.status,
-    code: r.code,
-    conditional: r.conditional === 1,
-    unconditionalWarned: r.warned === 1,
-    retryOf: r.retry_of,
-    early: r.early === null ? false : r.early === 1,
-    durationMs: Math.round(r.duration_ms * 1000) / 1000,
-    upstreamMs: r.upstream_ms === null ? null : Math.round(r.upstream_ms * 1000) / 1000,
-    requestBytes: r.request_bytes,
-    responseBytes: r.response_bytes,
-  };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { decodeCursor, encodeCursor, newId } from './ids.js';
+import { decodeCursor, newId, page } from './ids.js';
 import {
   SUBSCRIPTION_ACTIONS,
   type AuditRow,
@@ -96,16 +96,19 @@ export class SqliteGatewayStore implements GatewayStore {
     run: () => T,
     detail: (result: T) => Record<string, unknown> | undefined,
   ): T {
-    return this.db.transaction(() => {
-      const result = run();
-      const d = detail(result);
-      if (d !== undefined) {
-        this.db
-          .prepare('INSERT INTO audit (time, action, target, detail) VALUES (?, ?, ?, ?)')
-          .run(now, action, target, JSON.stringify(d));
-      }
-      return result;
-    })();
+    return this.db
+      .transaction(() => {
+        const result = run();
+        const d = detail(result);
+        if (d !== undefined) {
+          this.db
+            .prepare('INSERT INTO audit (time, action, target, detail) VALUES (?, ?, ?, ?)')
+            .run(now, action, target, JSON.stringify(d));
+        }
+        return result;
+        // IMMEDIATE: the write lock first, so a check and its write see no other process's commit between.
+      })
+      .immediate();
   }
 
   async createConsumer(name: string, now: number): Promise<ConsumerRow | 'taken'> {
@@ -373,10 +376,4 @@ function toSubscription(r: SubscriptionDbRow): SubscriptionRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
-}
-
-function page<T>(rows: T[], limit: number, idOf: (row: T) => string | number): Page<T> {
-  const more = rows.length > limit;
-  const items = more ? rows.slice(0, limit) : rows;
-  return { items, next: more ? encodeCursor(idOf(items[items.length - 1]!)) : null };
 }

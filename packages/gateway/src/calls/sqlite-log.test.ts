@@ -1,0 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { callLogConformance } from './conformance.suite.js';
+import { SqliteCallLog } from './sqlite-log.js';
+
+// A file, not `:memory:`: two writers need two connections to one database.
+callLogConformance('sqlite file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'truce-gw-log-'));
+  return {
+    open: async (log, now) => new SqliteCallLog(join(dir, 'gateway.db'), log, now),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});

@@ -1,0 +1,201 @@
+import type { LogConfig } from '../config/types.js';
+import { addTo, type Histogram } from './histogram.js';
+import type { StoredCall } from './log.js';
+import type { CallRecord } from './record.js';
+import { redactHeaders, storedBody } from './stored-body.js';
+
+/*
+ * What both call-log adapters share: the columns a record becomes (redacted before anything is
+ * stored), the JSON the admin API shows for a stored row, and the per-minute roll-ups of a batch.
+ */
+
+/** A record as stored: one value per column; headers and bodies in `detail` (JSON text). */
+export interface CallColumns {
+  readonly id: string;
+  readonly time: number;
+  readonly route: string | null;
+  readonly target: string | null;
+  readonly consumer: string | null;
+  readonly clientIp: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string | null;
+  readonly resource: string | null;
+  readonly status: number;
+  readonly code: string | null;
+  readonly conditional: boolean;
+  readonly warned: boolean;
+  readonly durationMs: number;
+  readonly upstreamMs: number | null;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  readonly requestId: string;
+  readonly traceparent: string;
+  readonly idempotencyKey: string | null;
+  readonly detail: string;
+}
+
+/** The columns of a record, with headers and bodies redacted and cut as `log` says (SPEC 5.6). */
+export function callColumns(r: CallRecord, log: LogConfig): CallColumns {
+  const detail = {
+    requestHeaders: redactHeaders(r.requestHeaders, log.redactHeaders),
+    responseHeaders: redactHeaders(r.responseHeaders, log.redactHeaders),
+    requestBody: storedBody(r.requestBody, log.bodies, log.redactPointers),
+    responseBody: storedBody(r.responseBody, log.bodies, log.redactPointers),
+  };
+  return {
+    id: r.id,
+    time: r.time,
+    route: r.route,
+    target: r.target,
+    consumer: r.consumer,
+    clientIp: r.clientIp,
+    method: r.method,
+    path: r.path,
+    query: r.query,
+    resource: r.resource,
+    status: r.status,
+    code: r.code,
+    conditional: r.conditional,
+    warned: r.unconditionalWarned,
+    durationMs: r.durationMs,
+    upstreamMs: r.upstreamMs,
+    requestBytes: r.requestBytes,
+    responseBytes: r.responseBytes,
+    requestId: r.requestId,
+    traceparent: r.traceparent,
+    idempotencyKey: r.idempotencyKey,
+    detail: JSON.stringify(detail),
+  };
+}
+
+/** The columns `GET /calls` reads, in the order both schemas declare them. */
+export const LIST_COLUMNS = `seq, id, time, route, target, consumer, client_ip, method, path, query, resource,
+  status, code, conditional, warned, retry_of, early, duration_ms, upstream_ms, request_bytes, response_bytes,
+  request_id, traceparent`;
+
+/** A row as either database returns it (SQLite has integers where PostgreSQL has booleans). */
+export interface CallRow {
+  seq: number;
+  id: string;
+  time: number;
+  route: string | null;
+  target: string | null;
+  consumer: string | null;
+  client_ip: string;
+  method: string;
+  path: string;
+  query: string | null;
+  resource: string | null;
+  status: number;
+  code: string | null;
+  conditional: number | boolean;
+  warned: number | boolean;
+  retry_of: string | null;
+  early: number | boolean | null;
+  duration_ms: number;
+  upstream_ms: number | null;
+  request_bytes: number;
+  response_bytes: number;
+  request_id: string;
+  traceparent: string;
+}
+
+/** A row with its headers and bodies, as `GET /calls/{id}` reads it. */
+export type FullCallRow = CallRow & { detail: string; idempotency_key: string | null };
+
+const truthy = (v: number | boolean | null) => v === true || v === 1;
+const ms = (v: number) => Math.round(v * 1000) / 1000;
+
+/** A row of a `GET /calls` answer. */
+export function callJson(r: CallRow): StoredCall {
+  return {
+    id: r.id,
+    requestId: r.request_id,
+    traceparent: r.traceparent,
+    time: new Date(r.time).toISOString(),
+    route: r.route,
+    target: r.target,
+    consumer: r.consumer,
+    clientIp: r.client_ip,
+    method: r.method,
+    path: r.path,
+    query: r.query,
+    resource: r.resource,
+    status: r.status,
+    code: r.code,
+    conditional: truthy(r.conditional),
+    unconditionalWarned: truthy(r.warned),
+    retryOf: r.retry_of,
+    early: truthy(r.early),
+    durationMs: ms(r.duration_ms),
+    upstreamMs: r.upstream_ms === null ? null : ms(r.upstream_ms),
+    requestBytes: r.request_bytes,
+    responseBytes: r.response_bytes,
+  };
+}
+
+type StoredBodyJson = { text: string; encoding: string; truncated: boolean } | null;
+
+/** The `GET /calls/{id}` answer: the list fields, the idempotency key, headers and bodies. */
+export function fullCallJson(row: FullCallRow): StoredCall {
+  const detail = JSON.parse(row.detail) as Record<string, unknown>;
+  const body = (name: 'request' | 'response') => {
+    const b = detail[`${name}Body`] as StoredBodyJson;
+    return {
+      [`${name}Body`]: b ? b.text : null,
+      [`${name}BodyEncoding`]: b ? b.encoding : null,
+      [`${name}BodyTruncated`]: b ? b.truncated : false,
+    };
+  };
+  return {
+    ...callJson(row),
+    idempotencyKey: row.idempotency_key,
+    requestHeaders: detail['requestHeaders'],
+    responseHeaders: detail['responseHeaders'],
+    ...body('request'),
+    ...body('response'),
+  };
+}
+
+/** A batch's share of one route's minute; the store adds it to what is there (`mergeCounts`). */
+export interface RollupDelta {
+  readonly route: string;
+  readonly minute: number;
+  calls: number;
+  readonly byStatus: Record<string, number>;
+  readonly byCode: Record<string, number>;
+  readonly latency: Histogram;
+}
+
+/**
+ * The roll-ups of a batch, one per route and minute, sorted by both: writers that upsert them in
+ * this order lock the same rows in the same order and cannot deadlock each other.
+ */
+export function rollupDeltas(batch: readonly CallRecord[]): RollupDelta[] {
+  const deltas = new Map<string, RollupDelta>();
+  for (const r of batch) {
+    const minute = Math.floor(r.time / 60_000) * 60_000;
+    const route = r.route ?? '';
+    const key = `${route}\u0000${minute}`;
+    let d = deltas.get(key);
+    if (!d) {
+      d = { route, minute, calls: 0, byStatus: {}, byCode: {}, latency: {} };
+      deltas.set(key, d);
+    }
+    d.calls++;
+    d.byStatus[r.status] = (d.byStatus[r.status] ?? 0) + 1;
+    if (r.code) d.byCode[r.code] = (d.byCode[r.code] ?? 0) + 1;
+    addTo(d.latency, r.durationMs);
+  }
+  return [...deltas.values()].sort((a, b) =>
+    a.route < b.route ? -1 : a.route > b.route ? 1 : a.minute - b.minute,
+  );
+}
+
+/** Two maps of counts added key by key (the JSON text of each, as stored). */
+export function mergeCounts(a: string, b: string): string {
+  const sum = JSON.parse(a) as Record<string, number>;
+  for (const [k, v] of Object.entries(JSON.parse(b) as Record<string, number>)) sum[k] = (sum[k] ?? 0) + v;
+  return JSON.stringify(sum);
+}
