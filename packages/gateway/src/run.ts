@@ -6,6 +6,7 @@ import { StoreAccessControl } from './auth/keys.js';
 import { SqliteCallLog } from './calls/sqlite-log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
+import { RedisRateLimiter } from './limits/redis.js';
 import { SqliteGatewayStore } from './store/sqlite.js';
 import type { GatewayStore } from './store/types.js';
 
@@ -38,11 +39,18 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
   const path = sqlitePath(config);
   const store = new SqliteGatewayStore(path);
   const calls = new SqliteCallLog(path, config.log);
+  // redis:// or rediss://: one limit shared by every gateway process (SPEC 5.1 rateLimitStore).
+  const redis = /^rediss?:\/\//.test(config.rateLimitStore)
+    ? new RedisRateLimiter(config.rateLimitStore)
+    : undefined;
+  await redis?.ready();
   const gateway = createGateway(config, {
     access: new StoreAccessControl(store),
     calls,
     logCounters: () => calls.stats,
+    ...(redis ? { limiter: redis } : {}),
   });
+  if (redis) redis.registerMetrics(gateway.metrics.registry);
   let admin: FastifyInstance | undefined;
   try {
     const proxyAddress = await gateway.listen();
