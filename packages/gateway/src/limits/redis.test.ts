@@ -152,6 +152,21 @@ describeWithRedis('RedisRateLimiter', (url) => {
     }
   });
 
+  it('starts without Redis, deciding per process, and closes without waiting for it', async () => {
+    const logged: string[] = [];
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const orphan = new RedisRateLimiter('redis://127.0.0.1:1', { log: (m) => logged.push(m) });
+    const began = performance.now();
+    expect(await orphan.ready()).toBe(false);
+    const r = route(uniqueName('nostore'), 1, 60_000);
+    expect((await orphan.take(r, 'ip:a', Date.now())).allowed).toBe(true);
+    expect((await orphan.take(r, 'ip:a', Date.now())).allowed).toBe(false);
+    await orphan.close();
+    expect(performance.now() - began).toBeLessThan(2_500);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:1 failed \(.*ECONNREFUSED/);
+  });
+
   it('decides per process within the timeout while Redis is down or stalled, and shares again once back', async (ctx) => {
     const server = await ownRedis();
     if (server === null) return ctx.skip();
