@@ -39,6 +39,8 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly prefix: string;
   private readonly retryAfterFailureMs: number;
   private readonly log: (message: string) => void;
+  /** The URL without its password, for messages. */
+  private readonly where: string;
   /** Until when decisions skip Redis, after a failure. */
   private skipUntil = 0;
   /** Whether Redis answered last time; undefined before the first connection or failure. */
@@ -68,8 +70,6 @@ export class RedisRateLimiter implements RateLimiter {
     // ioredis reports every failed reconnection; markDown says it once per outage.
     this.redis.on('error', (error: Error) => this.markDown(error.message));
   }
-
-  private readonly where: string;
 
   /**
    * Resolves with true once connected, or false on the first failure or after `timeoutMs`: the
