@@ -19,6 +19,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // Starts a throwaway PostgreSQL cluster for the run (or skips its suites loudly): docs/testing.md.
-    globalSetup: ['test/setup/postgres.ts'],
+    // Likewise a throwaway redis-server for the shared rate-limit tests.
+    globalSetup: ['test/setup/postgres.ts', 'test/setup/redis.ts'],
   },
 });

@@ -6,9 +6,11 @@
 // 1. every test, with the HTTP suites on SQLite and the PostgreSQL suites on the cluster;
 // 2. the HTTP suites and the SPEC 8 scenarios again, each server on PostgreSQL (TRUCE_TEST_STORE).
 // Without PostgreSQL the second run is skipped, loudly (a failure when TRUCE_REQUIRE_POSTGRES=1).
+// Both runs also share one throwaway redis-server (TRUCE_TEST_REDIS_URL), for the Redis suites.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { locatePostgresBin, startPostgresCluster } from './postgres-cluster.mjs';
+import { locateRedisServer, startRedisServer } from './redis-server.mjs';
 
 /** Durability off: the cluster is thrown away, and commits need not wait for the disk. */
 const TEST_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
@@ -31,6 +33,23 @@ if (!pgUrl) {
     }
   }
   // Without a URL, run 1's global setup looks again and says why the PostgreSQL suites are skipped.
+}
+
+// One throwaway Redis for the whole run (the shared rate-limit suites); likewise, without one the
+// global setup (test/setup/redis.ts) says why they are skipped, or fails with TRUCE_REQUIRE_REDIS=1.
+let redis;
+let redisUrl = process.env.TRUCE_TEST_REDIS_URL;
+if (!redisUrl) {
+  const redisLog = (message) => console.error(`[redis] ${message}`);
+  const located = await locateRedisServer({ install: true, log: redisLog });
+  if (located.binary !== null) {
+    try {
+      redis = await startRedisServer({ binary: located.binary, log: redisLog });
+      redisUrl = redis.url;
+    } catch (error) {
+      redisLog(`could not start redis-server: ${error.message}`);
+    }
+  }
 }
 
 function vitest(label, results, files, env) {
@@ -66,7 +85,10 @@ function vitest(label, results, files, env) {
 
 const runs = [];
 try {
-  const pgEnv = pgUrl ? { TRUCE_TEST_PG_URL: pgUrl } : {};
+  const pgEnv = {
+    ...(pgUrl ? { TRUCE_TEST_PG_URL: pgUrl } : {}),
+    ...(redisUrl ? { TRUCE_TEST_REDIS_URL: redisUrl } : {}),
+  };
   runs.push(vitest('all tests (HTTP suites on SQLite)', '.vitest-results.json', args, pgEnv));
   if (pgUrl && args.length === 0) {
     runs.push(
@@ -83,6 +105,7 @@ try {
   }
 } finally {
   await cluster?.stop();
+  await redis?.stop();
 }
 
 const sum = (key) => runs.reduce((total, r) => total + r[key], 0);

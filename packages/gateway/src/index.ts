@@ -16,6 +16,7 @@ export type * from './config/types.js';
 export type { CallRecord, CallSink, CapturedBody } from './calls/record.js';
 export type { AccessControl, Consumer, RateDecision, RateLimiter } from './proxy/policies.js';
 export { MemoryRateLimiter } from './limits/memory.js';
+export { RedisRateLimiter, type RedisRateLimiterOptions } from './limits/redis.js';
 export { GatewayProblem, gatewayProblem } from './problems/answer.js';
 export { runGateway, type RunningGateway } from './run.js';
 export { createAdminApp, type AdminParts } from './admin/app.js';

@@ -6,6 +6,7 @@ import type { CallLog } from './calls/log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { openStorage } from './storage/open.js';
+import { RedisRateLimiter } from './limits/redis.js';
 import type { GatewayStore } from './store/types.js';
 
 /** A gateway with its store, call log and admin API, as `truce gateway` runs it. */
@@ -25,11 +26,18 @@ export interface RunningGateway {
 export async function runGateway(config: GatewayConfig): Promise<RunningGateway> {
   const storage = await openStorage(config);
   const { store, calls } = storage;
+  // redis:// or rediss://: one limit shared by every gateway process (SPEC 5.1 rateLimitStore).
+  const redis = /^rediss?:\/\//.test(config.rateLimitStore)
+    ? new RedisRateLimiter(config.rateLimitStore)
+    : undefined;
+  await redis?.ready();
   const gateway = createGateway(config, {
     access: new StoreAccessControl(store),
     calls,
     logCounters: () => calls.stats,
+    ...(redis ? { limiter: redis } : {}),
   });
+  if (redis) redis.registerMetrics(gateway.metrics.registry);
   let admin: FastifyInstance | undefined;
   try {
     const proxyAddress = await gateway.listen();

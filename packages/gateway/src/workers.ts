@@ -8,6 +8,7 @@ import type { GatewayConfig, ListenAddress } from './config/types.js';
 import { createGateway } from './gateway.js';
 import { openStorage, openStore } from './storage/open.js';
 import type { RateLimiter } from './proxy/policies.js';
+import { RedisRateLimiter } from './limits/redis.js';
 
 /** Messages between the primary and its proxy workers. */
 type ToPrimary =
@@ -159,6 +160,13 @@ export async function runPrimary(
 /** One proxy worker: listens on the shared port and sends its call records to the primary. */
 export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): Promise<void> {
   const store = await openStore(config);
+  // With several workers a memory limiter would allow the limit once per worker: the configuration
+  // refuses that, so rate-limited routes here always have a shared store.
+  const redis =
+    limiter === undefined && /^rediss?:\/\//.test(config.rateLimitStore)
+      ? new RedisRateLimiter(config.rateLimitStore)
+      : undefined;
+  await redis?.ready();
   let pending: CallRecord[] = [];
   let dropped = 0;
   const send = () => {
@@ -181,9 +189,10 @@ export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): P
   const gateway = createGateway(config, {
     access: new StoreAccessControl(store),
     calls: sink,
-    ...(limiter ? { limiter } : {}),
+    ...(limiter ? { limiter } : redis ? { limiter: redis } : {}),
     logCounters: () => ({ written: 0, dropped, deleted: 0 }),
   });
+  if (redis) redis.registerMetrics(gateway.metrics.registry);
   const address = await gateway.listen();
   process.send!({ type: 'truce:listening', address } satisfies ToPrimary);
   process.on('message', (message: ToWorker) => {

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { RouteConfig } from '../config/types.js';
+import type { RateDecision, RateLimiter } from '../proxy/policies.js';
+import { GCRA_LUA } from './gcra.js';
+import { MemoryRateLimiter } from './memory.js';
+
+/** Options of {@link RedisRateLimiter}. */
+export interface RedisRateLimiterOptions {
+  /** How long one decision may wait for Redis before this process decides alone; default 1 s. */
+  readonly commandTimeoutMs?: number;
+  /** After Redis failed, how long decisions skip it before trying again; default 1 s. */
+  readonly retryAfterFailureMs?: number;
+  /** Prefix of every key; default `truce:rl:`. */
+  readonly keyPrefix?: string;
+  /** Where the limiter says that Redis went away and came back; default stderr. */
+  readonly log?: (message: string) => void;
+}
+
+/** The part of ioredis the limiter uses. */
+type RedisDriver = Pick<Redis, 'evalsha' | 'eval' | 'script' | 'quit' | 'disconnect' | 'on' | 'status'>;
+
+/**
+ * The rate limiter of `rateLimitStore: redis://…` (SPEC 5.1): exact across gateway processes,
+ * since every decision is one atomic Lua script ({@link GCRA_LUA}) over one key per route and
+ * subject, on Redis's clock.
+ *
+ * When Redis does not answer within `commandTimeoutMs` (down, unreachable, stalled), the decision
+ * is taken by an in-memory limiter in this process instead, and counted
+ * (`truce_gateway_rate_limit_fallback_total`): limits stay enforced, exactly per process, so P
+ * gateway processes allow at most P times the limit until Redis is back (docs/gateway.md says why
+ * this and not a 503 or no limit at all). A request never waits longer than the timeout.
+ */
+export class RedisRateLimiter implements RateLimiter {
+  private readonly redis: RedisDriver;
+  private readonly sha = createHash('sha1').update(GCRA_LUA).digest('hex');
+  private readonly local = new MemoryRateLimiter();
+  private readonly prefix: string;
+  private readonly retryAfterFailureMs: number;
+  private readonly log: (message: string) => void;
+  /** The URL without its password, for messages. */
+  private readonly where: string;
+  /** Until when decisions skip Redis, after a failure. */
+  private skipUntil = 0;
+  /** Whether Redis answered last time; undefined before the first connection or failure. */
+  private healthy: boolean | undefined;
+  private fallbacks: Counter<'route'> | undefined;
+
+  constructor(url: string, options: RedisRateLimiterOptions = {}) {
+    this.prefix = options.keyPrefix ?? 'truce:rl:';
+    this.retryAfterFailureMs = options.retryAfterFailureMs ?? 1_000;
+    this.log = options.log ?? ((message) => console.error(`[gateway] ${message}`));
+    const timeout = options.commandTimeoutMs ?? 1_000;
+    this.redis = new Redis(url, {
+      commandTimeout: timeout,
+      connectTimeout: Math.max(timeout, 1_000),
+      // A command while disconnected fails at once instead of queueing behind the reconnection.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // Reconnect forever, backing off to one attempt a second.
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    });
+    this.where = safeUrl(url);
+    this.redis.on('ready', () => {
+      this.markUp();
+      // Loaded ahead, so that the first decision on each connection is one round trip.
+      this.redis.script('LOAD', GCRA_LUA).catch(() => {});
+    });
+    // ioredis reports every failed reconnection; markDown says it once per outage.
+    this.redis.on('error', (error: Error) => this.markDown(error.message));
+  }
+
+  /**
+   * Resolves with true once connected, or false on the first failure or after `timeoutMs`: the
+   * gateway starts either way, deciding per process until Redis answers.
+   */
+  async ready(timeoutMs = 2_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.redis.status !== 'ready' && this.healthy === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.redis.status === 'ready';
+  }
+
+  /** Adds the limiter's metrics to the gateway's registry (the admin port's `/metrics`). */
+  registerMetrics(registry: Registry): void {
+    this.fallbacks = new Counter({
+      name: 'truce_gateway_rate_limit_fallback_total',
+      help: 'Rate-limit decisions taken in this process alone because Redis did not answer in time.',
+      labelNames: ['route'],
+      registers: [registry],
+    });
+    const isUp = () => this.healthy === true && this.redis.status === 'ready';
+    new Gauge({
+      name: 'truce_gateway_rate_limit_store_up',
+      help: '1 while the shared rate-limit store (Redis) answers, else 0.',
+      registers: [registry],
+      collect() {
+        this.set(isUp() ? 1 : 0);
+      },
+    });
+  }
+
+  async take(route: RouteConfig, subject: string, now: number): Promise<RateDecision> {
+    const limit = route.rateLimit!;
+    if (this.redis.status === 'ready' && Date.now() >= this.skipUntil) {
+      try {
+        const key = `${this.prefix}${route.name}:${subject}`;
+        const args = [String(limit.limit), String(limit.windowMs), ''];
+        const [allowed, remaining, resetSeconds] = await this.evaluate(key, args);
+        this.markUp();
+        return { allowed: allowed === 1, remaining, resetSeconds };
+      } catch (error) {
+        this.skipUntil = Date.now() + this.retryAfterFailureMs;
+        this.markDown((error as Error).message);
+      }
+    }
+    this.fallbacks?.inc({ route: route.name });
+    return this.local.take(route, subject, now);
+  }
+
+  /**
+   * Runs the script by its hash, and sends it whole only when this Redis does not know it yet
+   * (first use, a restart, SCRIPT FLUSH). `NOSCRIPT` is the error code Redis defines for that case:
+   * the first word of its error reply.
+   */
+  async evaluate(key: string, args: readonly string[]): Promise<[number, number, number]> {
+    try {
+      return (await this.redis.evalsha(this.sha, 1, key, ...args)) as [number, number, number];
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      return (await this.redis.eval(GCRA_LUA, 1, key, ...args)) as [number, number, number];
+    }
+  }
+
+  private markUp(): void {
+    if (this.healthy === true) return;
+    this.log(`rate limits shared through Redis at ${this.where}`);
+    this.healthy = true;
+  }
+
+  private markDown(reason: string): void {
+    if (this.healthy === false) return;
+    this.healthy = false;
+    this.log(`Redis at ${this.where} failed (${reason}); rate limits are kept per process until it answers`);
+  }
+
+  async close(): Promise<void> {
+    await this.local.close();
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => {});
+    this.redis.disconnect();
+  }
+}
+
+/** The URL without its password, for messages. */
+function safeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'redis';
+  }
+}

@@ -1,0 +1,210 @@
+// Two `truce gateway` processes sharing one rate limit through Redis (SPEC 5.1 rateLimitStore, 5.2,
+// 5.6): exact in total across both, a refusal using no quota, and a Redis killed mid-test answered
+// as docs/gateway.md says (each process decides alone, within the timeout), then shared again.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { CLI, exited, requireBuild, ROOT, tempDir } from './helpers.js';
+import { describeWithRedis, ownRedis, uniqueName } from './support/redis.js';
+
+const ADMIN_KEY = 'gateway-admin-key-0123456789';
+let dir: ReturnType<typeof tempDir>;
+let upstream: Server;
+let upstreamUrl: string;
+
+beforeAll(async () => {
+  requireBuild();
+  dir = tempDir('truce-gateway-redis-');
+  upstream = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => upstream.close(resolve));
+  dir.remove();
+});
+
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGKILL');
+    await exited(child);
+  }
+});
+
+/** A configuration with one rate-limited route per `routes` entry: [name, prefix, limit, window]. */
+function config(redis: string, routes: [string, string, number, string][]): string {
+  const file = join(dir.path, `${uniqueName('gw-')}.yaml`);
+  const lines = routes.map(
+    ([name, prefix, limit, window]) =>
+      `    - { name: ${name}, match: { prefix: ${prefix} }, upstream: app, rateLimit: { limit: ${limit}, window: ${window}, by: ip } }`,
+  );
+  writeFileSync(
+    file,
+    `gateway:
+  listen: 127.0.0.1:0
+  admin: { listen: 127.0.0.1:0, key: "${ADMIN_KEY}" }
+  storage: sqlite:${join(dir.path, uniqueName('calls-'))}.db
+  rateLimitStore: ${redis}
+  upstreams:
+    app: { targets: [${upstreamUrl}] }
+  routes:
+${lines.join('\n')}
+`,
+  );
+  return file;
+}
+
+interface RunningProcess {
+  child: ChildProcess;
+  proxy: string;
+  admin: string;
+  output: () => string;
+}
+
+/** Starts `truce gateway`, resolving with its proxy and admin URLs once it prints them. */
+function startGateway(file: string): Promise<RunningProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`truce gateway did not start:\n${out}`)), 20_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const proxy = /proxying on (http:\/\/\S+)/.exec(out);
+      const admin = /admin API on (http:\/\/\S+)/.exec(out);
+      if (proxy && admin) {
+        clearTimeout(timer);
+        resolve({ child, proxy: proxy[1]!, admin: admin[1]!, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`truce gateway exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+/** One request; a hang fails the test after 5 s instead of stalling it. */
+async function call(base: string, path: string) {
+  const began = performance.now();
+  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
+  const body = await res.text();
+  return { res, body, ms: performance.now() - began };
+}
+
+const remaining = (res: Response) => Number(/;r=(\d+);/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+
+async function metrics(gw: RunningProcess): Promise<string> {
+  const res = await fetch(`${gw.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  return res.text();
+}
+
+describeWithRedis('two gateway processes on one Redis', (url) => {
+  it('share one limit exactly, concurrent requests included, with the RateLimit fields', async () => {
+    const name = uniqueName('shared');
+    const file = config(url, [[name, '/a', 10, '1m']]);
+    const [one, two] = await Promise.all([startGateway(file), startGateway(file)]);
+
+    for (let i = 0; i < 6; i++) {
+      const { res } = await call(i % 2 ? two.proxy : one.proxy, '/a/x');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit-policy')).toBe(`"${name}";q=10;w=60`);
+      expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"${name}";r=${9 - i};t=\\d+$`));
+    }
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => call(i % 2 ? two.proxy : one.proxy, '/a/x')),
+    );
+    const passed = answers.filter((a) => a.res.status === 200);
+    expect(passed, `${one.output()}\n${two.output()}`).toHaveLength(4);
+    expect(passed.map((a) => remaining(a.res)).sort()).toEqual([0, 1, 2, 3]);
+    for (const { res, body } of answers.filter((a) => a.res.status !== 200)) {
+      expect(res.status).toBe(429);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(JSON.parse(body)).toMatchObject({ code: 'rate-limited', limit: 10, window: 60 });
+      const retryAfter = Number(res.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(6);
+      expect(res.headers.get('ratelimit-policy')).toBe(`"${name}";q=10;w=60`);
+      expect(res.headers.get('ratelimit')).toBe(`"${name}";r=0;t=${retryAfter}`);
+    }
+  });
+
+  it('use no quota for refused requests', async () => {
+    const name = uniqueName('refused');
+    // 3 a minute: once the burst is spent, the next request may pass in 20 s.
+    const file = config(url, [[name, '/b', 3, '1m']]);
+    const [one, two] = await Promise.all([startGateway(file), startGateway(file)]);
+    const via = (i: number) => (i % 2 ? two.proxy : one.proxy);
+    for (let i = 0; i < 3; i++) expect((await call(via(i), '/b')).res.status).toBe(200);
+    const redis = new Redis(url);
+    try {
+      const key = `truce:rl:${name}:ip:127.0.0.1`;
+      const before = await redis.get(key);
+      expect(before).not.toBeNull();
+      const refused = await Promise.all(Array.from({ length: 30 }, (_, i) => call(via(i), '/b')));
+      expect(
+        refused.map((a) => a.res.status).filter((s) => s !== 429),
+        `${one.output()}\n${two.output()}`,
+      ).toEqual([]);
+      // Had the refusals counted, the bucket's time would have moved 30 intervals (10 minutes) on.
+      expect(await redis.get(key)).toBe(before);
+      const waits = refused.map((a) => Number(a.res.headers.get('retry-after')));
+      expect(Math.max(...waits)).toBeLessThanOrEqual(20);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('decide per process within the timeout while Redis is down, and share again once it is back', async (ctx) => {
+    const redis = await ownRedis();
+    if (redis === null) return ctx.skip();
+    let restarted: Awaited<ReturnType<typeof ownRedis>> = null;
+    try {
+      const name = uniqueName('outage');
+      const file = config(redis.url, [[name, '/c', 4, '1m']]);
+      const [one, two] = await Promise.all([startGateway(file), startGateway(file)]);
+      expect((await call(one.proxy, '/c')).res.status).toBe(200);
+      expect(remaining((await call(two.proxy, '/c')).res)).toBe(2);
+
+      process.kill(redis.pid, 'SIGKILL');
+      for (const gw of [one, two]) {
+        // Each process alone, from a fresh bucket: 4 pass, then 429, none waiting on Redis.
+        const answers = [];
+        for (let i = 0; i < 6; i++) answers.push(await call(gw.proxy, '/c'));
+        expect(answers.map((a) => a.res.status)).toEqual([200, 200, 200, 200, 429, 429]);
+        // At most the command timeout (1 s), with room for a loaded test machine.
+        for (const a of answers) expect(a.ms).toBeLessThan(2_500);
+        const text = await metrics(gw);
+        expect(text).toMatch(
+          new RegExp(`truce_gateway_rate_limit_fallback_total\\{route="${name}"\\} [1-9]`),
+        );
+        expect(text).toContain('truce_gateway_rate_limit_store_up 0');
+        expect(gw.output()).toContain('rate limits are kept per process');
+      }
+
+      restarted = await ownRedis(redis.port);
+      for (const gw of [one, two]) {
+        for (let i = 0; i < 100 && !(await metrics(gw)).includes('store_up 1'); i++)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await metrics(gw)).toContain('truce_gateway_rate_limit_store_up 1');
+      }
+      // Past the pause after a failure; Redis kept nothing (no persistence): one fresh shared bucket.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const after = [];
+      for (let i = 0; i < 6; i++) after.push((await call(i % 2 ? two.proxy : one.proxy, '/c')).res.status);
+      expect(after).toEqual([200, 200, 200, 200, 429, 429]);
+    } finally {
+      await redis.stop();
+      await restarted?.stop();
+    }
+  });
+});
