@@ -169,10 +169,12 @@ export async function streamChanges(
   ctx.streams.add(stop);
   request.raw.once('close', () => stop.abort());
   res.once('close', () => stop.abort());
+  // A Vary already set on the raw response (Origin, by the CORS layer) is kept next to ours.
+  const prior = res.getHeader('vary');
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
-    vary: 'Accept',
+    vary: prior === undefined ? 'Accept' : `Accept, ${String(prior)}`,
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });

@@ -148,7 +148,7 @@ describe('answers to an allowed origin', () => {
       });
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
       expect(res.headers.get('access-control-allow-origin')).toBe(APP);
-      expect(res.headers.get('vary')).toBe('Origin');
+      expect(res.headers.get('vary')).toBe('Accept, Origin');
     } finally {
       stop.abort();
     }
