@@ -485,7 +485,8 @@ export const definitions: { readonly [C in ProblemCode]: Definition<C> } = {
     retryable: true,
     resolution: 'wait-and-retry',
     summary: 'Every target of the route’s upstream is out of rotation (failed health checks or ejected).',
-    description: 'Nothing was sent upstream. Wait for Retry-After and repeat the request.',
+    description:
+      'Active health checks have taken every target of the upstream (`upstream`) out, or passive checks ejected them after failures in a row. Nothing was sent upstream. Wait for Retry-After and repeat the request; an operator should look at the targets’ health.',
     members: { upstream: true },
     headers: ['Retry-After'],
   },
