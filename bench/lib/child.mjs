@@ -60,6 +60,18 @@ export async function startServer({ label, script, args = [], nodeArgs = [], env
     pid: child.pid,
     url: `http://127.0.0.1:${ready.port}`,
     ready,
+    /** Sends `message` and resolves with the child's next message that has `key` (e.g. `memory`). */
+    ask: (message, key) =>
+      new Promise((resolve) => {
+        const onMessage = (answer) => {
+          if (answer && answer[key] !== undefined) {
+            child.off('message', onMessage);
+            resolve(answer[key]);
+          }
+        };
+        child.on('message', onMessage);
+        child.send(message);
+      }),
     stop: () => stopChild(child),
   };
 }

@@ -92,6 +92,8 @@ const shutdown = () => {
 };
 process.on('message', (message) => {
   if (message && message.stop) shutdown();
+  // B5 asks where the memory is: V8's heap, buffers outside it, and the rest (SQLite, code, stacks).
+  if (message && message.memory) process.send({ memory: process.memoryUsage() });
 });
 process.on('disconnect', shutdown);
 process.on('SIGTERM', shutdown);
