@@ -16,7 +16,8 @@
 // BENCH_GATEWAY (`B4,B5`: which parts), BENCH_B5_CALLS (1,000,000 logged calls to reach, then
 // 10% more so retention has to delete), BENCH_B5_MAX_CALLS (the log's maxCalls, 1,000,000),
 // BENCH_B5_SECONDS (time bound of B5's load, 900), BENCH_CPU_PROF (a folder: the gateway runs with
-// --cpu-prof and writes its profiles there).
+// --cpu-prof and writes its profiles there), BENCH_LOAD (`autocannon`: the fallback load generator
+// even where wrk is installed).
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -83,8 +84,11 @@ process.exit();
 
 async function main() {
   const tools = ensureTools(progress);
+  // BENCH_LOAD=autocannon: the fallback load generator even where wrk is installed.
+  if (env.BENCH_LOAD === 'autocannon') tools.wrk = undefined;
   for (const note of tools.notes) progress(note);
-  if (!tools.wrk) throw new Error('wrk is not installed (apt-get install wrk)');
+  if (!tools.wrk)
+    progress('wrk is not installed: load from autocannon instead (latency percentiles coarser)');
   const script = wrkScript(dir);
   const load = () => Number(loadavg()[0].toFixed(2));
   const result = {
@@ -92,7 +96,10 @@ async function main() {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
     source: sourceVersion(),
     settings: { ...settings, workers: WORKERS },
-    tools: { wrk: version([tools.wrk, '-v']), nginx: tools.nginx ? version([tools.nginx, '-v']) : null },
+    tools: {
+      wrk: tools.wrk ? version([tools.wrk, '-v']) : 'not installed: autocannon',
+      nginx: tools.nginx ? version([tools.nginx, '-v']) : null,
+    },
   };
   console.error(
     `Gateway bench: ${cpus().length} CPUs, Node.js ${process.version}, load average ${loadavg()
@@ -100,7 +107,7 @@ async function main() {
       .join(
         ' ',
       )}; ${settings.durationSec} s per side in ${settings.rounds} slices after ${settings.warmupSec} s warm-up, ` +
-      `${settings.connections} connections (wrk, one thread); load generator, upstream and proxies share the CPUs.`,
+      `${settings.connections} connections (${tools.wrk ? 'wrk, one thread' : 'autocannon'}); load generator, upstream and proxies share the CPUs.`,
   );
   if (settings.parts.includes('B4')) {
     const loadBefore = load();
@@ -110,7 +117,7 @@ async function main() {
   }
   if (settings.parts.includes('B5')) {
     const loadBefore = load();
-    result.b5 = await benchB5(script);
+    result.b5 = await benchB5(tools, script);
     result.b5.loadAverage = { before: loadBefore, after: load() };
     printB5(result.b5);
   }
@@ -322,7 +329,7 @@ function printB4(b4) {
  * with bodies), loaded until its log has written BENCH_B5_CALLS calls and 10% more, spread over
  * 1,000 resources; then its RSS, the log's rows and size on disk, and GET /calls?resource= timed.
  */
-async function benchB5(script) {
+async function benchB5(tools, script) {
   const upstream = await startServer({ label: 'upstream', script: join(here, 'servers/gw-upstream.mjs') });
   const data = join(dir, 'gw-b5');
   const gw = await startServer({
@@ -363,7 +370,7 @@ async function benchB5(script) {
         `B5: ${fmtInt(c.written)} written, ${fmtInt(c.dropped)} dropped, ${fmtInt(c.deleted)} deleted, RSS ${samples.at(-1).rssMb} MB, load ${loadavg()[0].toFixed(2)}`,
       );
       const s = await wrkSlice({
-        wrk: env.BENCH_WRK ?? 'wrk',
+        wrk: tools.wrk,
         script,
         url: gw.url,
         connections: settings.connections,

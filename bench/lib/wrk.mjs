@@ -1,4 +1,4 @@
-// Load from wrk for the gateway bench: one wrk thread, N keep-alive connections, one request in
+// Load from wrk (or autocannon, when wrk cannot be had) for the gateway bench: one wrk thread, N keep-alive connections, one request in
 // flight on each, for whole seconds. A Lua `done` hook prints the slice's counts and its latency
 // distribution as 1,000 quantiles (microseconds), so that slices of one side can be merged into
 // one distribution (each quantile point weighted by its slice's requests) instead of averaging
@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import autocannon from 'autocannon';
 
 const SCRIPT = `
 local paths = nil
@@ -43,6 +44,7 @@ export function wrkScript(dir) {
  * @returns {Promise<{ requests: number, durationSec: number, errors: number, non2xx: number, q: number[] }>}
  */
 export function wrkSlice({ wrk, script, url, connections, seconds, headers = {}, paths }) {
+  if (!wrk) return autocannonSlice({ url, connections, seconds, headers, paths });
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
   args.push(url);
@@ -64,6 +66,66 @@ export function wrkSlice({ wrk, script, url, connections, seconds, headers = {},
       });
     });
   });
+}
+
+/** Percentile points autocannon reports, as [percent, key]. */
+const AUTOCANNON_POINTS = [
+  [0.001, 'p0_001'],
+  [0.01, 'p0_01'],
+  [0.1, 'p0_1'],
+  [1, 'p1'],
+  [2.5, 'p2_5'],
+  [10, 'p10'],
+  [25, 'p25'],
+  [50, 'p50'],
+  [75, 'p75'],
+  [90, 'p90'],
+  [97.5, 'p97_5'],
+  [99, 'p99'],
+  [99.9, 'p99_9'],
+  [99.99, 'p99_99'],
+  [99.999, 'p99_999'],
+];
+
+/**
+ * The fallback when wrk cannot be had: autocannon in this process (it then shares the CPUs with
+ * the sides as wrk would, but costs more CPU per request). Its latency comes as a few percentiles
+ * in milliseconds; the 1,000 quantiles are interpolated between them (coarser than wrk's).
+ */
+async function autocannonSlice({ url, connections, seconds, headers, paths }) {
+  let n = 0;
+  const raw = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    timeout: 10,
+    headers,
+    ...(paths && {
+      requests: [{ setupRequest: (req) => ({ ...req, path: `${paths.prefix}${n++ % paths.count}` }) }],
+    }),
+  });
+  const known = [
+    [0, raw.latency.min],
+    ...AUTOCANNON_POINTS.map(([p, k]) => [p, raw.latency[k]]),
+    [100, raw.latency.max],
+  ];
+  const q = [];
+  for (let i = 1; i <= 1000; i++) {
+    const p = i / 10;
+    const j = known.findIndex(([kp]) => kp >= p);
+    const [p1, v1] = known[Math.max(0, j - 1)];
+    const [p2, v2] = known[j];
+    const v = p2 === p1 ? v2 : v1 + ((v2 - v1) * (p - p1)) / (p2 - p1);
+    q.push(Math.round(v * 1000));
+  }
+  return {
+    requests: raw.requests.total,
+    durationSec: raw.duration,
+    errors: raw.errors + raw.timeouts,
+    non2xx: raw.non2xx,
+    q,
+  };
 }
 
 /**
