@@ -16,7 +16,7 @@ const live = new Set();
  * Starts `node [nodeArgs] <script> [args]` and resolves once it listens. `env` adds to the
  * bench's own environment (where a value, such as a database URL, should not show in `ps`).
  * @param {{ label: string, script: string, args?: string[], nodeArgs?: string[], env?: Record<string, string> }} options
- * @returns {Promise<{ label: string, pid: number, url: string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ label: string, pid: number, url: string, ready: { port: number } & Record<string, unknown>, stop: () => Promise<void> }>}
  */
 export async function startServer({ label, script, args = [], nodeArgs = [], env = {} }) {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
@@ -28,7 +28,7 @@ export async function startServer({ label, script, args = [], nodeArgs = [], env
   forwardLines(child.stdout, `[${label}] `);
   forwardLines(child.stderr, `[${label}] `);
 
-  const port = await new Promise((resolve, reject) => {
+  const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => fail(new Error(`${label} did not listen within ${START_TIMEOUT_MS} ms`)),
       START_TIMEOUT_MS,
@@ -36,7 +36,7 @@ export async function startServer({ label, script, args = [], nodeArgs = [], env
     const onMessage = (message) => {
       if (message && message.ready) {
         done();
-        resolve(message.port);
+        resolve(message);
       }
     };
     const onExit = (code, signal) => fail(new Error(`${label} exited (${signal ?? code}) before listening`));
@@ -54,7 +54,26 @@ export async function startServer({ label, script, args = [], nodeArgs = [], env
     child.once('exit', onExit);
   });
 
-  return { label, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  // `ready` is the child's whole ready message: the port, and whatever else it reports (B4's gateway: its admin port).
+  return {
+    label,
+    pid: child.pid,
+    url: `http://127.0.0.1:${ready.port}`,
+    ready,
+    /** Sends `message` and resolves with the child's next message that has `key` (e.g. `memory`). */
+    ask: (message, key) =>
+      new Promise((resolve) => {
+        const onMessage = (answer) => {
+          if (answer && answer[key] !== undefined) {
+            child.off('message', onMessage);
+            resolve(answer[key]);
+          }
+        };
+        child.on('message', onMessage);
+        child.send(message);
+      }),
+    stop: () => stopChild(child),
+  };
 }
 
 /** Asks the child to close (it exits 0, writing any CPU profile), then kills it if it lingers. */

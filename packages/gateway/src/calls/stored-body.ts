@@ -33,9 +33,15 @@ export function storedBody(
     : { text, encoding: 'utf8', truncated };
 }
 
+/**
+ * One strict decoder for every body: `decode` without `stream` keeps no state between calls, and
+ * making a TextDecoder costs about 3 µs, six times a decode of a small body (B4's variant d).
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** The bytes as UTF-8, allowing a character cut in half at the end of a truncated body. */
 function utf8(bytes: Buffer, truncated: boolean): string | undefined {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decoder = UTF8;
   for (let drop = 0; drop <= (truncated ? 3 : 0); drop++) {
     try {
       return decoder.decode(bytes.subarray(0, bytes.length - drop));

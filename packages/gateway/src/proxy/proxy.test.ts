@@ -168,6 +168,38 @@ describe('routing', () => {
 });
 
 describe('forwarding', () => {
+  it('cancels the upstream request when the client leaves before the answer', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    // An upstream that never answers: only the gateway giving up on it closes its request.
+    const up = await start((req) => req.socket.once('close', upstreamClosed));
+    const { url, calls } = await gateway({
+      upstreams: { a: { targets: [up.url] } },
+      routes: [{ name: 'slow', match: { prefix: '/slow' }, upstream: 'a' }],
+    });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.write('GET /slow/1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await expect.poll(() => up.seen.length).toBe(1);
+    socket.destroy();
+    await closed;
+    await expect.poll(() => calls.length).toBe(1);
+    expect(calls[0]).toMatchObject({ route: 'slow', path: '/slow/1' });
+  });
+
+  it('records request headers in lower case, repeated ones joined with commas', async () => {
+    const up = await start();
+    const { url, calls } = await gateway({
+      upstreams: { a: { targets: [up.url] } },
+      routes: [{ name: 'r', match: { prefix: '/r' }, upstream: 'a' }],
+    });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.write('GET /r/1 HTTP/1.1\r\nHost: x\r\nX-Many: one\r\nx-many: two\r\nConnection: close\r\n\r\n');
+    socket.resume();
+    await expect.poll(() => calls.length).toBe(1);
+    socket.destroy();
+    expect(calls[0]!.requestHeaders).toMatchObject({ host: 'x', 'x-many': 'one, two', connection: 'close' });
+  });
+
   it('strips the prefix, and gives Location and Link references the prefix back', async () => {
     const a = await start((req, res) => {
       res.writeHead(201, {
