@@ -9,9 +9,7 @@
 // the cluster until Ctrl-C or SIGTERM.
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  accessSync,
   chownSync,
-  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -20,12 +18,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
+
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { freePort, isExecutable, isRoot, isRunning, noLog, stopOnExit } from './services.mjs';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 const SERVER_TOOLS = ['initdb', 'pg_ctl', 'postgres'];
@@ -36,18 +35,6 @@ const CREATECLUSTER_CONF = '/etc/postgresql-common/createcluster.conf';
 /** Many test stores run in parallel, each with its own pool. */
 const DEFAULT_SETTINGS = { max_connections: 300 };
 const START_ATTEMPTS = 3;
-
-const noLog = () => {};
-const isRoot = () => process.getuid?.() === 0;
-
-function isExecutable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const hasServerTools = (dir) => SERVER_TOOLS.every((tool) => isExecutable(join(dir, tool)));
 
@@ -164,18 +151,6 @@ export async function findPostgresBin({ install = false, log = noLog } = {}) {
 const searchPath = (name) =>
   (process.env.PATH ?? '').split(delimiter).some((dir) => dir && isExecutable(join(dir, name)));
 
-/** A port nothing listens on now; start retries with another if it is taken in between. */
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
 function postgresOwner() {
   const id = (flag) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim() || NaN);
   const owner = { uid: id('-u'), gid: id('-g') };
@@ -196,6 +171,7 @@ function serverOptions(settings) {
 
 /** Clusters started by this process and not stopped yet. */
 const live = new Set();
+const hookProcessExit = stopOnExit(() => [...live].forEach(stopClusterSync));
 
 /**
  * Starts a throwaway cluster (see the file comment) and creates the database `truce` in it.
@@ -291,40 +267,6 @@ function stopClusterSync(cluster) {
   rmSync(cluster.dir, { recursive: true, force: true });
   live.delete(cluster);
   cluster.stopping ??= Promise.resolve();
-}
-
-let hooked = false;
-function hookProcessExit() {
-  if (hooked) return;
-  hooked = true;
-  const stopAll = () => [...live].forEach(stopClusterSync);
-  // First in line: a listener before ours may call process.exit(), which skips the rest (vitest's do).
-  process.prependListener('exit', stopAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    const onSignal = () => {
-      stopAll();
-      // Alone, this listener would swallow the signal: end the process the way it would have ended.
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.prependListener(signal, onSignal);
-  }
-}
-
-/** Whether a process runs; a zombie (killed, not yet reaped by its parent) does not. */
-function isRunning(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc: trust kill()
-  }
 }
 
 /** Removes clusters whose starting process died without stopping them (SIGKILL, a crash). */

@@ -9,22 +9,15 @@
 // Run directly (`node scripts/redis-server.mjs`) it prints the URL and keeps the server until Ctrl-C
 // or SIGTERM.
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  accessSync,
-  chownSync,
-  constants,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { freePort, isExecutable, isRoot, isRunning, noLog, stopOnExit } from './services.mjs';
 
 const DIR_PREFIX = 'truce-redis-';
 const OWNER_FILE = 'owner.pid';
@@ -33,18 +26,7 @@ const PID_FILE = 'redis.pid';
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 const START_ATTEMPTS = 3;
 
-const noLog = () => {};
-const isRoot = () => process.getuid?.() === 0;
 const tail = (text, chars = 1500) => text.trim().slice(-chars);
-
-function isExecutable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const searchPath = (name) =>
   ['/usr/bin', '/usr/sbin', ...(process.env.PATH ?? '').split(delimiter)]
@@ -135,18 +117,6 @@ export async function locateRedisServer({ install = false, log = noLog } = {}) {
   return { binary: null, reason: `${missing}, even after apt-get install redis-server` };
 }
 
-/** A port nothing listens on now; start retries with another if it is taken in between. */
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
 function redisOwner() {
   const id = (flag) => Number(spawnSync('id', [flag, 'redis'], { encoding: 'utf8' }).stdout.trim() || NaN);
   const owner = { uid: id('-u'), gid: id('-g') };
@@ -178,6 +148,7 @@ async function waitForPong(port, child, timeoutMs = 10_000) {
 
 /** Servers started by this process and not stopped yet. */
 const live = new Set();
+const hookProcessExit = stopOnExit(() => [...live].forEach(stopServerSync));
 
 /**
  * Starts a throwaway Redis (see the file comment) on 127.0.0.1 and a free port, or on `port` when
@@ -291,40 +262,6 @@ function killPidFile(dir) {
     if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) process.kill(pid, 'SIGKILL');
   } catch {
     // no pid file: the server never started or is gone
-  }
-}
-
-let hooked = false;
-function hookProcessExit() {
-  if (hooked) return;
-  hooked = true;
-  const stopAll = () => [...live].forEach(stopServerSync);
-  // First in line: a listener before ours may call process.exit(), which skips the rest (vitest's do).
-  process.prependListener('exit', stopAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    const onSignal = () => {
-      stopAll();
-      // Alone, this listener would swallow the signal: end the process the way it would have ended.
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.prependListener(signal, onSignal);
-  }
-}
-
-/** Whether a process runs; a zombie (killed, not yet reaped by its parent) does not. */
-function isRunning(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc: trust kill()
   }
 }
 
