@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createServer, resolveConfig } from '@truce/server';
 import type { FastifyInstance } from 'fastify';
 import { CLI, exited, requireBuild, ROOT, tempDir } from './helpers.js';
+import { adminCall, startGateway as start } from './support/gateway.js';
 import { describeWithPostgres, dropSchema, newSchemaName } from './support/postgres.js';
 
 const ADMIN_KEY = 'gateway-admin-key-0123456789';
@@ -31,6 +32,9 @@ describeWithPostgres('truce gateway on PostgreSQL', (pgUrl) => {
   });
 
   const children: ChildProcess[] = [];
+  const startGateway = (file: string) => start(file, children);
+  const admin = (base: string, method: string, path: string, body?: unknown) =>
+    adminCall(ADMIN_KEY, base, method, path, body);
   afterEach(async () => {
     for (const child of children.splice(0)) {
       child.kill('SIGKILL');
@@ -57,48 +61,6 @@ ${extra}  upstreams:
 `,
     );
     return file;
-  }
-
-  function startGateway(file: string): Promise<{ child: ChildProcess; proxy: string; admin: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, 'gateway', '--config', file], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`truce gateway did not start:\n${out}`)), 20_000);
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        const proxy = /proxying on (http:\/\/\S+)/.exec(out);
-        const admin = /admin API on (http:\/\/\S+)/.exec(out);
-        if (proxy && admin) {
-          clearTimeout(timer);
-          resolve({ child, proxy: proxy[1]!, admin: admin[1]! });
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`truce gateway exited with ${code}:\n${out}`));
-      });
-    });
-  }
-
-  async function admin(base: string, method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${ADMIN_KEY}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return {
-      status: res.status,
-      body: (await res.json()) as Record<string, unknown> & { items?: Record<string, unknown>[] },
-    };
   }
 
   it('revocation through one process is the very next 403 through the other; one call log read from either', async () => {

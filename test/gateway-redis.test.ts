@@ -1,13 +1,14 @@
 // Two `truce gateway` processes sharing one rate limit through Redis (SPEC 5.1 rateLimitStore, 5.2,
 // 5.6): exact in total across both, a refusal using no quota, and a Redis killed mid-test answered
 // as docs/gateway.md says (each process decides alone, within the timeout), then shared again.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { CLI, exited, requireBuild, ROOT, tempDir } from './helpers.js';
+import { exited, requireBuild, tempDir } from './helpers.js';
+import { startGateway as start, type GatewayProcess } from './support/gateway.js';
 import { describeWithRedis, ownRedis, uniqueName } from './support/redis.js';
 
 const ADMIN_KEY = 'gateway-admin-key-0123456789';
@@ -28,6 +29,7 @@ afterAll(async () => {
 });
 
 const children: ChildProcess[] = [];
+const startGateway = (file: string) => start(file, children);
 afterEach(async () => {
   for (const child of children.splice(0)) {
     child.kill('SIGKILL');
@@ -58,41 +60,6 @@ ${lines.join('\n')}
   return file;
 }
 
-interface RunningProcess {
-  child: ChildProcess;
-  proxy: string;
-  admin: string;
-  output: () => string;
-}
-
-/** Starts `truce gateway`, resolving with its proxy and admin URLs once it prints them. */
-function startGateway(file: string): Promise<RunningProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', file], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`truce gateway did not start:\n${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const proxy = /proxying on (http:\/\/\S+)/.exec(out);
-      const admin = /admin API on (http:\/\/\S+)/.exec(out);
-      if (proxy && admin) {
-        clearTimeout(timer);
-        resolve({ child, proxy: proxy[1]!, admin: admin[1]!, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`truce gateway exited with ${code}:\n${out}`));
-    });
-  });
-}
-
 /** One request; a hang fails the test after 5 s instead of stalling it. */
 async function call(base: string, path: string) {
   const began = performance.now();
@@ -103,7 +70,7 @@ async function call(base: string, path: string) {
 
 const remaining = (res: Response) => Number(/;r=(\d+);/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
 
-async function metrics(gw: RunningProcess): Promise<string> {
+async function metrics(gw: GatewayProcess): Promise<string> {
   const res = await fetch(`${gw.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   return res.text();
 }

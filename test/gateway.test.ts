@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, resolveConfig } from '@truce/server';
 import type { FastifyInstance } from 'fastify';
-import { CLI, exited, freePort, requireBuild, ROOT, runCli, startServe, tempDir } from './helpers.js';
+import { exited, freePort, requireBuild, runCli, startServe, tempDir } from './helpers.js';
+import { adminCall, startGateway as start } from './support/gateway.js';
 
 const ADMIN_KEY = 'gateway-admin-key-0123456789';
 let dir: ReturnType<typeof tempDir>;
@@ -31,6 +32,9 @@ afterAll(async () => {
 });
 
 const children: ChildProcess[] = [];
+const startGateway = (file: string) => start(file, children, { TRUCE_TEST_ADMIN_KEY: ADMIN_KEY });
+const admin = (base: string, method: string, path: string, body?: unknown) =>
+  adminCall(ADMIN_KEY, base, method, path, body);
 afterEach(async () => {
   for (const child of children.splice(0)) {
     child.kill('SIGKILL');
@@ -54,52 +58,6 @@ function gatewayYaml(db: string): string {
   routes:
     - { name: shop, match: { prefix: /shop }, stripPrefix: true, upstream: shop, auth: key, subscription: approval }
 `;
-}
-
-/** Starts `truce gateway`, resolving with its proxy and admin URLs once it prints them. */
-function startGateway(
-  file: string,
-): Promise<{ child: ChildProcess; proxy: string; admin: string; output: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', file], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TRUCE_TEST_ADMIN_KEY: ADMIN_KEY },
-    });
-    children.push(child);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`truce gateway did not start:\n${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const proxy = /proxying on (http:\/\/\S+)/.exec(out);
-      const admin = /admin API on (http:\/\/\S+)/.exec(out);
-      if (proxy && admin) {
-        clearTimeout(timer);
-        resolve({ child, proxy: proxy[1]!, admin: admin[1]!, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`truce gateway exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-async function admin(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_KEY}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as Record<string, unknown> & { items?: Record<string, unknown>[] },
-  };
 }
 
 describe('truce gateway', () => {
