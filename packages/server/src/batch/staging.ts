@@ -2,7 +2,13 @@ import { cloneJson } from '@truce/protocol';
 import { newEtag } from '../store/etag.js';
 import { applyIncrement } from '../store/increment.js';
 import { DelegatingStore } from '../store/delegating.js';
-import type { CommitResult, Head, WriteOp } from '../store/types.js';
+import type {
+  CommitResult,
+  Head,
+  IdempotentCommit,
+  IdempotentCommitResult,
+  WriteOp,
+} from '../store/types.js';
 
 /**
  * A store for the operations of an atomic batch (SPEC 3.10). Reads see the real store overlaid
@@ -90,6 +96,33 @@ export class StagingStore extends DelegatingStore {
       this.#heads.set(key(op.collection, op.id), head);
     }
     return { ok: true, heads };
+  }
+
+  /**
+   * A keyed request whose whole effect is one commit, inside an atomic batch: its key is claimed at
+   * once, as any keyed request's in a batch, and its writes are staged with the answer on the last
+   * one, so that the answer is stored by the batch's commit, or not at all. A refusal is stored at
+   * once, as runClaimed does for keyed requests in a batch.
+   */
+  override async commitIdempotent(c: IdempotentCommit): Promise<IdempotentCommitResult> {
+    const claim = await this.inner.claimIdempotencyKey(c.claim);
+    if (claim.state !== 'claimed') return claim;
+    const { scope, key } = c.claim;
+    try {
+      const before = this.writes.length;
+      const result = await this.commit(c.ops);
+      const response = c.answer(result);
+      const last = this.writes.length - 1;
+      if (response === null) await this.inner.releaseIdempotencyKey(scope, key);
+      else if (result.ok && last >= before) {
+        const { op, operation } = this.writes[last]!;
+        this.writes[last] = { op: { ...op, idempotency: { scope, key, response } }, operation };
+      } else await this.inner.completeIdempotencyKey({ scope, key, response });
+      return { state: 'claimed', result };
+    } catch (error) {
+      await this.inner.releaseIdempotencyKey(scope, key);
+      throw error;
+    }
   }
 
   /** The staging view is dropped, never closed: the real store stays open. */

@@ -4,9 +4,9 @@ import { MEDIA } from '../http/body.js';
 import { ProblemError } from '../http/problem-error.js';
 import { numberSchemaAt, type NumberSchema } from '../rules/bounds.js';
 import { checkDocument } from '../rules/check.js';
-import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';
+import { boundProblem, notANumber } from '../rules/failures.js';
 import { applyIncrement } from '../store/increment.js';
-import type { Head, Increment, JsonObject } from '../store/types.js';
+import type { CommitFailure, Head, Increment, JsonObject, WriteOp } from '../store/types.js';
 import { busy, commitOne, casTurns, preconditionRequired, writtenResult } from './commit.js';
 import { readBase } from './merge.js';
 import { actorOf, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
@@ -15,7 +15,8 @@ import { readPreconditions } from './preconditions.js';
 import { live } from './representation.js';
 import { checkWritePreconditions } from './stale.js';
 import { invalid } from './validation.js';
-import { lockToken } from './lock.js';
+import { commitAnswered } from './idempotency.js';
+import { lockedProblem, lockToken } from './lock.js';
 
 /**
  * POST `/{c}/{id}/_increment` `{ "pointer": "/stock", "by": -2 }`: an atomic add bounded by the
@@ -59,21 +60,23 @@ export async function runIncrement(
     !hasWritePrecondition(p);
 
   if (blind) {
-    const result = await ctx.store.commit([
-      {
-        collection: collection.name,
-        id,
-        expectVersion: null,
-        doc: null,
-        increment,
-        actor,
-        keepHistory: collection.historyKeep,
-        lock: { token: lock ?? null, now: ctx.now() },
-      },
-    ]);
-    if (result.ok) return writtenResult(ctx, collection, result.heads[0]!, false);
-    if (result.reason === 'version-mismatch') throw new Error('a blind increment cannot lose a race');
-    throw await commitProblem(ctx, collection, id, result, null, null, increment);
+    // One commit, answered from its outcome alone: under an Idempotency-Key, the claim, the
+    // increment and the stored answer share one transaction (idempotency.ts).
+    const op: WriteOp = {
+      collection: collection.name,
+      id,
+      expectVersion: null,
+      doc: null,
+      increment,
+      actor,
+      keepHistory: collection.historyKeep,
+      lock: { token: lock ?? null, now: ctx.now() },
+    };
+    return commitAnswered(ctx, input, [op], (result) =>
+      result.ok
+        ? writtenResult(ctx, collection, result.heads[0]!, false)
+        : blindRefusal(ctx, collection, id, result, increment),
+    );
   }
   for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
@@ -93,6 +96,34 @@ export async function runIncrement(
     if (written) return writtenResult(ctx, collection, written, false);
   }
   throw busy(collection.name, id);
+}
+
+/**
+ * The problem for a refused blind increment, without a read: with no unique keys or references on
+ * the op, and no version to compare, only these refusals can happen (commitProblem is async for the
+ * unique-violation it may have to look up; this answer is computed inside the transaction).
+ */
+function blindRefusal(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  failure: CommitFailure,
+  increment: Increment,
+): ProblemError {
+  switch (failure.reason) {
+    case 'out-of-bounds': {
+      const { value, bound, limit } = failure;
+      return boundProblem(ctx, collection, id, { ...increment, value, bound, limit }, failure.current);
+    }
+    case 'not-found':
+      return new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+    case 'not-a-number':
+      return notANumber(collection, id, increment.pointer);
+    case 'locked':
+      return lockedProblem(ctx, collection, id, failure);
+    default:
+      throw new Error(`a blind increment cannot be refused for ${failure.reason}`);
+  }
 }
 
 function readBody(input: OperationInput): { pointer: string; by: number } {

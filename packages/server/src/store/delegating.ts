@@ -5,6 +5,8 @@ import type {
   IdempotencyClaim,
   IdempotencyClaimRequest,
   IdempotencyCompletion,
+  IdempotentCommit,
+  IdempotentCommitResult,
   IndexEntries,
   JsonObject,
   LeaseRequest,
@@ -79,6 +81,9 @@ export class DelegatingStore implements Store {
   }
   purgeIdempotencyKeys(now: number, limit: number): Promise<number> {
     return this.inner.purgeIdempotencyKeys(now, limit);
+  }
+  commitIdempotent(commit: IdempotentCommit): Promise<IdempotentCommitResult> {
+    return this.inner.commitIdempotent(commit);
   }
   indexFingerprint(collection: string): Promise<string | null> {
     return this.inner.indexFingerprint(collection);
