@@ -99,10 +99,11 @@ export class StagingStore extends DelegatingStore {
   }
 
   /**
-   * A keyed request whose whole effect is one commit, inside an atomic batch: its key is claimed at
-   * once, as any keyed request's in a batch, and its writes are staged with the answer on the last
-   * one, so that the answer is stored by the batch's commit, or not at all. A refusal is stored at
-   * once, as runClaimed does for keyed requests in a batch.
+   * See {@link Store.commitIdempotent}, on the staging view: the key is claimed in the real store at
+   * once, and the writes are staged with the answer on the last one, so that the answer is stored
+   * by the real commit of what was staged, or not at all. (The server calls it on the real store;
+   * this keeps the contract for a caller that hands it a staging view.) A refusal, having nothing
+   * to stage, is stored at once.
    */
   override async commitIdempotent(c: IdempotentCommit): Promise<IdempotentCommitResult> {
     const claim = await this.inner.claimIdempotencyKey(c.claim);
