@@ -11,6 +11,8 @@ import type {
   ListPage,
   Store,
   StoredResponse,
+  UniqueKey,
+  UniqueKeyHolder,
   VersionRecord,
   WriteOp,
 } from '../store/types.js';
@@ -156,5 +158,13 @@ export class KeyedStaging extends StagingStore {
   override async versionByEtag(collection: string, id: string, etag: string): Promise<VersionRecord | null> {
     await this.gate.enter();
     return super.versionByEtag(collection, id, etag);
+  }
+
+  override async uniqueKeyHolders(
+    collection: string,
+    keys: readonly UniqueKey[],
+  ): Promise<readonly UniqueKeyHolder[]> {
+    await this.gate.enter();
+    return super.uniqueKeyHolders(collection, keys);
   }
 }
