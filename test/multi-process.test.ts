@@ -147,6 +147,58 @@ describeWithPostgres('several server processes on one PostgreSQL', (pgUrl) => {
     expect(product).toMatchObject({ stock: 0, _version: 11 });
   });
 
+  it('keyed increments over 3 processes: each key applies once, a refusal fails alone, totals exact', async () => {
+    expect((await fetch(`${at(0)}/products/keyed`, json('PUT', { stock: 10 }))).status).toBe(201);
+    const send = (i: number, key: string, by: number) =>
+      fetch(
+        `${at(i)}/products/keyed/_increment`,
+        json('POST', { pointer: '/stock', by }, { 'idempotency-key': key }),
+      );
+    // 40 keyed decrements of a stock of 10, each key sent twice at once, to two processes.
+    const answers = await Promise.all(
+      Array.from({ length: 80 }, async (_, i) => {
+        const res = await send(i, `take-${i >> 1}`, -1);
+        return {
+          key: i >> 1,
+          status: res.status,
+          replayed: res.headers.get('idempotent-replayed'),
+          body: await res.text(),
+        };
+      }),
+    );
+    for (const a of answers) {
+      // Applied, refused (insufficient), replayed, or told that its twin is still running.
+      const code = a.status === 200 ? null : (JSON.parse(a.body) as { code: string }).code;
+      expect([null, 'insufficient', 'idempotency-in-flight'], a.body).toContain(code);
+    }
+    // Every key has exactly one first answer (applied or refused); the twin replayed it or was told
+    // to wait. A later retry, at another process, replays that first answer.
+    const firsts = answers.filter((a) => a.replayed === null && !a.body.includes('idempotency-in-flight'));
+    expect(firsts.map((a) => a.key).sort((x, y) => x - y)).toStrictEqual(
+      Array.from({ length: 40 }, (_, k) => k),
+    );
+    expect(firsts.filter((a) => a.status === 200)).toHaveLength(10);
+    for (const first of firsts) {
+      const again = await send(first.key + 1, `take-${first.key}`, -1);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect({ status: again.status, body: await again.text() }).toStrictEqual({
+        status: first.status,
+        body: first.body,
+      });
+    }
+    // Then 24 clients x 5 keyed increments of +1, spread over the processes.
+    await Promise.all(
+      Array.from({ length: 24 }, async (_, c) => {
+        for (let n = 0; n < 5; n++) expect((await send(c + n, `add-${c}-${n}`, 1)).status).toBe(200);
+      }),
+    );
+    const product = (await (await fetch(`${at(2)}/products/keyed`)).json()) as {
+      stock: number;
+      _version: number;
+    };
+    expect(product).toMatchObject({ stock: 120, _version: 131 });
+  });
+
   it('idempotency holds across processes: duplicates sent to all three create one resource', async () => {
     const send = (i: number) =>
       fetch(`${at(i)}/users`, json('POST', { email: 'idem@example.com' }, { 'idempotency-key': 'signup-1' }));

@@ -3,7 +3,15 @@ import { newEtag } from '../store/etag.js';
 import { applyIncrement } from '../store/increment.js';
 import { DelegatingStore } from '../store/delegating.js';
 import { holdersAfter } from '../rules/violations.js';
-import type { CommitResult, Head, UniqueKey, UniqueKeyHolder, WriteOp } from '../store/types.js';
+import type {
+  CommitResult,
+  Head,
+  IdempotentCommit,
+  IdempotentCommitResult,
+  UniqueKey,
+  UniqueKeyHolder,
+  WriteOp,
+} from '../store/types.js';
 
 /**
  * A store for the operations of an atomic batch (SPEC 3.10). Reads see the real store overlaid
@@ -105,6 +113,34 @@ export class StagingStore extends DelegatingStore {
       collection,
       keys,
     );
+  }
+
+  /**
+   * See {@link Store.commitIdempotent}, on the staging view: the key is claimed in the real store at
+   * once, and the writes are staged with the answer on the last one, so that the answer is stored
+   * by the real commit of what was staged, or not at all. (The server calls it on the real store;
+   * this keeps the contract for a caller that hands it a staging view.) A refusal, having nothing
+   * to stage, is stored at once.
+   */
+  override async commitIdempotent(c: IdempotentCommit): Promise<IdempotentCommitResult> {
+    const claim = await this.inner.claimIdempotencyKey(c.claim);
+    if (claim.state !== 'claimed') return claim;
+    const { scope, key } = c.claim;
+    try {
+      const before = this.writes.length;
+      const result = await this.commit(c.ops);
+      const response = c.answer(result);
+      const last = this.writes.length - 1;
+      if (response === null) await this.inner.releaseIdempotencyKey(scope, key);
+      else if (result.ok && last >= before) {
+        const { op, operation } = this.writes[last]!;
+        this.writes[last] = { op: { ...op, idempotency: { scope, key, response } }, operation };
+      } else await this.inner.completeIdempotencyKey({ scope, key, response });
+      return { state: 'claimed', result };
+    } catch (error) {
+      await this.inner.releaseIdempotencyKey(scope, key);
+      throw error;
+    }
   }
 
   /** The staging view is dropped, never closed: the real store stays open. */

@@ -1,5 +1,11 @@
 import { DelegatingStore } from '../store/delegating.js';
-import type { CommitResult, Store, WriteOp } from '../store/types.js';
+import type {
+  CommitResult,
+  IdempotentCommit,
+  IdempotentCommitResult,
+  Store,
+  WriteOp,
+} from '../store/types.js';
 
 /**
  * Wakes change-feed streams when this process commits. Streams still poll at a slow pace, so
@@ -42,5 +48,10 @@ export class NotifyingStore extends DelegatingStore {
     const result = await this.inner.commit(ops);
     if (result.ok) this.notifier.notify();
     return result;
+  }
+  override async commitIdempotent(commit: IdempotentCommit): Promise<IdempotentCommitResult> {
+    const outcome = await this.inner.commitIdempotent(commit);
+    if (outcome.state === 'claimed' && outcome.result.ok) this.notifier.notify();
+    return outcome;
   }
 }

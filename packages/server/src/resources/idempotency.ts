@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { StagingStore } from '../batch/staging.js';
 import { isProblemError, problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
-import type { StoredResponse } from '../store/types.js';
-import { busy, casRounds, takeTurn } from './commit.js';
+import type { CommitResult, StoredResponse, WriteOp } from '../store/types.js';
+import { busy, casRounds } from './commit.js';
 import { header, need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
+import { KeyedStaging, KeyGate, type KeyTaken } from './keyed-store.js';
 
 /** How long a claim holds before a retry may take over from a request whose process died. */
 const CLAIM_LEASE_MS = 30_000;
@@ -22,6 +22,8 @@ const FINGERPRINTED = ['if-match', 'if-none-match', 'if-unmodified-since', 'truc
  * The request runs against a staging store, and its writes commit in one transaction with the
  * stored answer: a crash at any point leaves either both or neither, so a retry can never apply a
  * write twice (a create retried after a lost response is not duplicated). A 5xx releases the key.
+ * The key is claimed at the request's first use of the store (keyed-store.ts); a request whose
+ * whole effect is one commit claims it in that very transaction ({@link commitAnswered}).
  */
 export async function withIdempotencyKey(
   ctx: ResourceContext,
@@ -31,24 +33,42 @@ export async function withIdempotencyKey(
 ): Promise<OperationResult> {
   const scope = `${need(input.actor) ?? ''}\u0000${input.method} ${input.route}`;
   const now = ctx.now();
-  const claim = await ctx.store.claimIdempotencyKey({
-    scope,
-    key,
-    fingerprint: fingerprint(input),
-    now,
-    leaseMs: CLAIM_LEASE_MS,
-    expiresAt: now + ctx.config.idempotencyTtlMs,
-  });
-  switch (claim.state) {
+  const gate = new KeyGate(
+    ctx.store,
+    {
+      scope,
+      key,
+      fingerprint: fingerprint(input),
+      now,
+      leaseMs: CLAIM_LEASE_MS,
+      expiresAt: now + ctx.config.idempotencyTtlMs,
+    },
+    resourceOf(ctx, input.route),
+  );
+  try {
+    const result = await runKeyed(ctx, input, gate, run);
+    return gate.decided ? taken(gate.decided, input, key, now) : result;
+  } catch (error) {
+    if (gate.decided) return taken(gate.decided, input, key, now);
+    if (gate.claimed) await ctx.store.releaseIdempotencyKey(scope, key);
+    throw error;
+  } finally {
+    gate.leave();
+  }
+}
+
+/** The answer when the key was not free: the stored answer again, or why not. */
+function taken(found: KeyTaken, input: OperationInput, key: string, now: number): OperationResult {
+  switch (found.state) {
     case 'completed':
-      return replay(claim.response);
+      return replay(found.response);
     case 'mismatch':
       throw new ProblemError(
         'idempotency-key-reused',
         `Idempotency-Key "${key}" was used for a different request to ${input.method} ${input.instance}; use a new key for a new request.`,
       );
     case 'in-flight': {
-      const seconds = Math.max(1, Math.min(5, Math.ceil((claim.lockedUntil - now) / 1000)));
+      const seconds = Math.max(1, Math.min(5, Math.ceil((found.lockedUntil - now) / 1000)));
       throw new ProblemError(
         'idempotency-in-flight',
         `A request with Idempotency-Key "${key}" is still running; retry after it finished to get its answer.`,
@@ -56,17 +76,36 @@ export async function withIdempotencyKey(
         { 'retry-after': String(seconds) },
       );
     }
-    case 'claimed':
-      break;
   }
-  try {
-    const target = resourceOf(ctx, input.route);
-    const claimed = () => runClaimed(ctx, input, scope, key, run);
-    return await (target === undefined ? claimed() : oneAtATime(ctx, target, claimed));
-  } catch (error) {
-    await ctx.store.releaseIdempotencyKey(scope, key);
-    throw error;
+}
+
+/**
+ * Commits `ops` and answers from the outcome alone: a successful result, or the problem to answer
+ * (thrown when the request has no key). Under an Idempotency-Key whose request has not used the
+ * store yet, the claim, the ops and the stored answer share one transaction (store
+ * `commitIdempotent`); concurrent keyed increments of one counter then share SQLite's group commit
+ * instead of taking turns. `answer` runs inside that transaction, so it must only compute.
+ */
+export async function commitAnswered(
+  ctx: ResourceContext,
+  input: OperationInput,
+  ops: readonly WriteOp[],
+  answer: (result: CommitResult) => OperationResult | ProblemError,
+): Promise<OperationResult> {
+  const store = ctx.store;
+  if (!(store instanceof KeyedStaging) || !store.gate.untouched) {
+    const answered = answer(await store.commit(ops));
+    if (isProblemError(answered)) throw answered;
+    return answered;
   }
+  let result: OperationResult | undefined;
+  await store.gate.commitOnce(ops, (outcome) => {
+    const answered = answer(outcome);
+    result = isProblemError(answered) ? asResult(ctx, input, answered) : answered;
+    // A 5xx is not an answer to keep: the key stays free for a retry.
+    return result.status >= 500 ? null : stored(result);
+  });
+  return result!;
 }
 
 /**
@@ -82,38 +121,29 @@ function resourceOf(ctx: ResourceContext, instance: string): string | undefined 
 }
 
 /**
- * Runs the idempotent requests to one resource one after the other within this process. Each runs on a
- * staging view pinned to the versions it read, so two running at once on a hot resource (64 clients
- * incrementing one counter) make all but one fail their commit and run again, over and over: the
- * work grows with the square of the contention. In turn, each commits at its first try. Requests
- * from other processes, and writes without a key, still meet at the compare-and-set.
+ * Runs the request on a staging view, round after round while its commit loses a compare-and-set,
+ * and commits its writes with the stored answer; a request that committed through
+ * {@link commitAnswered} is done when it returns.
  */
-async function oneAtATime<T>(ctx: ResourceContext, resource: string, task: () => Promise<T>): Promise<T> {
-  // A queue of its own ("keyed:"): inside, the request may still take a compare-and-set turn.
-  const release = await takeTurn(ctx.store, `keyed:${resource}`);
-  try {
-    return await task();
-  } finally {
-    release();
-  }
-}
-
-async function runClaimed(
+async function runKeyed(
   ctx: ResourceContext,
   input: OperationInput,
-  scope: string,
-  key: string,
+  gate: KeyGate,
   run: (ctx: ResourceContext) => Promise<OperationResult>,
 ): Promise<OperationResult> {
+  const { scope, key } = gate.claim;
   for (const _round of casRounds()) {
-    const staging = new StagingStore(ctx.store);
+    const staging = new KeyedStaging(ctx.store, gate);
     let result: OperationResult;
     try {
       result = await run({ ...ctx, store: staging });
     } catch (error) {
-      if (!isProblemError(error) || statusOf(ctx, input, error) >= 500) throw error;
+      if (gate.decided || !isProblemError(error) || statusOf(ctx, input, error) >= 500) throw error;
       result = asResult(ctx, input, error);
     }
+    if (gate.decided || gate.oneCommit) return result;
+    // A request that answered without using the store (a malformed body) keeps its answer too.
+    await gate.enter();
     if (result.status >= 500) {
       await ctx.store.releaseIdempotencyKey(scope, key);
       return result;

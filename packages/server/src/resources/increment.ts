@@ -3,9 +3,9 @@ import type { CollectionConfig } from '../config/types.js';
 import { MEDIA } from '../shared/media.js';
 import { ProblemError } from '../shared/problem-error.js';
 import { numberSchemaAt, type NumberSchema } from '../rules/bounds.js';
-import { boundProblem, commitProblem, notANumber } from '../rules/failures.js';
+import { boundProblem, notANumber } from '../rules/failures.js';
 import { applyIncrement } from '../store/increment.js';
-import type { Head, Increment, JsonObject } from '../store/types.js';
+import type { CommitFailure, Head, Increment, JsonObject, WriteOp } from '../store/types.js';
 import { preconditionRequired, writtenResult } from './commit.js';
 import { compareAndSet } from './compare-and-set.js';
 import { need, type OperationInput, type OperationResult, type ResourceContext } from './context.js';
@@ -13,6 +13,8 @@ import { requireJsonObject } from './intent.js';
 import { live } from './representation.js';
 import { checkWritePreconditions } from './stale.js';
 import { invalid } from './validation.js';
+import { commitAnswered } from './idempotency.js';
+import { lockedProblem } from './lock.js';
 
 /**
  * POST `/{c}/{id}/_increment` `{ "pointer": "/stock", "by": -2 }`: an atomic add bounded by the
@@ -56,21 +58,23 @@ export async function runIncrement(
     !hasWritePrecondition(p);
 
   if (blind) {
-    const result = await ctx.store.commit([
-      {
-        collection: collection.name,
-        id,
-        expectVersion: null,
-        doc: null,
-        increment,
-        actor,
-        keepHistory: collection.historyKeep,
-        lock: { token: lockToken ?? null, now: ctx.now() },
-      },
-    ]);
-    if (result.ok) return writtenResult(ctx, collection, result.heads[0]!, false);
-    if (result.reason === 'version-mismatch') throw new Error('a blind increment cannot lose a race');
-    throw await commitProblem(ctx, collection, id, result, null, null, increment);
+    // One commit, answered from its outcome alone: under an Idempotency-Key, the claim, the
+    // increment and the stored answer share one transaction (idempotency.ts).
+    const op: WriteOp = {
+      collection: collection.name,
+      id,
+      expectVersion: null,
+      doc: null,
+      increment,
+      actor,
+      keepHistory: collection.historyKeep,
+      lock: { token: lockToken ?? null, now: ctx.now() },
+    };
+    return commitAnswered(ctx, input, [op], (result) =>
+      result.ok
+        ? writtenResult(ctx, collection, result.heads[0]!, false)
+        : blindRefusal(ctx, collection, id, result, increment),
+    );
   }
   const { written } = await compareAndSet(
     ctx,
@@ -84,6 +88,34 @@ export async function runIncrement(
     },
   );
   return writtenResult(ctx, collection, written, false);
+}
+
+/**
+ * The problem for a refused blind increment, without a read: with no unique keys or references on
+ * the op, and no version to compare, only these refusals can happen (commitProblem is async for the
+ * unique-violation it may have to look up; this answer is computed inside the transaction).
+ */
+function blindRefusal(
+  ctx: ResourceContext,
+  collection: CollectionConfig,
+  id: string,
+  failure: CommitFailure,
+  increment: Increment,
+): ProblemError {
+  switch (failure.reason) {
+    case 'out-of-bounds': {
+      const { value, bound, limit } = failure;
+      return boundProblem(ctx, collection, id, { ...increment, value, bound, limit }, failure.current);
+    }
+    case 'not-found':
+      return new ProblemError('not-found', `${collection.name}/${id} does not exist.`);
+    case 'not-a-number':
+      return notANumber(collection, id, increment.pointer);
+    case 'locked':
+      return lockedProblem(ctx, collection, id, failure);
+    default:
+      throw new Error(`a blind increment cannot be refused for ${failure.reason}`);
+  }
 }
 
 function readBody(input: OperationInput): { pointer: string; by: number } {

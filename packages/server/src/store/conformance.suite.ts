@@ -9,6 +9,7 @@ import { createHarness } from './conformance/harness.suite.js';
 import { historyTests } from './conformance/history.suite.js';
 import { feedRetentionTests, idempotencyTests, reindexTests } from './conformance/idempotency.suite.js';
 import { incrementTests } from './conformance/increment.suite.js';
+import { keyedCommitTests } from './conformance/keyed-commit.suite.js';
 import { leaseTests } from './conformance/leases.suite.js';
 import { listTests } from './conformance/list.suite.js';
 import { togetherTests } from './conformance/together.suite.js';
@@ -58,6 +59,7 @@ export function storeConformanceSuite(
     describe('increment', () => incrementTests(harness));
     describe('leases', () => leaseTests(harness));
     describe('idempotency keys', () => idempotencyTests(harness));
+    describe('keyed commits', () => keyedCommitTests(harness));
     describe('reindex', () => reindexTests(harness));
     describe('feed retention', () => feedRetentionTests(harness));
 

@@ -5,6 +5,8 @@ import type {
   IdempotencyClaim,
   IdempotencyClaimRequest,
   IdempotencyCompletion,
+  IdempotentCommit,
+  IdempotentCommitResult,
   IndexEntries,
   JsonObject,
   LeaseRequest,
@@ -84,6 +86,9 @@ export class DelegatingStore implements Store {
   }
   uniqueKeyHolders(collection: string, keys: readonly UniqueKey[]): Promise<readonly UniqueKeyHolder[]> {
     return this.inner.uniqueKeyHolders(collection, keys);
+  }
+  commitIdempotent(commit: IdempotentCommit): Promise<IdempotentCommitResult> {
+    return this.inner.commitIdempotent(commit);
   }
   indexFingerprint(collection: string): Promise<string | null> {
     return this.inner.indexFingerprint(collection);

@@ -447,7 +447,37 @@ export interface IdempotencyKeys {
   releaseIdempotencyKey(scope: string, key: string): Promise<void>;
   /** Forgets up to `limit` keys that expired by `now`; resolves with how many. */
   purgeIdempotencyKeys(now: number, limit: number): Promise<number>;
+  /**
+   * Claims a key, applies `ops` and completes the key with their answer, all in one transaction
+   * (see {@link IdempotentCommit}). A key found already there is not touched and no op is applied:
+   * the result is what a claim would have found (`completed`, `mismatch`, `in-flight`).
+   */
+  commitIdempotent(commit: IdempotentCommit): Promise<IdempotentCommitResult>;
 }
+
+/**
+ * A request whose whole effect is one commit and whose answer follows from that commit's outcome
+ * alone (a blind `_increment`): its claim, its writes and its stored answer need no round trip
+ * between them, so they share one transaction. A crash leaves all three or none; a concurrent
+ * request with the same key waits for that transaction and then finds the answer.
+ */
+export interface IdempotentCommit {
+  /** The claim, as for {@link IdempotencyKeys.claimIdempotencyKey} (`leaseMs` is not used: no moment is in flight). */
+  readonly claim: IdempotencyClaimRequest;
+  readonly ops: readonly WriteOp[];
+  /**
+   * The answer to keep under the key for the commit's outcome. Called inside the transaction, after
+   * the ops applied or were refused (a refused commit applies none of them), again each time the
+   * store runs the transaction again. Null keeps nothing: the key stays free. Throwing undoes the
+   * claim and the ops, and the call rejects with that error.
+   */
+  readonly answer: (result: CommitResult) => StoredResponse | null;
+}
+
+/** The outcome of {@link IdempotencyKeys.commitIdempotent}. */
+export type IdempotentCommitResult =
+  | Exclude<IdempotencyClaim, { readonly state: 'claimed' }>
+  | { readonly state: 'claimed'; readonly result: CommitResult };
 
 /**
  * A request to {@link Store.lease} (SPEC 3.9). Time is passed in (`now`, epoch ms) rather than read

@@ -9,6 +9,8 @@ import {
   type IdempotencyClaim,
   type IdempotencyClaimRequest,
   type IdempotencyCompletion,
+  type IdempotentCommit,
+  type IdempotentCommitResult,
   type IndexEntries,
   type JsonObject,
   type LeaseRequest,
@@ -386,40 +388,86 @@ export class PostgresStore implements Store {
    * lock before deciding (taking over an expired or lapsed claim is an update under that lock).
    */
   async claimIdempotencyKey(request: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
+    return this.#transaction((db) => this.#claimIn(db, request));
+  }
+
+  /**
+   * See {@link Store.commitIdempotent}: the claim of {@link claimIdempotencyKey}, the ops of
+   * {@link commit} in a savepoint (a refusal undoes them, not the claim) and the completion, in one
+   * transaction. The key's row, inserted first, makes a request with the same key wait for this
+   * transaction and then find the answer.
+   */
+  async commitIdempotent(c: IdempotentCommit): Promise<IdempotentCommitResult> {
+    const s = this.#s;
+    return this.#transaction(async (db): Promise<IdempotentCommitResult> => {
+      const claim = await this.#claimIn(db, c.claim);
+      if (claim.state !== 'claimed') return claim;
+      let result: CommitResult;
+      await db.query('SAVEPOINT truce_keyed_ops');
+      try {
+        result = { ok: true, heads: await applyOps(db, this.#st, c.ops, this.#channel) };
+        await db.query('RELEASE SAVEPOINT truce_keyed_ops');
+      } catch (error) {
+        if (!(error instanceof Refused)) throw error;
+        await db.query('ROLLBACK TO SAVEPOINT truce_keyed_ops');
+        result = error.failure;
+      }
+      const response = c.answer(result);
+      const scope = escapeNul(c.claim.scope);
+      const key = escapeNul(c.claim.key);
+      if (response === null) {
+        await db.query({
+          name: 'truce_idem_release',
+          text: `DELETE FROM ${s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
+          values: [scope, key],
+        });
+      } else {
+        await run(db, this.#st.completeIdempotency, [
+          scope,
+          key,
+          response.status,
+          JSON.stringify(response.headers),
+          response.body === null ? null : escapeNul(response.body),
+        ]);
+      }
+      return { state: 'claimed', result };
+    });
+  }
+
+  /** Claims a key inside the caller's transaction (see {@link claimIdempotencyKey}). */
+  async #claimIn(db: Queryable, request: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
     const s = this.#s;
     const r = { ...request, scope: escapeNul(request.scope), key: escapeNul(request.key) };
-    return this.#transaction(async (db) => {
-      const inserted = await db.query({
-        name: 'truce_idem_insert',
-        text: `INSERT INTO ${s}.idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at)
-          VALUES ($1, $2, $3, false, $4, $5) ON CONFLICT DO NOTHING RETURNING 1 AS one`,
-        values: [r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt],
-      });
-      if (inserted.rows.length === 1) return { state: 'claimed' };
-      const found = await db.query<KeyRow>({
-        name: 'truce_idem_lock',
-        text: `SELECT fingerprint, done, locked_until, expires_at, status, headers, body
-          FROM ${s}.idempotency_keys WHERE scope = $1 AND "key" = $2 FOR UPDATE`,
-        values: [r.scope, r.key],
-      });
-      const row = found.rows[0];
-      if (row && row.expires_at > r.now) {
-        if (row.fingerprint !== r.fingerprint) return { state: 'mismatch' };
-        if (row.done) return { state: 'completed', response: toResponse(row) };
-        if (row.locked_until > r.now) return { state: 'in-flight', lockedUntil: row.locked_until };
-        // The first request's process stopped answering: its claim lapsed, and nothing it did committed.
-      }
-      await db.query({
-        name: 'truce_idem_take',
-        text: `INSERT INTO ${s}.idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at)
-          VALUES ($1, $2, $3, false, $4, $5)
-          ON CONFLICT (scope, "key") DO UPDATE SET fingerprint = excluded.fingerprint, done = false,
-            locked_until = excluded.locked_until, expires_at = excluded.expires_at,
-            status = NULL, headers = NULL, body = NULL`,
-        values: [r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt],
-      });
-      return { state: 'claimed' };
+    const inserted = await db.query({
+      name: 'truce_idem_insert',
+      text: `INSERT INTO ${s}.idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at)
+        VALUES ($1, $2, $3, false, $4, $5) ON CONFLICT DO NOTHING RETURNING 1 AS one`,
+      values: [r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt],
     });
+    if (inserted.rows.length === 1) return { state: 'claimed' };
+    const found = await db.query<KeyRow>({
+      name: 'truce_idem_lock',
+      text: `SELECT fingerprint, done, locked_until, expires_at, status, headers, body
+        FROM ${s}.idempotency_keys WHERE scope = $1 AND "key" = $2 FOR UPDATE`,
+      values: [r.scope, r.key],
+    });
+    const row = found.rows[0];
+    if (row && row.expires_at > r.now) {
+      if (row.fingerprint !== r.fingerprint) return { state: 'mismatch' };
+      if (row.done) return { state: 'completed', response: toResponse(row) };
+      if (row.locked_until > r.now) return { state: 'in-flight', lockedUntil: row.locked_until };
+      // The first request's process stopped answering: its claim lapsed, and nothing it did committed.
+    }
+    await db.query({
+      name: 'truce_idem_take',
+      text: `INSERT INTO ${s}.idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at)
+        VALUES ($1, $2, $3, false, $4, $5)
+        ON CONFLICT (scope, "key") DO UPDATE SET fingerprint = excluded.fingerprint, done = false,
+          locked_until = excluded.locked_until, expires_at = excluded.expires_at,
+          status = NULL, headers = NULL, body = NULL`,
+      values: [r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt],
+    });
+    return { state: 'claimed' };
   }
 
   /** See {@link Store.completeIdempotencyKey}. */

@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newPath = () => join(dir, `db-${++files}`, 'truce.db');
 
-const op = (id: string, expectVersion: number, doc: WriteOp['doc']): WriteOp => ({
+const op = (id: string, expectVersion: number | null, doc: WriteOp['doc']): WriteOp => ({
   collection: 'things',
   id,
   expectVersion,
@@ -56,6 +56,50 @@ describe('sqlite group commit', () => {
     // Every call, the refused one too, settled when the whole group could be read from outside.
     expect(seenAtSettle).toHaveLength(ids.length + 1);
     for (const seen of seenAtSettle) expect(seen).toStrictEqual([...ids, 'seed']);
+    outside.close();
+    await store.close();
+  });
+
+  it('keyed commits of one turn share the transaction of the plain ones, in call order', async () => {
+    const path = newPath();
+    const store = openSqliteStore({ path });
+    await store.commit([op('counter', 0, { n: 0 })]);
+    const outside = new Database(path, { readonly: true });
+    const seen = () => ({
+      n: JSON.parse(
+        outside.prepare<[], { doc: string }>("SELECT doc FROM heads WHERE id = 'counter'").get()!.doc,
+      ).n as number,
+      keys: outside.prepare<[], { c: number }>('SELECT count(*) AS c FROM idempotency_keys').get()!.c,
+    });
+    const keyed = (key: string) =>
+      store.commitIdempotent({
+        claim: { scope: 's', key, fingerprint: 'f', now: 1, leaseMs: 30_000, expiresAt: 86_400_000 },
+        ops: [{ ...op('counter', null, null), increment: { pointer: '/n', by: 1, maximum: 20 } }],
+        answer: (result) => ({ status: result.ok ? 200 : 409, headers: {}, body: null }),
+      });
+    const atSettle: unknown[] = [];
+    const settle = <T>(promise: Promise<T>) =>
+      promise.then((value) => {
+        atSettle.push(seen());
+        return value;
+      });
+    // 20 keyed increments up to a maximum of 20, a plain write, a refused one, and one that no longer fits.
+    const calls = [
+      ...Array.from({ length: 20 }, (_, i) => settle(keyed(`k${i}`))),
+      settle(store.commit([op('other', 0, { plain: true })])),
+      settle(keyed('k-over')),
+    ];
+    expect(seen()).toStrictEqual({ n: 0, keys: 0 });
+    const results = await Promise.all(calls);
+    expect(results.slice(0, 20).every((r) => 'state' in r && r.state === 'claimed' && r.result.ok)).toBe(
+      true,
+    );
+    expect(results[20]).toMatchObject({ ok: true });
+    expect(results[21]).toMatchObject({ state: 'claimed', result: { ok: false, reason: 'out-of-bounds' } });
+    // One COMMIT for all of them: every call settled when all of it could be read from outside.
+    expect(atSettle).toStrictEqual(Array.from({ length: 22 }, () => ({ n: 20, keys: 21 })));
+    const history = await store.history('things', 'counter', { limit: 100 });
+    expect(history.map((v) => v.doc?.['n'])).toStrictEqual(Array.from({ length: 21 }, (_, i) => 20 - i));
     outside.close();
     await store.close();
   });

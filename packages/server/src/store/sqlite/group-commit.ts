@@ -25,12 +25,13 @@ import { Refused } from '../refusal.js';
 const MAX_CALLS_PER_GROUP = 512;
 
 interface Call {
-  readonly ops: readonly WriteOp[];
-  readonly resolve: (result: CommitResult) => void;
+  /** The work of the call, inside its savepoint: its result, or it throws (a {@link Refused}: its failure). */
+  readonly run: () => unknown;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
-type Outcome = { readonly result: CommitResult } | { readonly error: unknown };
+type Outcome = { readonly result: unknown } | { readonly error: unknown };
 
 /** Options of {@link GroupCommit}. */
 export interface GroupCommitOptions {
@@ -69,8 +70,17 @@ export class GroupCommit {
 
   /** Queues one call; settles once the transaction that carries it has committed (or failed). */
   commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    return this.run((): CommitResult => ({ ok: true, heads: this.#apply(ops) }));
+  }
+
+  /**
+   * Queues any work that must commit with the group, in the same order and under the same rules as
+   * {@link commit} (its own savepoint; settled after COMMIT). `work` runs synchronously inside the
+   * transaction; throwing {@link Refused} resolves with its failure, any other error rejects.
+   */
+  run<T>(work: () => T): Promise<T | CommitResult> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject });
+      this.#queue.push({ run: work, resolve: resolve as (result: unknown) => void, reject });
       this.#schedule();
     });
   }
@@ -127,9 +137,9 @@ export class GroupCommit {
       const call = group[i] as Call;
       try {
         sql.savepoint.run();
-        const heads = this.#apply(call.ops);
+        const result = call.run();
         sql.release.run();
-        outcomes.push({ result: { ok: true, heads } });
+        outcomes.push({ result });
       } catch (error) {
         if (!db.inTransaction) {
           // SQLite rolled the whole transaction back (it does so on SQLITE_FULL, SQLITE_IOERR,

@@ -1,9 +1,15 @@
 import type Database from 'better-sqlite3';
+import { Refused } from '../refusal.js';
 import type {
+  CommitResult,
+  Head,
   IdempotencyClaim,
   IdempotencyClaimRequest,
   IdempotencyCompletion,
+  IdempotentCommit,
+  IdempotentCommitResult,
   StoredResponse,
+  WriteOp,
 } from '../types.js';
 
 interface KeyRow {
@@ -32,6 +38,11 @@ export interface SqliteIdempotency {
   completeAlone(completion: IdempotencyCompletion): void;
   release(scope: string, key: string): void;
   purge(now: number, limit: number): number;
+  /**
+   * The work of a `commitIdempotent` call, run by the group commit inside the transaction and the
+   * savepoint it holds (group-commit.ts `run`): the claim, the ops and the stored answer together.
+   */
+  commitKeyed(commit: IdempotentCommit, apply: (ops: readonly WriteOp[]) => Head[]): IdempotentCommitResult;
 }
 
 export function createIdempotency(db: Database.Database): SqliteIdempotency {
@@ -53,7 +64,22 @@ export function createIdempotency(db: Database.Database): SqliteIdempotency {
     'DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)',
   );
 
-  const claim = db.transaction((r: IdempotencyClaimRequest): IdempotencyClaim => {
+  const storeRow = db.prepare<[string, string, string, number, number, number, string, string | null], void>(
+    `INSERT INTO idempotency_keys (scope, "key", fingerprint, done, locked_until, expires_at, status, headers, body)
+     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
+     ON CONFLICT (scope, "key") DO UPDATE SET fingerprint = excluded.fingerprint, done = 1,
+       locked_until = excluded.locked_until, expires_at = excluded.expires_at, status = excluded.status,
+       headers = excluded.headers, body = excluded.body`,
+  );
+  // Nested in the group commit's own savepoint: a refusal undoes the ops, not the call.
+  const sql = {
+    savepoint: db.prepare('SAVEPOINT truce_keyed_ops'),
+    release: db.prepare('RELEASE truce_keyed_ops'),
+    rollbackTo: db.prepare('ROLLBACK TO truce_keyed_ops'),
+  };
+
+  /** What stands in the way of claiming the key, or undefined when it is free to take. */
+  const taken = (r: IdempotencyClaimRequest): Exclude<IdempotencyClaim, { state: 'claimed' }> | undefined => {
     const row = read.get(r.scope, r.key);
     if (row && row.expires_at > r.now) {
       if (row.fingerprint !== r.fingerprint) return { state: 'mismatch' };
@@ -61,9 +87,51 @@ export function createIdempotency(db: Database.Database): SqliteIdempotency {
       if (row.locked_until > r.now) return { state: 'in-flight', lockedUntil: row.locked_until };
       // The first request's process stopped answering: its claim lapsed, and nothing it did committed.
     }
+    return undefined;
+  };
+
+  const claim = db.transaction((r: IdempotencyClaimRequest): IdempotencyClaim => {
+    const found = taken(r);
+    if (found) return found;
     claimRow.run(r.scope, r.key, r.fingerprint, r.now + r.leaseMs, r.expiresAt);
     return { state: 'claimed' };
   });
+
+  const commitKeyed = (
+    c: IdempotentCommit,
+    apply: (ops: readonly WriteOp[]) => Head[],
+  ): IdempotentCommitResult => {
+    const r = c.claim;
+    const found = taken(r);
+    if (found) return found;
+    let result: CommitResult;
+    sql.savepoint.run();
+    try {
+      result = { ok: true, heads: apply(c.ops) };
+      sql.release.run();
+    } catch (error) {
+      // SQLite may have rolled the whole transaction back (SQLITE_FULL...): the group commit handles that.
+      if (!(error instanceof Refused) || !db.inTransaction) throw error;
+      sql.rollbackTo.run();
+      sql.release.run();
+      result = error.failure;
+    }
+    const response = c.answer(result);
+    if (response !== null) {
+      // The row is written done: no other request ever sees this key in flight.
+      storeRow.run(
+        r.scope,
+        r.key,
+        r.fingerprint,
+        r.now,
+        r.expiresAt,
+        response.status,
+        JSON.stringify(response.headers),
+        response.body,
+      );
+    }
+    return { state: 'claimed', result };
+  };
 
   const complete = (c: IdempotencyCompletion): void => {
     const r = c.response;
@@ -76,6 +144,7 @@ export function createIdempotency(db: Database.Database): SqliteIdempotency {
     completeAlone: (c: IdempotencyCompletion) => db.transaction(() => complete(c))(),
     release: (scope: string, key: string) => void releaseRow.run(scope, key),
     purge: (now: number, limit: number): number => purgeRows.run(now, limit).changes,
+    commitKeyed,
   };
 }
 
