@@ -290,5 +290,13 @@ describe('alerts (SPEC 5.1, 5.4, 5.6)', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
     expect(await refused.json()).toMatchObject({ code: 'busy' });
+    const openapi = (await (await fetch(`${admin}/openapi.json`, { headers: auth })).json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/alerts', '/alerts/events']));
+    expect(Object.keys(openapi.components.schemas)).toEqual(
+      expect.arrayContaining(['AlertRule', 'AlertEvent', 'Problem']),
+    );
   });
 });
