@@ -88,7 +88,13 @@ async function gateway(rule: Record<string, unknown>, options: AlertOptions = {}
     { env: {} },
   );
   const gw: RunningGateway = await runGateway(config, { alerts: { evaluateMs: 50, ...options } });
-  cleanups.push(() => gw.stop(500));
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await gw.stop(500);
+  };
+  cleanups.push(stop);
   const proxy = `http://127.0.0.1:${gw.proxyAddress.port}`;
   const admin = `http://127.0.0.1:${gw.adminAddress!.port}`;
   const put = async (path: string, etag: string) => {
@@ -96,7 +102,7 @@ async function gateway(rule: Record<string, unknown>, options: AlertOptions = {}
     await res.arrayBuffer();
     return res.status;
   };
-  return { gw, proxy, admin, put };
+  return { gw, proxy, admin, put, stop };
 }
 
 /** Polls `check` every 20 ms until it holds, for at most `ms`. */
@@ -115,12 +121,16 @@ async function sse(url: string, headers: Record<string, string> = {}) {
   const events: { event: string; id: string; data: Record<string, unknown> }[] = [];
   const comments: string[] = [];
   let buffer = '';
+  let ended = false;
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   void (async () => {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) break;
+        if (done) {
+          ended = true;
+          break;
+        }
         buffer += value;
         let cut: number;
         while ((cut = buffer.indexOf('\n\n')) >= 0) {
@@ -146,7 +156,7 @@ async function sse(url: string, headers: Record<string, string> = {}) {
     }
   })();
   cleanups.push(() => stop.abort());
-  return { res, events, comments, close: () => stop.abort() };
+  return { res, events, comments, ended: () => ended, close: () => stop.abort() };
 }
 
 describe('alerts (SPEC 5.1, 5.4, 5.6)', () => {
@@ -281,11 +291,11 @@ describe('alerts (SPEC 5.1, 5.4, 5.6)', () => {
     );
   });
 
-  it('needs the admin key, and bounds the number of streams', async () => {
-    const { admin } = await gateway({ minSamples: 3, above: 0.5 }, { maxStreams: 1 });
+  it('needs the admin key, bounds the number of streams, and ends them when it stops', async () => {
+    const { admin, stop } = await gateway({ minSamples: 3, above: 0.5 }, { maxStreams: 1 });
     expect((await fetch(`${admin}/alerts`)).status).toBe(401);
     expect((await fetch(`${admin}/alerts/events`)).status).toBe(401);
-    await sse(`${admin}/alerts/events`);
+    const open = await sse(`${admin}/alerts/events`);
     const refused = await fetch(`${admin}/alerts/events`, { headers: auth });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
@@ -298,5 +308,8 @@ describe('alerts (SPEC 5.1, 5.4, 5.6)', () => {
     expect(Object.keys(openapi.components.schemas)).toEqual(
       expect.arrayContaining(['AlertRule', 'AlertEvent', 'Problem']),
     );
+    // Stopping does not wait for a stream that would never end by itself: it ends it.
+    await stop();
+    await until(() => open.ended(), 2_000);
   });
 });

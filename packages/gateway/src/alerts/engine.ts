@@ -122,7 +122,14 @@ export class AlertEngine implements CallSink {
   /** Starts evaluating every `evaluateMs`. */
   start(): void {
     if (this.timer || !this.active) return;
-    this.timer = setInterval(() => this.evaluate(), this.options.evaluateMs);
+    this.timer = setInterval(() => {
+      try {
+        this.evaluate();
+      } catch (error) {
+        // A bug here must cost alerts, never the gateway: say so and keep evaluating.
+        console.error(`[gateway] alert evaluation failed: ${String(error)}`);
+      }
+    }, this.options.evaluateMs);
     this.timer.unref();
   }
 
@@ -206,7 +213,13 @@ export class AlertEngine implements CallSink {
     if (this.recent.length > this.options.recentEvents) this.recent.shift();
     const url = rule.config.webhook;
     if (url !== undefined) this.sender(url).send(rule.config.name, numbered.id, JSON.stringify(event));
-    for (const listener of this.listeners) listener(numbered);
+    for (const listener of this.listeners) {
+      try {
+        listener(numbered);
+      } catch {
+        // One broken stream must not keep the event from the others.
+      }
+    }
     return numbered;
   }
 

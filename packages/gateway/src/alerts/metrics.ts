@@ -13,6 +13,7 @@ export function registerAlertMetrics(engine: AlertEngine, registry: Registry): v
     labelNames: ['rule'],
     registers,
     collect() {
+      this.reset();
       for (const s of engine.statuses()) this.set({ rule: s.name }, s.state === 'firing' ? 1 : 0);
     },
   });
@@ -22,6 +23,7 @@ export function registerAlertMetrics(engine: AlertEngine, registry: Registry): v
     labelNames: ['rule'],
     registers,
     collect() {
+      this.reset();
       for (const s of engine.statuses()) if (s.value !== null) this.set({ rule: s.name }, s.value);
     },
   });
@@ -31,6 +33,7 @@ export function registerAlertMetrics(engine: AlertEngine, registry: Registry): v
     labelNames: ['rule', 'outcome'],
     registers,
     collect() {
+      this.reset();
       for (const d of engine.deliveries()) this.set({ rule: d.rule, outcome: d.outcome }, d.count);
     },
   });

@@ -122,7 +122,7 @@ function eventText({ id, event }: NumberedEvent): string {
 
 /** Writes to a stream, or cuts it when its client has stopped reading. */
 function write(res: ServerResponse, text: string): void {
-  if (res.destroyed) return;
+  if (res.destroyed || res.writableEnded) return;
   if (res.writableLength > MAX_BUFFERED) res.destroy();
   else res.write(text);
 }
