@@ -226,7 +226,7 @@ describe('alerts (SPEC 5.1, 5.4, 5.6)', () => {
 
   it('does not fire below minSamples, whatever the value', async () => {
     const hook = await receiver();
-    const { admin, put } = await gateway({ minSamples: 20, above: 0.2, webhook: hook.url });
+    const { admin, put } = await gateway({ window: '10s', minSamples: 20, above: 0.2, webhook: hook.url });
     for (let i = 0; i < 8; i++) expect(await put('/shop/products/hammer', '"0"')).toBe(412);
     await until(async () => {
       const body = (await (await fetch(`${admin}/alerts`, { headers: auth })).json()) as {
@@ -292,10 +292,11 @@ describe('alerts (SPEC 5.1, 5.4, 5.6)', () => {
   });
 
   it('needs the admin key, bounds the number of streams, and ends them when it stops', async () => {
-    const { admin, stop } = await gateway({ minSamples: 3, above: 0.5 }, { maxStreams: 1 });
+    const { admin, stop } = await gateway({ minSamples: 3, above: 0.5 }, { maxStreams: 1, heartbeatMs: 50 });
     expect((await fetch(`${admin}/alerts`)).status).toBe(401);
     expect((await fetch(`${admin}/alerts/events`)).status).toBe(401);
     const open = await sse(`${admin}/alerts/events`);
+    await until(() => open.comments.includes(': heartbeat'));
     const refused = await fetch(`${admin}/alerts/events`, { headers: auth });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
