@@ -18,7 +18,15 @@ export type { AccessControl, Consumer, RateDecision, RateLimiter } from './proxy
 export { MemoryRateLimiter } from './limits/memory.js';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './limits/redis.js';
 export { GatewayProblem, gatewayProblem } from './problems/answer.js';
-export { runGateway, type RunningGateway } from './run.js';
+export { runGateway, type RunningGateway, type RunOptions } from './run.js';
+export {
+  AlertEngine,
+  type AlertEvent,
+  type AlertOptions,
+  type NumberedEvent,
+  type RuleStatus,
+} from './alerts/engine.js';
+export { DEFAULT_WEBHOOK_POLICY, type WebhookPolicy } from './alerts/retry-policy.js';
 export { createAdminApp, type AdminParts } from './admin/app.js';
 export { SqliteGatewayStore } from './store/sqlite.js';
 export type * from './store/types.js';

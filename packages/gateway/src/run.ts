@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminApp } from './admin/app.js';
 import { registerCallRoutes } from './admin/calls.js';
+import { AlertEngine, withAlerts, type AlertOptions } from './alerts/engine.js';
+import { registerAlertMetrics } from './alerts/metrics.js';
+import { registerAlertRoutes } from './alerts/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallLog } from './calls/log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -15,6 +18,8 @@ export interface RunningGateway {
   readonly admin: FastifyInstance | undefined;
   readonly store: GatewayStore;
   readonly calls: CallLog;
+  /** The alert rules (SPEC 5.1), fed with every finished call. */
+  readonly alerts: AlertEngine;
   /** The bound addresses. */
   readonly proxyAddress: ListenAddress;
   readonly adminAddress: ListenAddress | undefined;
@@ -22,10 +27,16 @@ export interface RunningGateway {
   stop(drainMs?: number): Promise<void>;
 }
 
+/** What an embedder or a test may tune; the configuration says everything else. */
+export interface RunOptions {
+  readonly alerts?: AlertOptions;
+}
+
 /** Opens the storage, builds the proxy and the admin API, and listens on both. */
-export async function runGateway(config: GatewayConfig): Promise<RunningGateway> {
+export async function runGateway(config: GatewayConfig, options: RunOptions = {}): Promise<RunningGateway> {
   const storage = await openStorage(config);
   const { store, calls } = storage;
+  const alerts = new AlertEngine(config.alerts, options.alerts);
   // redis:// or rediss://: one limit shared by every gateway process (SPEC 5.1 rateLimitStore).
   const redis = /^rediss?:\/\//.test(config.rateLimitStore)
     ? new RedisRateLimiter(config.rateLimitStore)
@@ -33,11 +44,13 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
   await redis?.ready();
   const gateway = createGateway(config, {
     access: new StoreAccessControl(store),
-    calls,
+    calls: withAlerts(calls, alerts),
     logCounters: () => calls.stats,
     ...(redis ? { limiter: redis } : {}),
   });
   if (redis) redis.registerMetrics(gateway.metrics.registry);
+  registerAlertMetrics(alerts, gateway.metrics.registry);
+  alerts.start();
   let admin: FastifyInstance | undefined;
   try {
     const proxyAddress = await gateway.listen();
@@ -48,6 +61,7 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
         store,
         extend: (app) => {
           registerCallRoutes(app, calls);
+          registerAlertRoutes(app, alerts);
           app.get('/metrics', async (_request, reply) => {
             const { contentType, body } = await gateway.metrics.text();
             return reply.header('content-type', contentType).send(body);
@@ -64,14 +78,17 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
       admin,
       store,
       calls,
+      alerts,
       proxyAddress,
       adminAddress,
       stop: async (drainMs = 10_000) => {
+        alerts.close();
         await Promise.all([gateway.close(drainMs), admin?.close()]);
         await storage.close();
       },
     };
   } catch (error) {
+    alerts.close();
     await Promise.allSettled([gateway.close(0), admin?.close()]);
     await storage.close();
     throw error;

@@ -1,7 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import { createAdminApp } from './admin/app.js';
 import { registerCallRoutes } from './admin/calls.js';
+import { AlertEngine } from './alerts/engine.js';
+import { registerAlertMetrics } from './alerts/metrics.js';
+import { registerAlertRoutes } from './alerts/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallRecord, CallSink } from './calls/record.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -9,6 +12,7 @@ import { createGateway } from './gateway.js';
 import { openStorage, openStore } from './storage/open.js';
 import type { RateLimiter } from './proxy/policies.js';
 import { RedisRateLimiter } from './limits/redis.js';
+import type { RunOptions } from './run.js';
 
 /** Messages between the primary and its proxy workers. */
 type ToPrimary =
@@ -44,9 +48,15 @@ export interface GatewayPrimary {
 export async function runPrimary(
   config: GatewayConfig,
   workerArgs: readonly string[],
+  options: RunOptions = {},
 ): Promise<GatewayPrimary> {
   const storage = await openStorage(config);
   const { store, calls } = storage;
+  // Every worker's records reach the primary, so the alert rules see every call once.
+  const alerts = new AlertEngine(config.alerts, options.alerts);
+  const alertMetrics = new Registry();
+  registerAlertMetrics(alerts, alertMetrics);
+  alerts.start();
   cluster.setupPrimary({ args: [...workerArgs], serialization: 'advanced' });
   const workers: Worker[] = [];
   const pendingMetrics = new Map<
@@ -62,7 +72,11 @@ export async function runPrimary(
       const worker = cluster.fork({ TRUCE_GATEWAY_WORKER: String(i) });
       workers.push(worker);
       worker.on('message', (message: ToPrimary) => {
-        if (message.type === 'truce:calls') for (const record of message.records) calls.push(record);
+        if (message.type === 'truce:calls')
+          for (const record of message.records) {
+            calls.push(record);
+            alerts.push(record);
+          }
         else if (message.type === 'truce:listening') {
           if (++ready === config.workers) resolve(message.address);
         } else if (message.type === 'truce:metrics') {
@@ -107,6 +121,7 @@ export async function runPrimary(
         store,
         extend: (app) => {
           registerCallRoutes(app, calls);
+          registerAlertRoutes(app, alerts);
           app.get('/metrics', async (_request, reply) => {
             const parts = (await clusterMetrics()) as Parameters<typeof AggregatorRegistry.aggregate>[0];
             const registry = AggregatorRegistry.aggregate(parts);
@@ -126,7 +141,8 @@ export async function runPrimary(
               `# TYPE truce_gateway_workers gauge`,
               `truce_gateway_workers ${workers.filter((w) => w.isConnected()).length}`,
             ].join('\n');
-            return reply.header('content-type', registry.contentType).send(`${text}\n${own}\n`);
+            const alertText = await alertMetrics.metrics();
+            return reply.header('content-type', registry.contentType).send(`${text}\n${own}\n${alertText}`);
           });
         },
       })
@@ -144,6 +160,7 @@ export async function runPrimary(
     workers: config.workers,
     stop: async (drainMs = 10_000) => {
       stopping = true;
+      alerts.close();
       const exits = workers.map(
         (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
       );

@@ -3,6 +3,8 @@
  * port. Written as data: one entry per route with its parameters, body and answers.
  */
 
+import { alertPaths, alertSchemas } from '../alerts/openapi.js';
+
 type Schema = Record<string, unknown>;
 
 const problem = { $ref: '#/components/schemas/Problem' };
@@ -203,6 +205,7 @@ const paths = {
       },
     },
   },
+  ...alertPaths,
   '/_problems/{code}': {
     get: {
       summary: 'Documentation of a problem type (no admin key needed)',
@@ -218,6 +221,7 @@ const paths = {
 
 const time = { type: 'string', format: 'date-time' };
 const schemas = {
+  ...alertSchemas,
   Problem: {
     type: 'object',
     required: ['type', 'title', 'status', 'detail', 'code', 'retryable', 'resolution'],
