@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminApp } from './admin/app.js';
 import { registerCallRoutes } from './admin/calls.js';
+import { registerAnalyticsRoutes } from './analytics/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallLog } from './calls/log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -48,6 +49,7 @@ export async function runGateway(config: GatewayConfig): Promise<RunningGateway>
         store,
         extend: (app) => {
           registerCallRoutes(app, calls);
+          registerAnalyticsRoutes(app, calls);
           app.get('/metrics', async (_request, reply) => {
             const { contentType, body } = await gateway.metrics.text();
             return reply.header('content-type', contentType).send(body);

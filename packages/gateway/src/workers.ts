@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { createAdminApp } from './admin/app.js';
 import { registerCallRoutes } from './admin/calls.js';
+import { registerAnalyticsRoutes } from './analytics/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallRecord, CallSink } from './calls/record.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -107,6 +108,7 @@ export async function runPrimary(
         store,
         extend: (app) => {
           registerCallRoutes(app, calls);
+          registerAnalyticsRoutes(app, calls);
           app.get('/metrics', async (_request, reply) => {
             const parts = (await clusterMetrics()) as Parameters<typeof AggregatorRegistry.aggregate>[0];
             const registry = AggregatorRegistry.aggregate(parts);
