@@ -31,8 +31,8 @@ export class BodyCapture {
     return { data: Buffer.concat(this.chunks, this.kept), truncated: this.total > this.kept };
   }
 
-  /** The SHA-256 of every byte seen (base64url, 22 characters: 128 bits are plenty), or null. */
+  /** The SHA-256 of every byte seen (base64url, 22 characters: 128 bits are plenty); null for no body. */
   digest(): string | null {
-    return this.hasher ? this.hasher.digest('base64url').slice(0, 22) : null;
+    return this.hasher && this.total > 0 ? this.hasher.digest('base64url').slice(0, 22) : null;
   }
 }

@@ -51,9 +51,14 @@ export class CallLinker {
   link(r: CallRecord): CallLinks {
     const who = r.consumer ?? `ip:${r.clientIp}`;
     const hash = r.bodyHash ?? '';
-    const key = `${who}\u0000${r.method}\u0000${r.path}\u0000${r.idempotencyKey === null ? `h:${hash}` : `k:${r.idempotencyKey}`}`;
+    const call = `${who}\u0000${r.method}\u0000${r.path}\u0000`;
+    const key = call + (r.idempotencyKey === null ? `h:${hash}` : `k:${r.idempotencyKey}`);
     const readKey = r.resource === null ? undefined : `${who}\u0000${r.resource}`;
-    const before = this.sent.get(key);
+    // A call the gateway answered itself (429, 401, 428...) never read its body: it has no hash, and
+    // a later call with a body can still repeat it.
+    const before =
+      this.sent.get(key) ??
+      (r.idempotencyKey === null && hash !== '' ? this.sent.get(`${call}h:`) : undefined);
     let retryOf: string | null = null;
     let early = false;
     let blind = false;
