@@ -167,6 +167,10 @@ describe('gateway analytics', () => {
     expect(risk.items).toEqual(
       expect.arrayContaining([{ consumer: 'alice', writes: 2, unconditional: 1, overlapping: 0 }]),
     );
+    const openapi = await adminCall('GET', '/openapi.json');
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining(['/analytics/summary', '/analytics/retries']),
+    );
     const metrics = await adminCall('GET', '/metrics');
     expect(metrics).toContain(
       'truce_gateway_conflicts_total{route="shop",status="412",code="stale-write"} 1',

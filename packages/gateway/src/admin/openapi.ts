@@ -3,6 +3,8 @@
  * port. Written as data: one entry per route with its parameters, body and answers.
  */
 
+import { analyticsPaths, staleBySchema } from '../analytics/openapi.js';
+
 type Schema = Record<string, unknown>;
 
 const problem = { $ref: '#/components/schemas/Problem' };
@@ -308,6 +310,7 @@ const schemas = {
       responseBodyEncoding: { enum: ['utf8', 'base64', null] },
       requestBodyTruncated: { type: 'boolean' },
       responseBodyTruncated: { type: 'boolean' },
+      staleBy: staleBySchema,
     },
   },
 };
@@ -322,6 +325,6 @@ export const adminOpenApi = Object.freeze({
       'Consumers, keys, subscriptions, the audit log, the call log and metrics (SPEC 5.4). Every route needs Authorization: Bearer <admin key>.',
   },
   security: [{ adminKey: [] }],
-  paths,
+  paths: { ...paths, ...analyticsPaths },
   components: { schemas, securitySchemes: { adminKey: { type: 'http', scheme: 'bearer' } } },
 });
