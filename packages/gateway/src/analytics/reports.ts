@@ -11,7 +11,7 @@ import { CONFLICT_STATUSES } from '../calls/stored-call.js';
 
 /** The longest window read from raw calls, and the most raw calls read for one answer. */
 export const RAW_WINDOW_MS = 3_600_000;
-export const RAW_POINTS = 200_000;
+export const RAW_POINTS = 100_000;
 const MINUTE = 60_000;
 const CONFLICT = new Set<number>(CONFLICT_STATUSES);
 /** Another consumer's write within this of an unconditional one makes it `overlapping` (SPEC 5.6). */
@@ -91,7 +91,11 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
     if (!b) out.set(key, (b = new Bucket()));
     return b;
   };
-  const points = await rawPoints(log, w);
+  const since = Math.floor(w.since / MINUTE) * MINUTE;
+  const rollups = await log.rollups(w.route, since, w.until);
+  // The roll-ups say how many raw calls the window holds before any is read.
+  const rolled = rollups.reduce((n, r) => n + r.calls, 0);
+  const points = rolled <= RAW_POINTS ? await rawPoints(log, w) : undefined;
   if (points) {
     for (const p of points) {
       const b = at(p.time);
@@ -103,8 +107,7 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
     for (const b of out.values()) b.durations.sort((x, y) => x - y);
     return out;
   }
-  const since = Math.floor(w.since / MINUTE) * MINUTE;
-  for (const r of await log.rollups(w.route, since, w.until)) {
+  for (const r of rollups) {
     const b = at(r.minute);
     b.calls += r.calls;
     for (const [k, v] of Object.entries(r.byStatus)) b.byStatus[k] = (b.byStatus[k] ?? 0) + v;
@@ -119,7 +122,7 @@ async function rawPoints(log: CallAnalytics, w: Window): Promise<CallPoint[] | u
   if (w.until - w.since > RAW_WINDOW_MS) return undefined;
   const oldest = await log.oldest();
   if (oldest !== null && oldest > w.since) return undefined;
-  const points = await log.points(w.route, w.since, w.until);
+  const points = await log.points(w.route, w.since, w.until, RAW_POINTS + 1);
   return points.length > RAW_POINTS ? undefined : points;
 }
 

@@ -25,7 +25,7 @@ export type HotspotBy = keyof typeof HOTSPOT_COLUMNS;
 export const SQL = {
   oldest: 'SELECT min(time) AS t FROM calls',
   points: (route: boolean) =>
-    `SELECT time, status, code, duration_ms FROM calls WHERE time >= ? AND time < ?${route ? ' AND route = ?' : ''}`,
+    `SELECT time, status, code, duration_ms FROM calls WHERE time >= ? AND time < ?${route ? ' AND route = ?' : ''} LIMIT ?`,
   /** Parameters: since, until, limit. */
   hotspotConflicts: (by: HotspotBy) => {
     const k = HOTSPOT_COLUMNS[by];
@@ -83,10 +83,10 @@ export function rawAnalytics(all: RunQuery): CallAnalytics {
       const t = (await all(SQL.oldest, []))[0]?.['t'];
       return t === null || t === undefined ? null : num(t);
     },
-    async points(route, since, until) {
+    async points(route, since, until, limit) {
       const rows = await all(
         SQL.points(route !== undefined),
-        route === undefined ? [since, until] : [since, until, route],
+        route === undefined ? [since, until, limit] : [since, until, route, limit],
       );
       return rows.map((r) => ({
         time: num(r['time']),

@@ -99,7 +99,8 @@ export interface RetryRow {
 export interface CallAnalytics {
   /** The oldest raw call still kept, or null when there is none. */
   oldest(): Promise<number | null>;
-  points(route: string | undefined, since: number, until: number): Promise<CallPoint[]>;
+  /** At most `limit` raw calls of the window (in no particular order). */
+  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]>;
   /** Keys with conflicts, most first (then by key), at most `limit`. */
   hotspots(
     by: 'resource' | 'route' | 'consumer',

@@ -304,8 +304,8 @@ export class PostgresCallLog implements CallLog {
     return this.analytics.oldest();
   }
 
-  points(route: string | undefined, since: number, until: number): Promise<CallPoint[]> {
-    return this.analytics.points(route, since, until);
+  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]> {
+    return this.analytics.points(route, since, until, limit);
   }
 
   hotspots(

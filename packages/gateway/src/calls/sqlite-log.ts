@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { LogConfig } from '../config/types.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
-import { type Histogram, merge } from './histogram.js';
+import type { Histogram } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
 import { CallLinker } from './links.js';
 import type {
@@ -277,8 +277,8 @@ export class SqliteCallLog implements CallLog {
     return this.analytics.oldest();
   }
 
-  points(route: string | undefined, since: number, until: number): Promise<CallPoint[]> {
-    return this.analytics.points(route, since, until);
+  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]> {
+    return this.analytics.points(route, since, until, limit);
   }
 
   hotspots(
@@ -324,16 +324,13 @@ export class SqliteCallLog implements CallLog {
       by_code: string;
       latency: string;
     }[];
-    return rows.map((r) => {
-      const latency: Histogram = {};
-      merge(latency, JSON.parse(r.latency) as Histogram);
-      return {
-        minute: r.minute,
-        calls: r.calls,
-        byStatus: JSON.parse(r.by_status) as Record<string, number>,
-        byCode: JSON.parse(r.by_code) as Record<string, number>,
-        latency,
-      };
-    });
+    // The parsed JSON is the histogram as it is: its keys are bucket indexes, as strings.
+    return rows.map((r) => ({
+      minute: r.minute,
+      calls: r.calls,
+      byStatus: JSON.parse(r.by_status) as Record<string, number>,
+      byCode: JSON.parse(r.by_code) as Record<string, number>,
+      latency: JSON.parse(r.latency) as Histogram,
+    }));
   }
 }
