@@ -191,11 +191,24 @@ export async function unconditional(log: CallLog, w: Window): Promise<{ items: U
     if (x.conditional) continue;
     item.unconditional++;
     const near = x.resource === null ? undefined : done.get(x.resource);
-    if (near?.some((o) => o.consumer !== x.consumer && Math.abs(o.time - x.time) <= OVERLAP_MS))
-      item.overlapping++;
+    if (near && overlaps(near, x)) item.overlapping++;
   }
   const items = [...by.values()].sort(
     (a, b) => b.overlapping - a.overlapping || b.unconditional - a.unconditional || b.writes - a.writes,
   );
   return { items };
+}
+
+/** Another consumer's write in `writes` (in time order) within 60 s of `x`: a binary search, then a short scan. */
+function overlaps(writes: readonly WriteRow[], x: WriteRow): boolean {
+  let lo = 0;
+  let hi = writes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (writes[mid]!.time < x.time - OVERLAP_MS) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < writes.length && writes[i]!.time <= x.time + OVERLAP_MS; i++)
+    if (writes[i]!.consumer !== x.consumer) return true;
+  return false;
 }
