@@ -4,6 +4,7 @@ import { registerCallRoutes } from './admin/calls.js';
 import { AlertEngine, withAlerts, type AlertOptions } from './alerts/engine.js';
 import { registerAlertMetrics } from './alerts/metrics.js';
 import { registerAlertRoutes } from './alerts/routes.js';
+import { registerAnalyticsRoutes } from './analytics/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallLog } from './calls/log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -62,6 +63,7 @@ export async function runGateway(config: GatewayConfig, options: RunOptions = {}
         extend: (app) => {
           registerCallRoutes(app, calls);
           registerAlertRoutes(app, alerts);
+          registerAnalyticsRoutes(app, calls);
           app.get('/metrics', async (_request, reply) => {
             const { contentType, body } = await gateway.metrics.text();
             return reply.header('content-type', contentType).send(body);

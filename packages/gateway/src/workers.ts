@@ -5,6 +5,7 @@ import { registerCallRoutes } from './admin/calls.js';
 import { AlertEngine } from './alerts/engine.js';
 import { registerAlertMetrics } from './alerts/metrics.js';
 import { registerAlertRoutes } from './alerts/routes.js';
+import { registerAnalyticsRoutes } from './analytics/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallRecord, CallSink } from './calls/record.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -122,6 +123,7 @@ export async function runPrimary(
         extend: (app) => {
           registerCallRoutes(app, calls);
           registerAlertRoutes(app, alerts);
+          registerAnalyticsRoutes(app, calls);
           app.get('/metrics', async (_request, reply) => {
             const parts = (await clusterMetrics()) as Parameters<typeof AggregatorRegistry.aggregate>[0];
             const registry = AggregatorRegistry.aggregate(parts);

@@ -4,6 +4,7 @@
  */
 
 import { alertPaths, alertSchemas } from '../alerts/openapi.js';
+import { analyticsPaths, staleBySchema } from '../analytics/openapi.js';
 
 type Schema = Record<string, unknown>;
 
@@ -312,6 +313,7 @@ const schemas = {
       responseBodyEncoding: { enum: ['utf8', 'base64', null] },
       requestBodyTruncated: { type: 'boolean' },
       responseBodyTruncated: { type: 'boolean' },
+      staleBy: staleBySchema,
     },
   },
 };
@@ -326,6 +328,6 @@ export const adminOpenApi = Object.freeze({
       'Consumers, keys, subscriptions, the audit log, the call log and metrics (SPEC 5.4). Every route needs Authorization: Bearer <admin key>.',
   },
   security: [{ adminKey: [] }],
-  paths,
+  paths: { ...paths, ...analyticsPaths },
   components: { schemas, securitySchemes: { adminKey: { type: 'http', scheme: 'bearer' } } },
 });

@@ -42,7 +42,7 @@ export interface Rollup {
  * down, records are dropped and counted in `stats.dropped`. Retention runs on a timer, by age and by
  * `maxCalls`; roll-ups per route and minute add up across every process writing to one store.
  */
-export interface CallLog extends CallSink {
+export interface CallLog extends CallSink, CallAnalytics {
   readonly stats: CallLogStats;
   push(record: CallRecord): void;
   /** Writes what is queued now (what was queued before the call, at least). */
@@ -59,4 +59,56 @@ export interface CallLog extends CallSink {
   count(): Promise<number>;
   /** Flushes what is queued and lets go of the store. */
   close(): Promise<void>;
+}
+
+/** A raw call as `summary` and `series` read it: enough for counts and true percentiles. */
+export interface CallPoint {
+  readonly time: number;
+  readonly status: number;
+  readonly code: string | null;
+  readonly durationMs: number;
+}
+
+/** One key of `GET /analytics/hotspots` as the store counts it. */
+export interface HotspotRow {
+  readonly key: string;
+  readonly conflicts: number;
+  readonly calls: number;
+  readonly byCode: Record<string, number>;
+  readonly lastAt: number;
+}
+
+/** A write (POST, PUT, PATCH, DELETE), for the `unconditional` report. */
+export interface WriteRow {
+  readonly consumer: string | null;
+  readonly resource: string | null;
+  readonly time: number;
+  readonly status: number;
+  readonly conditional: boolean;
+}
+
+/** One consumer's retries (records with `retryOf`), for the `retries` report. */
+export interface RetryRow {
+  readonly consumer: string | null;
+  readonly retries: number;
+  readonly early: number;
+  readonly blind: number;
+}
+
+/** The reads the analytics API (SPEC 5.4) makes of raw calls, in [since, until). */
+export interface CallAnalytics {
+  /** The oldest raw call still kept, or null when there is none. */
+  oldest(): Promise<number | null>;
+  /** At most `limit` raw calls of the window (in no particular order). */
+  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]>;
+  /** Keys with conflicts, most first (then by key), at most `limit`. */
+  hotspots(
+    by: 'resource' | 'route' | 'consumer',
+    since: number,
+    until: number,
+    limit: number,
+  ): Promise<HotspotRow[]>;
+  /** Writes in time order. */
+  writes(since: number, until: number): Promise<WriteRow[]>;
+  retries(since: number, until: number): Promise<RetryRow[]>;
 }

@@ -2,12 +2,13 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { describeWithPostgres, dropSchema, newSchemaName } from '../../../../test/support/postgres.js';
 import { openPostgresDatabase, PostgresDatabase } from '../storage/postgres.js';
-import { callLogConformance, callRecord, logConfig } from './conformance.suite.js';
+import { analyticsConformance } from './analytics.suite.js';
+import { callLogConformance, type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import { PostgresCallLog } from './postgres-log.js';
 
 describeWithPostgres('postgres call log', (url) => {
   // Each log has a pool of its own, as two gateway processes would; one schema per test.
-  callLogConformance('postgres', async () => {
+  const fixture = async (): Promise<CallLogFixture> => {
     const schema = newSchemaName('gwl');
     const at = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
     return {
@@ -15,7 +16,9 @@ describeWithPostgres('postgres call log', (url) => {
         new PostgresCallLog(await openPostgresDatabase(at, { poolSize: 4 }), log, now),
       dispose: () => dropSchema(url, schema),
     };
-  });
+  };
+  callLogConformance('postgres', fixture);
+  analyticsConformance('postgres', fixture);
 });
 
 describe('postgres call log without a database', () => {

@@ -4,7 +4,20 @@ import { type PostgresDatabase, sqlState } from '../storage/postgres.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
 import { type Histogram, merge } from './histogram.js';
-import type { CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import { numbered, rawAnalytics } from './analytics-sql.js';
+import { CallLinker } from './links.js';
+import type {
+  CallAnalytics,
+  CallLog,
+  CallLogStats,
+  CallPoint,
+  CallQuery,
+  HotspotRow,
+  RetryRow,
+  Rollup,
+  StoredCall,
+  WriteRow,
+} from './log.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -14,6 +27,9 @@ import {
   fullCallJson,
   LIST_COLUMNS,
   rollupDeltas,
+  STALE_BY_SQL,
+  STALE_STATUSES,
+  type StaleBy,
 } from './stored-call.js';
 
 /** Calls queued for the writer at most; past this, new records are dropped and counted. */
@@ -46,6 +62,8 @@ export class PostgresCallLog implements CallLog {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly retentionTimer: NodeJS.Timeout;
+  private readonly linker = new CallLinker();
+  private readonly analytics: CallAnalytics;
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -55,6 +73,12 @@ export class PostgresCallLog implements CallLog {
     db.use();
     this.s = db.s;
     this.pool = db.pool;
+    // The shared queries name `calls`; here it lives in the gateway's schema.
+    this.analytics = rawAnalytics(
+      async (sql, args) =>
+        (await this.pool.query(numbered(sql).replace(/\bFROM calls\b/g, `FROM ${this.s}.calls`), [...args]))
+          .rows as Record<string, unknown>[],
+    );
     this.timer = setInterval(() => this.kick(), FLUSH_MS);
     this.timer.unref();
     this.retentionTimer = setInterval(
@@ -104,7 +128,7 @@ export class PostgresCallLog implements CallLog {
   }
 
   private async write(batch: readonly CallRecord[]): Promise<void> {
-    const rows = batch.map((r) => callColumns(r, this.log));
+    const rows = batch.map((r) => callColumns(r, this.log, this.linker.link(r)));
     // PostgreSQL text cannot hold U+0000; a client's NUL must not cost the whole batch.
     const col = <K extends keyof (typeof rows)[number]>(k: K) =>
       rows.map((r) => {
@@ -121,11 +145,13 @@ export class PostgresCallLog implements CallLog {
           name: 'truce_gw_calls_insert',
           text: `INSERT INTO ${this.s}.calls (id, time, route, target, consumer, client_ip, method, path, query,
               resource, status, code, conditional, warned, duration_ms, upstream_ms, request_bytes, response_bytes,
-              request_id, traceparent, idempotency_key, detail)
+              request_id, traceparent, idempotency_key, detail, retry_of, early, blind, stale_by_id,
+              stale_by_consumer, stale_by_time)
             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::text[], $13::boolean[],
               $14::boolean[], $15::float8[], $16::float8[], $17::bigint[], $18::bigint[], $19::text[],
-              $20::text[], $21::text[], $22::text[])
+              $20::text[], $21::text[], $22::text[], $23::text[], $24::boolean[], $25::boolean[], $26::text[],
+              $27::text[], $28::bigint[])
             ON CONFLICT (id) DO NOTHING`,
           values: [
             col('id'),
@@ -150,6 +176,12 @@ export class PostgresCallLog implements CallLog {
             col('traceparent'),
             col('idempotencyKey'),
             col('detail'),
+            col('retryOf'),
+            col('early'),
+            col('blind'),
+            col('staleById'),
+            col('staleByConsumer'),
+            col('staleByTime'),
           ],
         });
         await client.query({
@@ -249,8 +281,48 @@ export class PostgresCallLog implements CallLog {
 
   async get(id: string): Promise<StoredCall | undefined> {
     if (id.includes('\u0000')) return undefined;
-    const { rows } = await this.pool.query<FullCallRow>(`SELECT * FROM ${this.s}.calls WHERE id = $1`, [id]);
-    return rows[0] && fullCallJson(rows[0]);
+    const { rows } = await this.pool.query<FullCallRow & { seq: number }>(
+      `SELECT * FROM ${this.s}.calls WHERE id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    // A conflict whose stale-by write was past the writer's in-memory horizon: look it up.
+    let found: StaleBy | undefined;
+    if (
+      row.stale_by_id === null &&
+      row.resource !== null &&
+      (STALE_STATUSES as readonly number[]).includes(row.status)
+    ) {
+      const sql = numbered(STALE_BY_SQL).replace('FROM calls', `FROM ${this.s}.calls`);
+      found = (await this.pool.query<StaleBy>(sql, [row.resource, row.seq])).rows[0];
+    }
+    return fullCallJson(row, found);
+  }
+
+  oldest(): Promise<number | null> {
+    return this.analytics.oldest();
+  }
+
+  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]> {
+    return this.analytics.points(route, since, until, limit);
+  }
+
+  hotspots(
+    by: 'resource' | 'route' | 'consumer',
+    since: number,
+    until: number,
+    limit: number,
+  ): Promise<HotspotRow[]> {
+    return this.analytics.hotspots(by, since, until, limit);
+  }
+
+  writes(since: number, until: number): Promise<WriteRow[]> {
+    return this.analytics.writes(since, until);
+  }
+
+  retries(since: number, until: number): Promise<RetryRow[]> {
+    return this.analytics.retries(since, until);
   }
 
   async count(): Promise<number> {

@@ -33,6 +33,8 @@ export interface CallRecord {
   /** The bodies as captured; the call log redacts and cuts them before anything is stored. */
   readonly requestBody: RawBody | null;
   readonly responseBody: RawBody | null;
+  /** SHA-256 of the whole request body (base64url, cut to 22 characters); null when not forwarded. */
+  readonly bodyHash?: string | null;
 }
 
 /** The first bytes of a body as it streamed past, with its media type. */

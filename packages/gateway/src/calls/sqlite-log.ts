@@ -4,8 +4,21 @@ import Database from 'better-sqlite3';
 import type { LogConfig } from '../config/types.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
-import { type Histogram, merge } from './histogram.js';
-import type { CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import type { Histogram } from './histogram.js';
+import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
+import { CallLinker } from './links.js';
+import type {
+  CallAnalytics,
+  CallLog,
+  CallLogStats,
+  CallPoint,
+  CallQuery,
+  HotspotRow,
+  RetryRow,
+  Rollup,
+  StoredCall,
+  WriteRow,
+} from './log.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -16,6 +29,9 @@ import {
   LIST_COLUMNS,
   mergeCounts,
   rollupDeltas,
+  STALE_BY_SQL,
+  STALE_STATUSES,
+  type StaleBy,
 } from './stored-call.js';
 
 const SCHEMA = `
@@ -27,7 +43,8 @@ CREATE TABLE IF NOT EXISTS calls (
   method TEXT NOT NULL, path TEXT NOT NULL, query TEXT, resource TEXT,
   status INTEGER NOT NULL, code TEXT,
   conditional INTEGER NOT NULL, warned INTEGER NOT NULL,
-  retry_of TEXT, early INTEGER,
+  retry_of TEXT, early INTEGER, blind INTEGER,
+  stale_by_id TEXT, stale_by_consumer TEXT, stale_by_time INTEGER,
   duration_ms REAL NOT NULL, upstream_ms REAL,
   request_bytes INTEGER NOT NULL, response_bytes INTEGER NOT NULL,
   request_id TEXT NOT NULL, traceparent TEXT NOT NULL, idempotency_key TEXT,
@@ -50,6 +67,14 @@ CREATE TABLE IF NOT EXISTS rollups (
 );
 CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute);
 `;
+
+/** Columns added by issue 12, for a database file part 1 created. */
+const ADDED_COLUMNS = [
+  'blind INTEGER',
+  'stale_by_id TEXT',
+  'stale_by_consumer TEXT',
+  'stale_by_time INTEGER',
+];
 
 /** Calls queued for the writer at most; past this, new records are dropped and counted. */
 const MAX_QUEUE = 20_000;
@@ -75,6 +100,8 @@ export class SqliteCallLog implements CallLog {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
+  private readonly linker = new CallLinker();
+  private readonly analytics: CallAnalytics;
 
   constructor(
     path: string,
@@ -87,13 +114,19 @@ export class SqliteCallLog implements CallLog {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    const have = new Set(
+      (this.db.prepare('PRAGMA table_info(calls)').all() as { name: string }[]).map((c) => c.name),
+    );
+    for (const column of ADDED_COLUMNS)
+      if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
+    for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
     this.insert = this.db
       .prepare(`INSERT OR IGNORE INTO calls (id, time, route, target, consumer, client_ip, method, path, query, resource,
-      status, code, conditional, warned, retry_of, early, duration_ms, upstream_ms, request_bytes, response_bytes,
-      request_id, traceparent, idempotency_key, detail)
+      status, code, conditional, warned, retry_of, early, blind, stale_by_id, stale_by_consumer, stale_by_time,
+      duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent, idempotency_key, detail)
       VALUES (@id, @time, @route, @target, @consumer, @clientIp, @method, @path, @query, @resource,
-      @status, @code, @conditional, @warned, NULL, NULL, @durationMs, @upstreamMs, @requestBytes, @responseBytes,
-      @requestId, @traceparent, @idempotencyKey, @detail)`);
+      @status, @code, @conditional, @warned, @retryOf, @early, @blind, @staleById, @staleByConsumer, @staleByTime,
+      @durationMs, @upstreamMs, @requestBytes, @responseBytes, @requestId, @traceparent, @idempotencyKey, @detail)`);
     // Roll-ups are added to in SQL, never read and written back: several processes may write the
     // same route's minute, and each adds its own counts under the write lock.
     this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
@@ -105,6 +138,9 @@ export class SqliteCallLog implements CallLog {
          by_status = truce_merge_counts(by_status, excluded.by_status),
          by_code = truce_merge_counts(by_code, excluded.by_code),
          latency = truce_merge_counts(latency, excluded.latency)`,
+    );
+    this.analytics = rawAnalytics(
+      async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
     );
     this.timer = setInterval(() => this.writeQueued(), FLUSH_MS);
     this.timer.unref();
@@ -135,8 +171,14 @@ export class SqliteCallLog implements CallLog {
       this.db
         .transaction(() => {
           for (const r of batch) {
-            const c = callColumns(r, this.log);
-            this.insert.run({ ...c, conditional: c.conditional ? 1 : 0, warned: c.warned ? 1 : 0 });
+            const c = callColumns(r, this.log, this.linker.link(r));
+            this.insert.run({
+              ...c,
+              conditional: c.conditional ? 1 : 0,
+              warned: c.warned ? 1 : 0,
+              early: c.early ? 1 : 0,
+              blind: c.blind ? 1 : 0,
+            });
           }
           for (const d of rollupDeltas(batch)) {
             this.upsertRollup.run(
@@ -218,8 +260,42 @@ export class SqliteCallLog implements CallLog {
 
   /** `GET /calls/{id}`: one call with its headers and bodies. */
   async get(id: string): Promise<StoredCall | undefined> {
-    const row = this.db.prepare('SELECT * FROM calls WHERE id = ?').get(id) as FullCallRow | undefined;
-    return row && fullCallJson(row);
+    const row = this.db.prepare('SELECT * FROM calls WHERE id = ?').get(id) as
+      (FullCallRow & { seq: number }) | undefined;
+    if (!row) return undefined;
+    // A conflict whose stale-by write was past the writer's in-memory horizon: look it up.
+    const found =
+      row.stale_by_id === null &&
+      row.resource !== null &&
+      (STALE_STATUSES as readonly number[]).includes(row.status)
+        ? (this.db.prepare(STALE_BY_SQL).get(row.resource, row.seq) as StaleBy | undefined)
+        : undefined;
+    return fullCallJson(row, found);
+  }
+
+  oldest(): Promise<number | null> {
+    return this.analytics.oldest();
+  }
+
+  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]> {
+    return this.analytics.points(route, since, until, limit);
+  }
+
+  hotspots(
+    by: 'resource' | 'route' | 'consumer',
+    since: number,
+    until: number,
+    limit: number,
+  ): Promise<HotspotRow[]> {
+    return this.analytics.hotspots(by, since, until, limit);
+  }
+
+  writes(since: number, until: number): Promise<WriteRow[]> {
+    return this.analytics.writes(since, until);
+  }
+
+  retries(since: number, until: number): Promise<RetryRow[]> {
+    return this.analytics.retries(since, until);
   }
 
   /** Raw-call count, for tests and metrics. */
@@ -248,16 +324,13 @@ export class SqliteCallLog implements CallLog {
       by_code: string;
       latency: string;
     }[];
-    return rows.map((r) => {
-      const latency: Histogram = {};
-      merge(latency, JSON.parse(r.latency) as Histogram);
-      return {
-        minute: r.minute,
-        calls: r.calls,
-        byStatus: JSON.parse(r.by_status) as Record<string, number>,
-        byCode: JSON.parse(r.by_code) as Record<string, number>,
-        latency,
-      };
-    });
+    // The parsed JSON is the histogram as it is: its keys are bucket indexes, as strings.
+    return rows.map((r) => ({
+      minute: r.minute,
+      calls: r.calls,
+      byStatus: JSON.parse(r.by_status) as Record<string, number>,
+      byCode: JSON.parse(r.by_code) as Record<string, number>,
+      latency: JSON.parse(r.latency) as Histogram,
+    }));
   }
 }

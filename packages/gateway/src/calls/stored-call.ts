@@ -1,5 +1,6 @@
 import type { LogConfig } from '../config/types.js';
 import { addTo, type Histogram } from './histogram.js';
+import type { CallLinks } from './links.js';
 import type { StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
 import { redactHeaders, storedBody } from './stored-body.js';
@@ -33,10 +34,18 @@ export interface CallColumns {
   readonly traceparent: string;
   readonly idempotencyKey: string | null;
   readonly detail: string;
+  readonly retryOf: string | null;
+  readonly early: boolean;
+  readonly blind: boolean;
+  readonly staleById: string | null;
+  readonly staleByConsumer: string | null;
+  readonly staleByTime: number | null;
 }
 
+const NO_LINKS: CallLinks = { retryOf: null, early: false, blind: false, staleBy: null };
+
 /** The columns of a record, with headers and bodies redacted and cut as `log` says (SPEC 5.6). */
-export function callColumns(r: CallRecord, log: LogConfig): CallColumns {
+export function callColumns(r: CallRecord, log: LogConfig, links: CallLinks = NO_LINKS): CallColumns {
   const detail = {
     requestHeaders: redactHeaders(r.requestHeaders, log.redactHeaders),
     responseHeaders: redactHeaders(r.responseHeaders, log.redactHeaders),
@@ -66,6 +75,12 @@ export function callColumns(r: CallRecord, log: LogConfig): CallColumns {
     traceparent: r.traceparent,
     idempotencyKey: r.idempotencyKey,
     detail: JSON.stringify(detail),
+    retryOf: links.retryOf,
+    early: links.early,
+    blind: links.blind,
+    staleById: links.staleBy?.id ?? null,
+    staleByConsumer: links.staleBy?.consumer ?? null,
+    staleByTime: links.staleBy?.time ?? null,
   };
 }
 
@@ -102,7 +117,33 @@ export interface CallRow {
 }
 
 /** A row with its headers and bodies, as `GET /calls/{id}` reads it. */
-export type FullCallRow = CallRow & { detail: string; idempotency_key: string | null };
+export type FullCallRow = CallRow & {
+  detail: string;
+  idempotency_key: string | null;
+  stale_by_id: string | null;
+  stale_by_consumer: string | null;
+  stale_by_time: number | null;
+};
+
+/** The last successful write on a conflict's resource before it (issue 12), as `GET /calls/{id}` shows it. */
+export interface StaleBy {
+  readonly id: string;
+  readonly consumer: string | null;
+  readonly time: number;
+}
+
+/** Statuses that count as conflicts (SPEC 5.4). */
+export const CONFLICT_STATUSES = [409, 412, 423, 428] as const;
+/** Conflicts that mean the caller's version was stale, which get a stale-by link. */
+export const STALE_STATUSES = [409, 412] as const;
+
+/**
+ * SQL (SQLite and PostgreSQL alike) for the last 2xx write on a resource before a call's `seq`:
+ * two parameters, the resource and the seq. The `calls_resource` index makes it one range read.
+ */
+export const STALE_BY_SQL = `SELECT id, consumer, time FROM calls WHERE resource = ? AND seq < ?
+  AND status >= 200 AND status < 300 AND method IN ('POST', 'PUT', 'PATCH', 'DELETE')
+  ORDER BY seq DESC LIMIT 1`;
 
 const truthy = (v: number | boolean | null) => v === true || v === 1;
 const ms = (v: number) => Math.round(v * 1000) / 1000;
@@ -138,7 +179,7 @@ export function callJson(r: CallRow): StoredCall {
 type StoredBodyJson = { text: string; encoding: string; truncated: boolean } | null;
 
 /** The `GET /calls/{id}` answer: the list fields, the idempotency key, headers and bodies. */
-export function fullCallJson(row: FullCallRow): StoredCall {
+export function fullCallJson(row: FullCallRow, found?: StaleBy): StoredCall {
   const detail = JSON.parse(row.detail) as Record<string, unknown>;
   const body = (name: 'request' | 'response') => {
     const b = detail[`${name}Body`] as StoredBodyJson;
@@ -148,9 +189,20 @@ export function fullCallJson(row: FullCallRow): StoredCall {
       [`${name}BodyTruncated`]: b ? b.truncated : false,
     };
   };
+  const staleBy: StaleBy | undefined =
+    row.stale_by_id !== null
+      ? { id: row.stale_by_id, consumer: row.stale_by_consumer, time: Number(row.stale_by_time) }
+      : found;
   return {
     ...callJson(row),
     idempotencyKey: row.idempotency_key,
+    ...((STALE_STATUSES as readonly number[]).includes(row.status) && row.resource !== null
+      ? {
+          staleBy: staleBy
+            ? { id: staleBy.id, consumer: staleBy.consumer, time: new Date(staleBy.time).toISOString() }
+            : null,
+        }
+      : {}),
     requestHeaders: detail['requestHeaders'],
     responseHeaders: detail['responseHeaders'],
     ...body('request'),

@@ -21,6 +21,7 @@ export class GatewayMetrics {
   private readonly requests: Counter<'route' | 'method' | 'status' | 'code' | 'target'>;
   private readonly duration: Histogram<'route' | 'method' | 'status'>;
   private readonly rateLimit: Counter<'route' | 'decision'>;
+  private readonly conflicts: Counter<'route' | 'status' | 'code'>;
 
   constructor(upstreams: ReadonlyMap<string, Upstream>, log: () => LogCounters) {
     const registers = [this.registry];
@@ -41,6 +42,12 @@ export class GatewayMetrics {
       name: 'truce_gateway_rate_limit_decisions_total',
       help: 'Rate-limit decisions, by route and outcome (allowed or limited).',
       labelNames: ['route', 'decision'],
+      registers,
+    });
+    this.conflicts = new Counter({
+      name: 'truce_gateway_conflicts_total',
+      help: 'Conflicts (409, 412, 423, 428) answered through the proxy, by route, exact status and problem code.',
+      labelNames: ['route', 'status', 'code'],
       registers,
     });
     new Gauge({
@@ -90,6 +97,7 @@ export class GatewayMetrics {
     const code = call.code === null ? '' : isProblemCode(call.code) ? call.code : 'other';
     this.requests.inc({ route, method, status, code, target: call.target ?? 'none' });
     this.duration.observe({ route, method, status }, call.durationMs / 1000);
+    if (CONFLICTS.has(call.status)) this.conflicts.inc({ route, status: String(call.status), code });
   }
 
   rateLimited(route: string, allowed: boolean): void {
@@ -102,4 +110,6 @@ export class GatewayMetrics {
   }
 }
 
+/** SPEC 5.4's conflicts: four statuses, so the label stays bounded. */
+const CONFLICTS = new Set([409, 412, 423, 428]);
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

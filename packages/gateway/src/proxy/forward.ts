@@ -28,6 +28,8 @@ export interface Forwarded {
   readonly responseHeaders: Record<string, string>;
   readonly requestBody: RawBody | null;
   readonly responseBody: RawBody | null;
+  /** The hash of the whole request body (see BodyCapture.digest). */
+  readonly bodyHash: string | null;
 }
 
 interface Exchange {
@@ -62,7 +64,7 @@ class AbortEmitter extends EventEmitter {
  */
 export async function forward(x: Exchange): Promise<Forwarded> {
   const { call, req, route, upstream } = x;
-  const capture = new BodyCapture(captureLimit(x.deps.config.log));
+  const capture = new BodyCapture(captureLimit(x.deps.config.log), true);
   const body = await requestBody(x, capture);
   const repeatable =
     body !== 'stream' &&
@@ -211,6 +213,7 @@ async function relay(
     responseHeaders: flatHeaders(headers),
     requestBody: raw(requestCapture, x.req.headers['content-type'], x.deps.config.log.bodies),
     responseBody: raw(capture, contentType, x.deps.config.log.bodies),
+    bodyHash: requestCapture.digest(),
   };
 }
 

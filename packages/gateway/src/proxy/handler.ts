@@ -89,6 +89,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
           code: problem.code,
           responseBytes: sent.bytes,
           problemBody: sent.body,
+          retryAfter: Number(problem.headers['retry-after']) || null,
         });
       },
     );
@@ -102,6 +103,8 @@ interface Outcome {
   readonly responseBytes: number;
   readonly problemBody?: string;
   readonly forwarded?: Forwarded;
+  /** The gateway's own Retry-After (429, 503), for the call log's `early`. */
+  readonly retryAfter?: number | null;
 }
 
 async function handle(
@@ -274,7 +277,8 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
     unconditionalWarned: call.unconditionalWarned,
     idempotencyKey:
       typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null,
-    retryAfter: f?.retryAfter ?? null,
+    // The gateway's own 429 and 503 carry Retry-After too: the call log's `early` needs them.
+    retryAfter: f?.retryAfter ?? outcome.retryAfter ?? null,
     durationMs: performance.now() - call.started,
     upstreamMs: f?.upstreamMs ?? null,
     requestBytes: f?.requestBytes ?? Number(req.headers['content-length'] ?? 0),
@@ -283,6 +287,7 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
     responseHeaders: f?.responseHeaders ?? {},
     requestBody: f?.requestBody ?? null,
     responseBody: f?.responseBody ?? (outcome.problemBody ? textBody(outcome.problemBody) : null),
+    bodyHash: f?.bodyHash ?? null,
   };
   deps.calls.push(record);
   deps.metrics?.observe(record);

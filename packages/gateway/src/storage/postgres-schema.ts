@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { ANALYTICS_INDEXES } from '../calls/analytics-sql.js';
 
 /*
  * The gateway's PostgreSQL schema, an append-only list of migrations (each a function of the quoted
@@ -88,6 +89,12 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
               FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) AS both_maps
              GROUP BY key) AS sums
   $$;
+  `,
+  // Issue 12: retry and stale-by links, and the partial indexes analytics reads (calls/analytics-sql.ts).
+  (s) => `
+  ALTER TABLE ${s}.calls ADD COLUMN blind boolean, ADD COLUMN stale_by_id text,
+    ADD COLUMN stale_by_consumer text, ADD COLUMN stale_by_time bigint;
+  ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
   `,
 ];
 

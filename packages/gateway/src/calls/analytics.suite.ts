@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { series, summary, unconditional } from '../analytics/reports.js';
+import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
+import type { CallLog } from './log.js';
+import type { CallRecord } from './record.js';
+
+const MINUTE = 60_000;
+const T0 = Date.UTC(2026, 0, 2, 9, 0, 0);
+
+/**
+ * What analytics needs of every {@link CallLog} adapter (SPEC 5.3, 5.4), written once and run on
+ * each: `summary` and `series` agree with each other and with the raw calls, from raw calls and from
+ * roll-ups; hotspots by resource, route and consumer; the retry and stale-by links the writer adds;
+ * the unconditional-writes and retries reports.
+ */
+export function analyticsConformance(name: string, fixture: () => Promise<CallLogFixture>): void {
+  describe(`call log analytics: ${name}`, () => {
+    const opened: CallLog[] = [];
+    let current: CallLogFixture | undefined;
+    afterEach(async () => {
+      for (const log of opened.splice(0)) await log.close();
+      await current?.dispose();
+      current = undefined;
+    });
+    const open = async () => {
+      current ??= await fixture();
+      const log = await current.open(logConfig(), () => T0 + 10 * MINUTE);
+      opened.push(log);
+      return log;
+    };
+    const write = async (log: CallLog, records: CallRecord[]) => {
+      for (const r of records) log.push(r);
+      await log.flush();
+    };
+
+    it('summary and series agree with each other and with the raw calls, raw and rolled up', async () => {
+      const log = await open();
+      const statuses = [200, 200, 201, 204, 409, 412, 423, 428, 500, 503, 404, 200];
+      const records = Array.from({ length: 240 }, (_, i) =>
+        callRecord({
+          time: T0 + i * 1_500, // 6 minutes
+          route: i % 3 === 0 ? 'orders' : 'shop',
+          status: statuses[i % statuses.length]!,
+          code: statuses[i % statuses.length] === 412 ? 'stale-write' : null,
+          durationMs: 1 + (i % 100),
+        }),
+      );
+      await write(log, records);
+      const raw = (route?: string) => records.filter((r) => route === undefined || r.route === route);
+      for (const route of [undefined, 'shop']) {
+        const expected = raw(route);
+        const conflicts = expected.filter((r) => [409, 412, 423, 428].includes(r.status)).length;
+        const errors = expected.filter((r) => r.status >= 500).length;
+        // One window from raw calls (an hour at most), one past an hour from the roll-ups.
+        for (const [since, until] of [
+          [T0, T0 + 6 * MINUTE],
+          [T0 - 2 * 3_600_000, T0 + 6 * MINUTE],
+        ] as const) {
+          const s = await summary(log, { route, since, until });
+          expect(s).toMatchObject({ calls: expected.length, conflicts, errors });
+          expect(s.conflictRate).toBeCloseTo(conflicts / expected.length);
+          expect(s.byStatus['412']).toBe(expected.filter((r) => r.status === 412).length);
+          expect(s.byCode).toEqual({ 'stale-write': expected.filter((r) => r.status === 412).length });
+          const { items } = await series(log, { route, since, until }, MINUTE);
+          expect(items.map((i) => i.time)).toEqual([...items.map((i) => i.time)].sort());
+          const sum = (k: 'calls' | 'errors' | 'conflicts') => items.reduce((n, i) => n + i[k], 0);
+          expect([sum('calls'), sum('errors'), sum('conflicts')]).toEqual([s.calls, s.errors, s.conflicts]);
+          const minute = items.find((i) => i.time === new Date(T0 + MINUTE).toISOString())!;
+          expect(minute.calls).toBe(
+            expected.filter((r) => r.time >= T0 + MINUTE && r.time < T0 + 2 * MINUTE).length,
+          );
+        }
+      }
+      // Raw percentiles are exact (nearest rank); the roll-ups' are within ±5%.
+      const exact = await summary(log, { since: T0, until: T0 + 6 * MINUTE });
+      const sorted = records.map((r) => r.durationMs).sort((a, b) => a - b);
+      expect(exact.p50).toBe(sorted[Math.ceil(0.5 * sorted.length) - 1]);
+      expect(exact.p99).toBe(sorted[Math.ceil(0.99 * sorted.length) - 1]);
+      const rolled = await summary(log, { since: T0 - 2 * 3_600_000, until: T0 + 6 * MINUTE });
+      expect(Math.abs(rolled.p99! - exact.p99!) / exact.p99!).toBeLessThanOrEqual(0.05);
+    });
+
+    it('ranks hotspots by resource, route and consumer, with codes, calls and the last conflict', async () => {
+      const log = await open();
+      const r = (over: Partial<CallRecord>) => callRecord({ time: T0, ...over });
+      await write(log, [
+        r({ resource: '/products/a', status: 412, code: 'stale-write', consumer: 'bob', time: T0 + 1 }),
+        r({ resource: '/products/a', status: 412, code: 'stale-write', consumer: 'bob', time: T0 + 2 }),
+        r({ resource: '/products/a', status: 409, code: null, consumer: 'carol', time: T0 + 3 }),
+        r({ resource: '/products/a', status: 200 }),
+        r({ resource: '/products/b', status: 428, code: 'precondition-required', route: 'orders' }),
+        r({ resource: '/products/b', status: 200, route: 'orders' }),
+        r({ resource: '/products/c', status: 200 }),
+      ]);
+      const window = [T0, T0 + MINUTE] as const;
+      expect(await log.hotspots('resource', ...window, 10)).toEqual([
+        {
+          key: '/products/a',
+          conflicts: 3,
+          calls: 4,
+          byCode: { 'stale-write': 2, '409': 1 },
+          lastAt: T0 + 3,
+        },
+        { key: '/products/b', conflicts: 1, calls: 2, byCode: { 'precondition-required': 1 }, lastAt: T0 },
+      ]);
+      expect((await log.hotspots('route', ...window, 10)).map((h) => [h.key, h.conflicts, h.calls])).toEqual([
+        ['shop', 3, 5],
+        ['orders', 1, 2],
+      ]);
+      expect((await log.hotspots('consumer', ...window, 1)).map((h) => h.key)).toEqual(['bob']);
+      expect(await log.hotspots('resource', T0 + MINUTE, T0 + 2 * MINUTE, 10)).toEqual([]);
+    });
+
+    it('links retries (early, blind) and conflicts to the write that made them stale', async () => {
+      const log = await open();
+      const body = { data: Buffer.from('{"n":1}'), truncated: false, contentType: 'application/json' };
+      const put = (over: Partial<CallRecord>) =>
+        callRecord({ method: 'PUT', requestBody: body, bodyHash: 'h1', conditional: true, ...over });
+      const win = put({ consumer: 'alice', status: 200, time: T0 });
+      const lost = put({ consumer: 'bob', status: 412, code: 'stale-write', time: T0 + 1_000 });
+      const blind = put({ consumer: 'bob', status: 412, code: 'stale-write', time: T0 + 2_000 });
+      const limited = callRecord({ consumer: 'carol', status: 429, retryAfter: 5, time: T0, durationMs: 1 });
+      const early = callRecord({ consumer: 'carol', status: 429, retryAfter: 5, time: T0 + 1_000 });
+      const patient = callRecord({ consumer: 'carol', status: 200, time: T0 + 20_000 });
+      const poll = callRecord({ consumer: 'carol', status: 200, time: T0 + 21_000 });
+      await write(log, [win, lost, blind, limited, early, patient, poll]);
+      const shown = async (r: CallRecord) => (await log.get(r.id))!;
+      expect(await shown(lost)).toMatchObject({
+        retryOf: null,
+        early: false,
+        staleBy: { id: win.id, consumer: 'alice', time: new Date(T0).toISOString() },
+      });
+      expect(await shown(blind)).toMatchObject({ retryOf: lost.id, staleBy: { id: win.id } });
+      expect(await shown(early)).toMatchObject({ retryOf: limited.id, early: true });
+      expect(await shown(patient)).toMatchObject({ retryOf: early.id, early: false });
+      expect(await shown(poll)).toMatchObject({ retryOf: null });
+      expect(await shown(win)).not.toHaveProperty('staleBy');
+      expect(await log.retries(T0, T0 + MINUTE)).toEqual(
+        expect.arrayContaining([
+          { consumer: 'bob', retries: 1, early: 0, blind: 1 },
+          { consumer: 'carol', retries: 2, early: 1, blind: 0 },
+        ]),
+      );
+
+      // A writer that did not see the winning write (another process, or past its horizon) still
+      // shows the link: it is looked up when the call is shown.
+      const other = await current!.open(logConfig());
+      opened.push(other);
+      const late = put({ consumer: 'dave', status: 409, time: T0 + 3_000 });
+      await write(other, [late]);
+      expect(await shown(late)).toMatchObject({ staleBy: { id: win.id, consumer: 'alice' } });
+    });
+
+    it('reports unconditional writes and those near another consumer’s write of the resource', async () => {
+      const log = await open();
+      const w = (consumer: string, resource: string, time: number, conditional: boolean, status = 200) =>
+        callRecord({ method: 'PUT', consumer, resource, time, conditional, status });
+      await write(log, [
+        w('alice', '/products/a', T0, false),
+        w('bob', '/products/a', T0 + 30_000, true),
+        w('alice', '/products/b', T0, false),
+        w('bob', '/products/b', T0 + 90_000, true),
+        w('alice', '/products/c', T0, false),
+        w('bob', '/products/c', T0 + 10_000, false, 412),
+        w('bob', '/products/d', T0, true),
+        callRecord({ method: 'GET', consumer: 'carol', time: T0 }),
+      ]);
+      expect((await unconditional(log, { since: T0, until: T0 + 5 * MINUTE })).items).toEqual([
+        { consumer: 'alice', writes: 3, unconditional: 3, overlapping: 1 },
+        { consumer: 'bob', writes: 4, unconditional: 1, overlapping: 1 },
+      ]);
+    });
+  });
+}

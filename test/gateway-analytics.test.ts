@@ -1,0 +1,208 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createServer, resolveConfig } from '@truce/server';
+import { resolveGatewayConfig } from '../packages/gateway/src/config/load.js';
+import { runGateway, type RunningGateway } from '../packages/gateway/src/run.js';
+import { requireBuild, tempDir } from './helpers.js';
+
+/*
+ * Issue 12 through real sockets: a real Truce server behind a real gateway, two consumers writing one
+ * resource, one of them with a stale If-Match; and two clients hitting a rate limit, one retrying
+ * before Retry-After and one waiting it out.
+ */
+
+const ADMIN_KEY = 'analytics-admin-key-0123456789';
+let dir: ReturnType<typeof tempDir>;
+let truce: FastifyInstance;
+let gw: RunningGateway;
+let proxy: string;
+let admin: string;
+const keys: Record<string, string> = {};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read loosely
+async function adminCall(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${admin}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  expect(res.status, text).toBeLessThan(300);
+  return text.startsWith('{') ? JSON.parse(text) : text;
+}
+
+function send(
+  consumer: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+) {
+  return fetch(`${proxy}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${keys[consumer]}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body }),
+  });
+}
+
+/** The admin answer once `ready` holds, polled for up to 5 s (the log writes in batches). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read loosely
+async function eventually(path: string, ready: (body: any) => boolean): Promise<any> {
+  for (let i = 0; ; i++) {
+    const body = await adminCall('GET', path);
+    if (ready(body) || i >= 50) return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  requireBuild();
+  dir = tempDir('truce-gw-analytics-');
+  truce = await createServer(
+    resolveConfig({
+      storage: 'sqlite::memory:',
+      collections: { products: { schema: { type: 'object', properties: { stock: { type: 'integer' } } } } },
+    }),
+  );
+  const truceUrl = await truce.listen({ host: '127.0.0.1', port: 0 });
+  gw = await runGateway(
+    resolveGatewayConfig(
+      {
+        gateway: {
+          listen: '127.0.0.1:0',
+          admin: { listen: '127.0.0.1:0', key: ADMIN_KEY },
+          storage: `sqlite:${join(dir.path, 'gateway.db')}`,
+          upstreams: { shop: { targets: [truceUrl] } },
+          routes: [
+            { name: 'shop', match: { prefix: '/shop' }, stripPrefix: true, upstream: 'shop', auth: 'key' },
+            {
+              name: 'limited',
+              match: { prefix: '/limited' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              rateLimit: { limit: 1, window: '1s', by: 'consumer' },
+            },
+          ],
+        },
+      },
+      { env: {} },
+    ),
+  );
+  proxy = `http://127.0.0.1:${gw.proxyAddress.port}`;
+  admin = `http://127.0.0.1:${gw.adminAddress!.port}`;
+  for (const name of ['alice', 'bob', 'carol', 'dave']) {
+    await adminCall('POST', '/consumers', { name });
+    keys[name] = (await adminCall('POST', `/consumers/${name}/keys`)).key;
+  }
+}, 30_000);
+
+afterAll(async () => {
+  await gw?.stop(500);
+  await truce?.close();
+  dir?.remove();
+});
+
+describe('gateway analytics', () => {
+  it('shows a lost update: the 412 with its stale-by write, the hotspot, both writers in order', async () => {
+    const since = new Date().toISOString();
+    const created = await send('alice', 'PUT', '/shop/products/anvil', {}, '{"stock":5}');
+    expect(created.status).toBeLessThan(300);
+    const read = await send('bob', 'GET', '/shop/products/anvil');
+    const stale = read.headers.get('etag')!;
+    await read.text();
+    const winner = await send('alice', 'PUT', '/shop/products/anvil', { 'if-match': stale }, '{"stock":4}');
+    expect(winner.status).toBe(200);
+    const loser = await send('bob', 'PUT', '/shop/products/anvil', { 'if-match': stale }, '{"stock":3}');
+    expect(loser.status).toBe(412);
+    // Calls elsewhere, none of them conflicts.
+    for (let i = 0; i < 3; i++)
+      await (await send('carol', 'PUT', `/shop/products/nail-${i}`, {}, '{"stock":1}')).text();
+
+    const sequence = await eventually(
+      '/calls?resource=/products/anvil&order=asc',
+      (b) => b.items.length >= 4,
+    );
+    expect(
+      sequence.items.map((c: Record<string, unknown>) => [c['consumer'], c['method'], c['status']]),
+    ).toEqual([
+      ['alice', 'PUT', created.status],
+      ['bob', 'GET', 200],
+      ['alice', 'PUT', 200],
+      ['bob', 'PUT', 412],
+    ]);
+    const conflict = await adminCall('GET', `/calls/${sequence.items[3].id}`);
+    expect(conflict).toMatchObject({
+      code: 'stale-write',
+      staleBy: { id: sequence.items[2].id, consumer: 'alice', time: sequence.items[2].time },
+    });
+
+    const hot = await eventually(`/analytics/hotspots?by=resource&since=${since}`, (b) => b.items.length > 0);
+    expect(hot.items[0]).toMatchObject({
+      key: '/products/anvil',
+      conflicts: 1,
+      calls: 4,
+      byCode: { 'stale-write': 1 },
+    });
+    const byConsumer = await adminCall('GET', `/analytics/hotspots?by=consumer&since=${since}`);
+    expect(byConsumer.items.map((h: { key: string }) => h.key)).toEqual(['bob']);
+
+    const summary = await adminCall('GET', `/analytics/summary?route=shop&since=${since}`);
+    const all = await adminCall('GET', `/calls?route=shop&since=${since}&limit=1000`);
+    expect(summary).toMatchObject({
+      calls: all.items.length,
+      conflicts: 1,
+      errors: 0,
+      byStatus: { '412': 1 },
+    });
+    const risk = await adminCall('GET', `/analytics/unconditional?since=${since}`);
+    expect(risk.items).toEqual(
+      expect.arrayContaining([{ consumer: 'alice', writes: 2, unconditional: 1, overlapping: 0 }]),
+    );
+    const openapi = await adminCall('GET', '/openapi.json');
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining(['/analytics/summary', '/analytics/retries']),
+    );
+    const metrics = await adminCall('GET', '/metrics');
+    expect(metrics).toContain(
+      'truce_gateway_conflicts_total{route="shop",status="412",code="stale-write"} 1',
+    );
+  });
+
+  it('reports a client that retries a 429 before Retry-After as early, and one that waits as not', async () => {
+    const since = new Date().toISOString();
+    const get = (who: string) => send(who, 'GET', '/limited/products/anvil');
+    expect((await get('carol')).status).toBe(200);
+    const limited = await get('carol');
+    expect(limited.status).toBe(429);
+    expect((await get('carol')).status).toBe(429);
+
+    expect((await get('dave')).status).toBe(200);
+    const refused = await get('dave');
+    expect(refused.status).toBe(429);
+    await new Promise((r) => setTimeout(r, Number(refused.headers.get('retry-after')) * 1000 + 100));
+    expect((await get('dave')).status).toBe(200);
+
+    const retries = await eventually(`/analytics/retries?since=${since}`, (b) => b.items.length >= 2);
+    expect(retries.items).toEqual(
+      expect.arrayContaining([
+        { consumer: 'carol', retries: 1, early: 1, blind: 0 },
+        { consumer: 'dave', retries: 1, early: 0, blind: 0 },
+      ]),
+    );
+    const carol = await adminCall('GET', `/calls?consumer=carol&route=limited&order=asc`);
+    expect(carol.items.map((c: Record<string, unknown>) => [c['status'], c['retryOf'], c['early']])).toEqual([
+      [200, null, false],
+      [429, null, false],
+      [429, carol.items[1].id, true],
+    ]);
+  }, 15_000);
+});
