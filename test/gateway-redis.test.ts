@@ -155,6 +155,9 @@ describeWithRedis('two gateway processes on one Redis', (url) => {
           new RegExp(`truce_gateway_rate_limit_fallback_total\\{route="${name}"\\} [1-9]`),
         );
         expect(text).toContain('truce_gateway_rate_limit_store_up 0');
+        // The line goes to stderr when the failure is seen; the pipe may deliver it a moment later.
+        for (let i = 0; i < 100 && !gw.output().includes('rate limits are kept per process'); i++)
+          await new Promise((resolve) => setTimeout(resolve, 50));
         expect(gw.output()).toContain('rate limits are kept per process');
       }
 
