@@ -95,7 +95,7 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
   const rollups = await log.rollups(w.route, since, w.until);
   // The roll-ups say how many raw calls the window holds before any is read.
   const rolled = rollups.reduce((n, r) => n + r.calls, 0);
-  const points = rolled <= RAW_POINTS ? await rawPoints(log, w) : undefined;
+  const points = rolled <= RAW_POINTS ? await rawPoints(log.analytics, w) : undefined;
   if (points) {
     for (const p of points) {
       const b = at(p.time);
@@ -173,7 +173,7 @@ export interface UnconditionalItem {
  * of them on a resource another consumer wrote successfully within 60 s before or after.
  */
 export async function unconditional(log: CallLog, w: Window): Promise<{ items: UnconditionalItem[] }> {
-  const all = await log.writes(w.since - OVERLAP_MS, w.until + OVERLAP_MS);
+  const all = await log.analytics.writes(w.since - OVERLAP_MS, w.until + OVERLAP_MS);
   const done = new Map<string, WriteRow[]>();
   for (const x of all) {
     if (x.resource === null || x.status < 200 || x.status >= 300) continue;

@@ -35,7 +35,12 @@ export function registerAnalyticsRoutes(
     if (!(HOTSPOT_BY as readonly string[]).includes(by))
       throw badParameter('by', 'must be resource, route or consumer');
     const w = window(q, now);
-    const rows = await log.hotspots(by as (typeof HOTSPOT_BY)[number], w.since, w.until, limit(q['limit']));
+    const rows = await log.analytics.hotspots(
+      by as (typeof HOTSPOT_BY)[number],
+      w.since,
+      w.until,
+      limit(q['limit']),
+    );
     return { items: rows.map((r) => ({ ...r, lastAt: new Date(r.lastAt).toISOString() })) };
   });
 
@@ -43,7 +48,7 @@ export function registerAnalyticsRoutes(
 
   app.get('/analytics/retries', async (request) => {
     const w = window(request.query, now);
-    return { items: await log.retries(w.since, w.until) };
+    return { items: await log.analytics.retries(w.since, w.until) };
   });
 }
 

@@ -93,7 +93,7 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
         r({ resource: '/products/c', status: 200 }),
       ]);
       const window = [T0, T0 + MINUTE] as const;
-      expect(await log.hotspots('resource', ...window, 10)).toEqual([
+      expect(await log.analytics.hotspots('resource', ...window, 10)).toEqual([
         {
           key: '/products/a',
           conflicts: 3,
@@ -103,12 +103,14 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
         },
         { key: '/products/b', conflicts: 1, calls: 2, byCode: { 'precondition-required': 1 }, lastAt: T0 },
       ]);
-      expect((await log.hotspots('route', ...window, 10)).map((h) => [h.key, h.conflicts, h.calls])).toEqual([
+      expect(
+        (await log.analytics.hotspots('route', ...window, 10)).map((h) => [h.key, h.conflicts, h.calls]),
+      ).toEqual([
         ['shop', 3, 5],
         ['orders', 1, 2],
       ]);
-      expect((await log.hotspots('consumer', ...window, 1)).map((h) => h.key)).toEqual(['bob']);
-      expect(await log.hotspots('resource', T0 + MINUTE, T0 + 2 * MINUTE, 10)).toEqual([]);
+      expect((await log.analytics.hotspots('consumer', ...window, 1)).map((h) => h.key)).toEqual(['bob']);
+      expect(await log.analytics.hotspots('resource', T0 + MINUTE, T0 + 2 * MINUTE, 10)).toEqual([]);
     });
 
     it('links retries (early, blind) and conflicts to the write that made them stale', async () => {
@@ -135,7 +137,7 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(await shown(patient)).toMatchObject({ retryOf: early.id, early: false });
       expect(await shown(poll)).toMatchObject({ retryOf: null });
       expect(await shown(win)).not.toHaveProperty('staleBy');
-      expect(await log.retries(T0, T0 + MINUTE)).toEqual(
+      expect(await log.analytics.retries(T0, T0 + MINUTE)).toEqual(
         expect.arrayContaining([
           { consumer: 'bob', retries: 1, early: 0, blind: 1 },
           { consumer: 'carol', retries: 2, early: 1, blind: 0 },

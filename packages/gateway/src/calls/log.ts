@@ -42,8 +42,10 @@ export interface Rollup {
  * down, records are dropped and counted in `stats.dropped`. Retention runs on a timer, by age and by
  * `maxCalls`; roll-ups per route and minute add up across every process writing to one store.
  */
-export interface CallLog extends CallSink, CallAnalytics {
+export interface CallLog extends CallSink {
   readonly stats: CallLogStats;
+  /** The reads of raw calls the analytics API makes. */
+  readonly analytics: CallAnalytics;
   push(record: CallRecord): void;
   /** Writes what is queued now (what was queued before the call, at least). */
   flush(): Promise<void>;

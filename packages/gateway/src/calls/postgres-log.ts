@@ -6,18 +6,7 @@ import type { Page } from '../store/types.js';
 import { type Histogram, merge } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
 import { CallLinker } from './links.js';
-import type {
-  CallAnalytics,
-  CallLog,
-  CallLogStats,
-  CallPoint,
-  CallQuery,
-  HotspotRow,
-  RetryRow,
-  Rollup,
-  StoredCall,
-  WriteRow,
-} from './log.js';
+import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -63,7 +52,7 @@ export class PostgresCallLog implements CallLog {
   private readonly timer: NodeJS.Timeout;
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly linker = new CallLinker();
-  private readonly analytics: CallAnalytics;
+  readonly analytics: CallAnalytics;
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -298,31 +287,6 @@ export class PostgresCallLog implements CallLog {
       found = (await this.pool.query<StaleBy>(sql, [row.resource, row.seq])).rows[0];
     }
     return fullCallJson(row, found);
-  }
-
-  oldest(): Promise<number | null> {
-    return this.analytics.oldest();
-  }
-
-  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]> {
-    return this.analytics.points(route, since, until, limit);
-  }
-
-  hotspots(
-    by: 'resource' | 'route' | 'consumer',
-    since: number,
-    until: number,
-    limit: number,
-  ): Promise<HotspotRow[]> {
-    return this.analytics.hotspots(by, since, until, limit);
-  }
-
-  writes(since: number, until: number): Promise<WriteRow[]> {
-    return this.analytics.writes(since, until);
-  }
-
-  retries(since: number, until: number): Promise<RetryRow[]> {
-    return this.analytics.retries(since, until);
   }
 
   async count(): Promise<number> {

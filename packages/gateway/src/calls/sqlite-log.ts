@@ -7,18 +7,7 @@ import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
 import { CallLinker } from './links.js';
-import type {
-  CallAnalytics,
-  CallLog,
-  CallLogStats,
-  CallPoint,
-  CallQuery,
-  HotspotRow,
-  RetryRow,
-  Rollup,
-  StoredCall,
-  WriteRow,
-} from './log.js';
+import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -101,7 +90,7 @@ export class SqliteCallLog implements CallLog {
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   private readonly linker = new CallLinker();
-  private readonly analytics: CallAnalytics;
+  readonly analytics: CallAnalytics;
 
   constructor(
     path: string,
@@ -271,31 +260,6 @@ export class SqliteCallLog implements CallLog {
         ? (this.db.prepare(STALE_BY_SQL).get(row.resource, row.seq) as StaleBy | undefined)
         : undefined;
     return fullCallJson(row, found);
-  }
-
-  oldest(): Promise<number | null> {
-    return this.analytics.oldest();
-  }
-
-  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]> {
-    return this.analytics.points(route, since, until, limit);
-  }
-
-  hotspots(
-    by: 'resource' | 'route' | 'consumer',
-    since: number,
-    until: number,
-    limit: number,
-  ): Promise<HotspotRow[]> {
-    return this.analytics.hotspots(by, since, until, limit);
-  }
-
-  writes(since: number, until: number): Promise<WriteRow[]> {
-    return this.analytics.writes(since, until);
-  }
-
-  retries(since: number, until: number): Promise<RetryRow[]> {
-    return this.analytics.retries(since, until);
   }
 
   /** Raw-call count, for tests and metrics. */
