@@ -1,10 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { createAdminApp } from './admin/app.js';
-import { registerCallRoutes } from './admin/calls.js';
+import { startAdmin } from './admin/start.js';
 import { AlertEngine, withAlerts, type AlertOptions } from './alerts/engine.js';
 import { registerAlertMetrics } from './alerts/metrics.js';
-import { registerAlertRoutes } from './alerts/routes.js';
-import { registerAnalyticsRoutes } from './analytics/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallLog } from './calls/log.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -55,26 +52,9 @@ export async function runGateway(config: GatewayConfig, options: RunOptions = {}
   let admin: FastifyInstance | undefined;
   try {
     const proxyAddress = await gateway.listen();
-    let adminAddress: ListenAddress | undefined;
-    if (config.admin) {
-      admin = createAdminApp({
-        config,
-        store,
-        extend: (app) => {
-          registerCallRoutes(app, calls);
-          registerAlertRoutes(app, alerts);
-          registerAnalyticsRoutes(app, calls);
-          app.get('/metrics', async (_request, reply) => {
-            const { contentType, body } = await gateway.metrics.text();
-            return reply.header('content-type', contentType).send(body);
-          });
-        },
-      });
-      await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
-      const bound = admin.server.address();
-      adminAddress =
-        typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : config.admin.listen;
-    }
+    const started = await startAdmin(config, store, { calls, alerts, metrics: () => gateway.metrics.text() });
+    admin = started?.app;
+    const adminAddress = started?.address;
     return {
       gateway,
       admin,

@@ -1,11 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { createAdminApp } from './admin/app.js';
-import { registerCallRoutes } from './admin/calls.js';
+import { startAdmin } from './admin/start.js';
 import { AlertEngine } from './alerts/engine.js';
 import { registerAlertMetrics } from './alerts/metrics.js';
-import { registerAlertRoutes } from './alerts/routes.js';
-import { registerAnalyticsRoutes } from './analytics/routes.js';
 import { StoreAccessControl } from './auth/keys.js';
 import type { CallRecord, CallSink } from './calls/record.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
@@ -115,46 +112,32 @@ export async function runPrimary(
       }, 2_000).unref();
     });
 
-  let adminAddress: ListenAddress | undefined;
-  const admin = config.admin
-    ? createAdminApp({
-        config,
-        store,
-        extend: (app) => {
-          registerCallRoutes(app, calls);
-          registerAlertRoutes(app, alerts);
-          registerAnalyticsRoutes(app, calls);
-          app.get('/metrics', async (_request, reply) => {
-            const parts = (await clusterMetrics()) as Parameters<typeof AggregatorRegistry.aggregate>[0];
-            const registry = AggregatorRegistry.aggregate(parts);
-            const text = await registry.metrics();
-            const log = calls.stats;
-            const own = [
-              `# HELP truce_gateway_call_log_written Call records written to the log since start.`,
-              `# TYPE truce_gateway_call_log_written gauge`,
-              `truce_gateway_call_log_written ${log.written}`,
-              `# HELP truce_gateway_call_log_dropped Call records dropped because the log fell behind, since start.`,
-              `# TYPE truce_gateway_call_log_dropped gauge`,
-              `truce_gateway_call_log_dropped ${log.dropped}`,
-              `# HELP truce_gateway_call_log_deleted Call records deleted by retention, since start.`,
-              `# TYPE truce_gateway_call_log_deleted gauge`,
-              `truce_gateway_call_log_deleted ${log.deleted}`,
-              `# HELP truce_gateway_workers Proxy worker processes running.`,
-              `# TYPE truce_gateway_workers gauge`,
-              `truce_gateway_workers ${workers.filter((w) => w.isConnected()).length}`,
-            ].join('\n');
-            const alertText = await alertMetrics.metrics();
-            return reply.header('content-type', registry.contentType).send(`${text}\n${own}\n${alertText}`);
-          });
-        },
-      })
-    : undefined;
-  if (admin && config.admin) {
-    await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
-    const bound = admin.server.address();
-    adminAddress =
-      typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : config.admin.listen;
-  }
+  /** The workers' metrics summed, the call log's counters, and the alert states. */
+  const metrics = async () => {
+    const parts = (await clusterMetrics()) as Parameters<typeof AggregatorRegistry.aggregate>[0];
+    const registry = AggregatorRegistry.aggregate(parts);
+    const text = await registry.metrics();
+    const log = calls.stats;
+    const own = [
+      `# HELP truce_gateway_call_log_written Call records written to the log since start.`,
+      `# TYPE truce_gateway_call_log_written gauge`,
+      `truce_gateway_call_log_written ${log.written}`,
+      `# HELP truce_gateway_call_log_dropped Call records dropped because the log fell behind, since start.`,
+      `# TYPE truce_gateway_call_log_dropped gauge`,
+      `truce_gateway_call_log_dropped ${log.dropped}`,
+      `# HELP truce_gateway_call_log_deleted Call records deleted by retention, since start.`,
+      `# TYPE truce_gateway_call_log_deleted gauge`,
+      `truce_gateway_call_log_deleted ${log.deleted}`,
+      `# HELP truce_gateway_workers Proxy worker processes running.`,
+      `# TYPE truce_gateway_workers gauge`,
+      `truce_gateway_workers ${workers.filter((w) => w.isConnected()).length}`,
+    ].join('\n');
+    const alertText = await alertMetrics.metrics();
+    return { contentType: registry.contentType, body: `${text}\n${own}\n${alertText}` };
+  };
+  const started = await startAdmin(config, store, { calls, alerts, metrics });
+  const admin = started?.app;
+  const adminAddress = started?.address;
 
   return {
     proxyAddress,
