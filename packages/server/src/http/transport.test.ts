@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing/harness.js';
 import { rawExchange, sleep, type RawResponse } from '../testing/raw-http.js';
@@ -62,6 +64,35 @@ describe('timeouts', () => {
     expect(ex.end).toBe('closed');
     expect(ex.elapsed).toBeLessThan(4000);
     expect(problemOf(ex.responses[0])).toMatchObject({ code: 'request-timeout', status: 408 });
+  });
+
+  it('many bodies on one kept-alive connection leave no listeners behind on its socket', async () => {
+    // Long enough that neither the keep-alive nor the body watch ends during the run.
+    const own = await startTestServer(`
+timeouts: { request: 20s, bodyIdle: 10s, keepAlive: 5s, drain: 1s }
+collections:
+  docs: {}
+`);
+    const sockets: Socket[] = [];
+    own.app.server.on('connection', (socket: Socket) => sockets.push(socket));
+    const client = new Client(own.url, { pipelining: 1 });
+    try {
+      for (let i = 0; i < 40; i++) {
+        const res = await client.request({
+          method: 'POST',
+          path: '/docs',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ i }),
+        });
+        await res.body.text();
+        expect(res.statusCode).toBe(201);
+      }
+      expect(sockets).toHaveLength(1);
+      expect(sockets[0]!.listenerCount('close')).toBeLessThan(5);
+    } finally {
+      await client.close();
+      await own.close();
+    }
   });
 
   it('an idle keep-alive connection is closed after keepAlive', async () => {

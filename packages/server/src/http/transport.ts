@@ -116,10 +116,16 @@ function watchBodyIdle(req: IncomingMessage, options: TransportOptions): void {
   const socket = req.socket;
   let seen = socket.bytesRead;
   let quietSince = Date.now();
+  // On the request, not its socket: one listener per request would pile up on a kept-alive
+  // socket. A request closes when its exchange ends or its socket does.
+  const stop = () => {
+    clearInterval(timer);
+    req.off('close', stop);
+  };
   const timer = setInterval(
     () => {
       if (req.complete || socket.destroyed) {
-        clearInterval(timer);
+        stop();
         return;
       }
       if (socket.bytesRead !== seen) {
@@ -128,7 +134,7 @@ function watchBodyIdle(req: IncomingMessage, options: TransportOptions): void {
         return;
       }
       if (Date.now() - quietSince < idleMs) return;
-      clearInterval(timer);
+      stop();
       const seconds = idleMs / 1000;
       const problem = new ProblemError(
         'request-timeout',
@@ -140,7 +146,7 @@ function watchBodyIdle(req: IncomingMessage, options: TransportOptions): void {
     Math.min(1000, Math.max(10, idleMs / 5)),
   );
   timer.unref();
-  socket.once('close', () => clearInterval(timer));
+  req.once('close', stop);
 }
 
 /**
