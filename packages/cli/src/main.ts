@@ -9,6 +9,7 @@ import {
   type TruceConfig,
 } from '@truce/server';
 import { hasGatewayBlock, readConfigData } from '@truce/gateway';
+import { devCommand, exampleConfigPath } from './dev.js';
 import { formatGatewayConfigError, gatewayCommand, GatewayConfigError, loadGateway } from './gateway.js';
 
 /** Exit codes of the `truce` command (SPEC 6). */
@@ -30,6 +31,7 @@ const USAGE = `Usage: truce <command> [options]
 Commands:
   serve    run the resource server
   gateway  run the gateway (proxy and admin API)
+  dev      run the shop example: resource server, gateway and admin API, with a demo key
   check    validate a configuration file (its server part, its gateway part, or both)
 
 Run 'truce <command> --help' for the options of a command.`;
@@ -57,6 +59,26 @@ Options:
   -h, --help            show this help
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`,
+  dev: `Usage: truce dev [--traffic] [--data DIR] [--config F] [--server H:P] [--proxy H:P] [--admin H:P]
+
+Runs the whole system on your machine: the resource server on the shop example, the gateway in
+front of it (key auth and approval on /shop, an open /catalogue, rate limits, the lost-update
+guard on warn, a conflict-rate alert) and its admin API (call log, analytics, alerts), all stored
+under one data folder. Creates a demo consumer with an approved key and prints every URL and key. Ctrl-C
+stops everything cleanly; a second run on the same data folder keeps the data and the keys.
+
+Options:
+  -t, --traffic         add a small load of shop clients (careful, careless and slow writers
+                        racing on the same products) so the analytics have something to show
+  -d, --data DIR        the data folder (default: .truce-dev)
+  -c, --config F        collections and gateway: block to run (default: the shop example)
+      --server H:P      the resource server's address (default: 127.0.0.1:4000)
+      --proxy H:P       the gateway's proxy address (default: 127.0.0.1:8080)
+      --admin H:P       the admin API and dashboard's address (default: 127.0.0.1:8081)
+  -h, --help            show this help
+Port 0 picks a free port.
+
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`,
   check: `Usage: truce check [--config F]
 
 Validates a configuration file and prints every problem with its path.
@@ -82,7 +104,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     io.out('truce 0.1.0');
     return EXIT.ok;
   }
-  if (command !== 'serve' && command !== 'check' && command !== 'gateway') {
+  if (command !== 'serve' && command !== 'check' && command !== 'gateway' && command !== 'dev') {
     io.err(`truce: unknown command "${command}"\n\n${USAGE}`);
     return EXIT.usage;
   }
@@ -91,11 +113,23 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     listen?: string | undefined;
     storage?: string | undefined;
     help?: boolean | undefined;
+    traffic?: boolean | undefined;
+    data?: string | undefined;
+    server?: string | undefined;
+    proxy?: string | undefined;
+    admin?: string | undefined;
   };
   try {
     const serveOnly = {
       listen: { type: 'string', short: 'l' },
       storage: { type: 'string', short: 's' },
+    } as const;
+    const devOnly = {
+      traffic: { type: 'boolean', short: 't' },
+      data: { type: 'string', short: 'd' },
+      server: { type: 'string' },
+      proxy: { type: 'string' },
+      admin: { type: 'string' },
     } as const;
     ({ values } = parseArgs({
       args: [...rest],
@@ -103,6 +137,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
         ...(command === 'serve' ? serveOnly : {}),
+        ...(command === 'dev' ? devOnly : {}),
       },
       allowPositionals: false,
       strict: true,
@@ -114,6 +149,19 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
   if (values.help) {
     io.out(HELP[command]!);
     return EXIT.ok;
+  }
+  if (command === 'dev') {
+    return devCommand(
+      {
+        config: values.config ?? exampleConfigPath(),
+        data: values.data ?? '.truce-dev',
+        server: values.server ?? '127.0.0.1:4000',
+        proxy: values.proxy ?? '127.0.0.1:8080',
+        admin: values.admin ?? '127.0.0.1:8081',
+        traffic: values.traffic ?? false,
+      },
+      io,
+    );
   }
   const file = values.config ?? 'truce.yaml';
   if (command === 'gateway') {
