@@ -50,7 +50,7 @@ function startDev(data: string, extra: string[] = []): Promise<Dev> {
         child,
         server: field(/resource server\s+(http\S+)/)!,
         proxy: field(/gateway\s+(http\S+)/)!,
-        admin: field(/admin API\s+(http\S+)/)!,
+        admin: field(/dashboard\s+(http\S+?)\/\s/)!,
         adminKey: field(/admin key\s+(\S+)/)!,
         demoKey,
         output: () => out,

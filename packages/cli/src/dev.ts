@@ -50,7 +50,7 @@ interface Secrets {
 
 /**
  * `truce dev`: the resource server on the shop example, the gateway in front of it and its admin
- * API (call log, analytics, alerts), all with embedded storage in one data folder; a demo
+ * API with the dashboard (call log, analytics, alerts), all with embedded storage in one data folder; a demo
  * consumer with an approved key; optionally a small load of shop clients. Runs until SIGINT or
  * SIGTERM, then stops the traffic, drains the gateway and the server, and resolves the exit code.
  */
@@ -132,7 +132,7 @@ export async function devCommand(options: DevOptions, io: Io): Promise<number> {
     io.out(
       `    ${route.name}: ${proxyUrl}${route.prefix}  (${route.auth === 'key' ? `key, subscription ${route.subscription}` : 'open'})`,
     );
-  io.out(`  admin API        ${adminUrl}   (OpenAPI at /openapi.json, metrics at /metrics)`);
+  io.out(`  dashboard        ${adminUrl}/   (admin API: OpenAPI at /openapi.json, metrics at /metrics)`);
   io.out(`  admin key        ${secrets.adminKey}`);
   io.out(
     `  demo key         ${demo(secrets)}   (consumer "${DEMO_CONSUMER}", approved on ${keyed.join(', ') || 'no route'})`,

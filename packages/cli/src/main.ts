@@ -31,7 +31,7 @@ const USAGE = `Usage: truce <command> [options]
 Commands:
   serve    run the resource server
   gateway  run the gateway (proxy and admin API)
-  dev      run the shop example: resource server, gateway and admin API, with a demo key
+  dev      run the shop example: resource server, gateway and dashboard, with a demo key
   check    validate a configuration file (its server part, its gateway part, or both)
 
 Run 'truce <command> --help' for the options of a command.`;
@@ -63,8 +63,8 @@ Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration.`
 
 Runs the whole system on your machine: the resource server on the shop example, the gateway in
 front of it (key auth and approval on /shop, an open /catalogue, rate limits, the lost-update
-guard on warn, a conflict-rate alert) and its admin API (call log, analytics, alerts), all stored
-under one data folder. Creates a demo consumer with an approved key and prints every URL and key. Ctrl-C
+guard on warn, a conflict-rate alert) and its admin port with the dashboard, all stored under one
+data folder. Creates a demo consumer with an approved key and prints every URL and key. Ctrl-C
 stops everything cleanly; a second run on the same data folder keeps the data and the keys.
 
 Options:
@@ -74,7 +74,7 @@ Options:
   -c, --config F        collections and gateway: block to run (default: the shop example)
       --server H:P      the resource server's address (default: 127.0.0.1:4000)
       --proxy H:P       the gateway's proxy address (default: 127.0.0.1:8080)
-      --admin H:P       the admin API and dashboard's address (default: 127.0.0.1:8081)
+      --admin H:P       the dashboard and admin API's address (default: 127.0.0.1:8081)
   -h, --help            show this help
 Port 0 picks a free port.
 

@@ -98,6 +98,9 @@ describe('admin API', () => {
         '/calls/{id}',
         '/audit',
         '/metrics',
+        '/routes',
+        '/calls/stream',
+        '/',
       ]),
     );
   });

@@ -66,6 +66,31 @@ export function createAdminApp(parts: AdminParts): FastifyInstance {
 
   app.get('/openapi.json', async () => adminOpenApi);
 
+  // The configured routes, for the dashboard and for operators: what each one asks of a caller.
+  app.get('/routes', async () => ({
+    items: config.routes.map((r) => ({
+      name: r.name,
+      prefix: r.prefix || '/',
+      host: r.host ?? null,
+      methods: r.methods ?? null,
+      upstream: r.upstream,
+      auth: r.auth,
+      subscription: r.subscription,
+      rateLimit: r.rateLimit
+        ? { limit: r.rateLimit.limit, windowSeconds: r.rateLimit.windowMs / 1000, by: r.rateLimit.by }
+        : null,
+      requirePreconditions: r.requirePreconditions,
+      lifecycle: r.lifecycle
+        ? {
+            deprecated: r.lifecycle.deprecated === undefined ? null : iso(r.lifecycle.deprecated),
+            sunset: r.lifecycle.sunset === undefined ? null : iso(r.lifecycle.sunset),
+            link: r.lifecycle.link ?? null,
+          }
+        : null,
+    })),
+    next: null,
+  }));
+
   app.post('/consumers', async (request, reply) => {
     const name = stringMember(
       request.body,

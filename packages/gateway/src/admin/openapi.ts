@@ -187,11 +187,53 @@ const paths = {
       responses: { '200': list(ref('Call')), ...errors },
     },
   },
+  '/calls/stream': {
+    get: {
+      summary:
+        'A live tail of the call log as Server-Sent Events (event: call), opening with the latest 50 matching calls',
+      parameters: [
+        query('route', 'Route name.'),
+        query('status', 'An exact status (409) or a class (4xx).'),
+        query('code', 'The problem code of the answer.'),
+        query('consumer', 'Consumer name.'),
+      ],
+      responses: {
+        '200': {
+          description:
+            'The stream: `event: call`, `id:` the call id, `data:` the call as GET /calls lists it',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        '503': problemAnswer('Too many streams open (busy); retry later or poll GET /calls.'),
+        ...errors,
+      },
+    },
+  },
   '/calls/{id}': {
     get: {
       summary: 'One call in full: headers and bodies, after redaction',
       parameters: [path('id', 'The call id.')],
       responses: { '200': json(ref('Call')), '404': problemAnswer('Not in the log.'), ...errors },
+    },
+  },
+  '/routes': {
+    get: {
+      summary: 'The configured routes: prefix, access (auth, subscription), rate limit, guard and lifecycle',
+      responses: {
+        '200': { description: 'The routes', content: { 'application/json': { schema: { type: 'object' } } } },
+        ...errors,
+      },
+    },
+  },
+  '/': {
+    get: {
+      summary: 'The dashboard (no admin key needed: the page asks for it)',
+      security: [],
+      responses: {
+        '200': {
+          description: 'The dashboard page',
+          content: { 'text/html': { schema: { type: 'string' } } },
+        },
+      },
     },
   },
   '/metrics': {

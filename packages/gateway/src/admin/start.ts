@@ -6,7 +6,9 @@ import type { CallLog } from '../calls/log.js';
 import type { GatewayConfig, ListenAddress } from '../config/types.js';
 import type { GatewayStore } from '../store/types.js';
 import { createAdminApp } from './app.js';
+import { registerCallStream } from './call-stream.js';
 import { registerCallRoutes } from './calls.js';
+import { registerDashboard } from './dashboard.js';
 
 /** What the admin port serves besides the store: the call log, alerts, and this process's metrics. */
 export interface AdminSources {
@@ -31,7 +33,9 @@ export async function startAdmin(
     config,
     store,
     extend: (admin) => {
+      registerCallStream(admin, sources.calls);
       registerCallRoutes(admin, sources.calls);
+      registerDashboard(admin);
       registerAlertRoutes(admin, sources.alerts);
       registerAnalyticsRoutes(admin, sources.calls);
       admin.get('/metrics', async (_request, reply) => {
