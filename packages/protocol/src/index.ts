@@ -68,3 +68,4 @@ export type { MergeConflict, MergeResult } from './merge/merge-json.js';
 export { mergeJson } from './merge/merge-json.js';
 export type { TextMergeConflict, TextMergeResult } from './merge/merge-text.js';
 export { mergeText } from './merge/merge-text.js';
+export { originIssue } from './origin.js';

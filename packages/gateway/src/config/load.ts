@@ -4,6 +4,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
 import schema from './gateway-config.schema.json' with { type: 'json' };
+import { originIssue } from '@truce/protocol';
 import { substituteEnv } from './env.js';
 import type {
   AlertConfig,
@@ -136,6 +137,7 @@ interface Input {
   storage?: string;
   rateLimitStore?: string;
   workers?: number | 'auto';
+  cors?: { origins: string[]; maxAge?: number | string };
   log?: {
     bodies?: string | number;
     redact?: { headers?: string[]; pointers?: string[] };
@@ -250,12 +252,25 @@ function resolveValid(input: Input, baseDir: string, issues: GatewayConfigIssue[
       `${workers} workers with rate limits need a shared store (redis://...): a memory limiter per worker would allow ${workers} times the limit`,
     );
   }
+  let cors: GatewayConfig['cors'];
+  if (input.cors) {
+    input.cors.origins.forEach((origin, i) => {
+      const issue = originIssue(origin);
+      if (issue) at(`/cors/origins/${i}`)(issue);
+    });
+    const raw = input.cors.maxAge;
+    const maxAgeMs = raw === undefined ? 600_000 : typeof raw === 'number' ? raw * 1000 : parseDuration(raw);
+    if (maxAgeMs === undefined || maxAgeMs < 0 || maxAgeMs > 86_400_000)
+      at('/cors/maxAge')('is a duration (10m) or seconds, at most 1d');
+    cors = { origins: new Set(input.cors.origins), maxAgeSeconds: Math.floor((maxAgeMs ?? 0) / 1000) };
+  }
   return {
     listen,
     admin,
     storage: input.storage ?? DEFAULTS.storage,
     rateLimitStore,
     workers,
+    cors,
     log: {
       bodies: parseSize(log.bodies) ?? DEFAULTS.bodies,
       redactHeaders: (log.redact?.headers ?? DEFAULTS.redactHeaders).map((h) => h.toLowerCase()),

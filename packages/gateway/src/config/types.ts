@@ -92,6 +92,14 @@ export interface LogConfig {
   readonly retention: { readonly callsMs: number; readonly rollupsMs: number; readonly maxCalls: number };
 }
 
+/** Cross-origin calls from browsers to the proxy. */
+export interface CorsConfig {
+  /** Exact origins as browsers send them in `Origin`. */
+  readonly origins: ReadonlySet<string>;
+  /** Seconds a preflight answer may be cached. */
+  readonly maxAgeSeconds: number;
+}
+
 /** The whole gateway configuration. */
 export interface GatewayConfig {
   readonly listen: ListenAddress;
@@ -99,6 +107,8 @@ export interface GatewayConfig {
   readonly storage: string;
   readonly rateLimitStore: string;
   readonly workers: number;
+  /** Origins allowed to call the proxy from browsers (SPEC 5.1 is silent; docs/gateway.md). */
+  readonly cors: CorsConfig | undefined;
   readonly log: LogConfig;
   readonly upstreams: ReadonlyMap<string, UpstreamConfig>;
   readonly routes: readonly RouteConfig[];

@@ -1,3 +1,4 @@
+import { mergeVary, withoutUpstreamCors } from './cors.js';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
@@ -189,7 +190,7 @@ async function relay(
   const contentType = String(headers['content-type'] ?? '');
   const isProblem = contentType.toLowerCase().startsWith('application/problem+json');
   const capture = new BodyCapture(Math.max(captureLimit(x.deps.config.log), isProblem ? PROBLEM_SCAN : 0));
-  res.writeHead(answer.statusCode, { ...headers, ...call.answerHeaders });
+  res.writeHead(answer.statusCode, answerHead(x.deps.config.cors !== undefined, headers, call.answerHeaders));
   try {
     for await (const chunk of answer.body as AsyncIterable<Buffer>) {
       capture.add(chunk);
@@ -299,4 +300,22 @@ function failure(error: unknown, upstream: Upstream) {
     'bad-gateway',
     `Upstream ${upstream.name} could not be reached or broke off its answer.`,
   );
+}
+
+/**
+ * The head of a forwarded answer: the upstream's headers, then the gateway's own (request id,
+ * RateLimit, lifecycle, warnings), with `Vary` merged rather than replaced, and the upstream's CORS
+ * headers dropped when the gateway does CORS itself.
+ */
+function answerHead(
+  gatewayCors: boolean,
+  upstream: Record<string, string | string[]>,
+  own: Record<string, string | string[]>,
+): Record<string, string | string[]> {
+  const head = { ...(gatewayCors ? withoutUpstreamCors(upstream) : upstream), ...own };
+  if (own['vary'] !== undefined) {
+    const vary = mergeVary(upstream['vary'], own['vary']);
+    if (vary) head['vary'] = vary;
+  }
+  return head;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { CallRecord, CallSink, RawBody } from '../calls/record.js';
 import { GatewayProblem, gatewayProblem, problemPage, sendProblem } from '../problems/answer.js';
+import { applyCors } from './cors.js';
 import { lifecycleHeaders, sunsetProblem } from './lifecycle.js';
 import type { AccessControl, Consumer, RateLimiter } from './policies.js';
 import { normalisePath, Router } from './router.js';
@@ -149,6 +150,10 @@ async function handle(
   const route = match.route;
   call.route = route;
   Object.assign(call.answerHeaders, lifecycleHeaders(route));
+  if (deps.config.cors && applyCors(deps.config.cors, route, req, res, call.answerHeaders)) {
+    drainRequest(req);
+    return { status: 204, code: null, responseBytes: 0 };
+  }
   if (match.kind === 'method-not-allowed') {
     throw gatewayProblem(
       'method-not-allowed',

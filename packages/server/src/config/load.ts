@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { compileMergePolicy } from '@truce/protocol';
+import { compileMergePolicy, originIssue } from '@truce/protocol';
 import { parseDocument } from 'yaml';
 import configSchema from './truce-config.schema.json' with { type: 'json' };
 import { durationMs } from './duration.js';
@@ -135,7 +135,7 @@ export function resolveConfig(
 
   const corsOrigins = Array.isArray(input.cors?.origins) ? input.cors.origins : [];
   corsOrigins.forEach((origin, i) => {
-    const issue = typeof origin === 'string' ? checkOrigin(origin) : undefined;
+    const issue = typeof origin === 'string' ? originIssue(origin) : undefined;
     if (issue !== undefined && !issues.some((x) => x.pointer === `/cors/origins/${i}`))
       issues.push({ pointer: `/cors/origins/${i}`, message: issue });
   });
@@ -220,23 +220,6 @@ export function redactStorage(storage: string): string {
  * allow-list is compared with that header as a plain string, so `https://App.example.com/` or
  * `https://app.example.com:443` would never match: refuse them here and say what was meant.
  */
-function checkOrigin(origin: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return `"${origin}" is not an origin (scheme://host[:port])`;
-  }
-  // Only special schemes have a tuple origin in the URL standard; others (an extension's scheme)
-  // are compared as written, so they need only be scheme://host with nothing after it.
-  if (url.origin === 'null')
-    return url.host !== '' && url.pathname === ''
-      ? undefined
-      : `"${origin}" is not an origin (scheme://host[:port])`;
-  if (url.origin === origin) return undefined;
-  return `"${origin}" is not an origin as browsers send it (scheme://host[:port], lower case, no default port, nothing after the port): use "${url.origin}"`;
-}
-
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
