@@ -93,6 +93,22 @@ try {
   await shoot('call', undefined, () =>
     page.getByRole('heading', { level: 2, name: 'Why it was refused' }).waitFor(),
   );
+  // The playground with an overlapping edit waiting for its resolution.
+  await page.goto(`${admin}/#/playground`);
+  const ann = page.getByRole('region', { name: 'Ann' });
+  const ben = page.getByRole('region', { name: 'Ben' });
+  await ann.getByText(/^Loaded version/).waitFor({ timeout: 20_000 });
+  await ben.getByText(/^Loaded version/).waitFor({ timeout: 20_000 });
+  await ann.getByLabel('Title').fill('Launch on Monday');
+  await ann.getByLabel('Body').fill('Book the venue\nInvite the press and the bloggers\nOrder the cake');
+  await ben.getByLabel('Title').fill('Launch on Friday');
+  await ben.getByLabel('Tags (comma separated)').fill('draft, press');
+  await ann.getByRole('button', { name: 'Save as Ann' }).click();
+  await ann.getByText(/^Saved version/).waitFor();
+  await ben.getByRole('button', { name: 'Save as Ben' }).click();
+  await shoot('playground', undefined, () =>
+    page.getByRole('form', { name: 'Ben: resolve the conflicts' }).waitFor(),
+  );
 } finally {
   await browser?.close();
   child.kill('SIGINT');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,8 +83,19 @@ export async function devCommand(options: DevOptions, io: Io): Promise<number> {
     await server.close();
     return 1;
   }
+  await seedPlayground(serverUrl, serverConfig);
   try {
-    gatewayConfig = devGatewayConfig(file, options, data, secrets.adminKey, serverUrl);
+    // The dashboard's playground calls the proxy from the admin port's origin, so the gateway's
+    // CORS list needs that origin before either listens: a port 0 is chosen here.
+    const proxy = await withFreePort(options.proxy);
+    const adminAt = await withFreePort(options.admin);
+    gatewayConfig = devGatewayConfig(
+      file,
+      { ...options, proxy, admin: adminAt },
+      data,
+      secrets.adminKey,
+      serverUrl,
+    );
   } catch (error) {
     io.err(`truce dev: ${(error as Error).message}`);
     await server.close();
@@ -198,6 +210,14 @@ function devGatewayConfig(
   block['admin'] = { listen: options.admin, key: adminKey };
   block['storage'] = `sqlite:${join(data, 'gateway.db')}`;
   block['rateLimitStore'] = 'memory';
+  const [adminHost, adminPort] = splitHostPort(options.admin);
+  const origins = new Set([`http://${adminHost.includes(':') ? `[${adminHost}]` : adminHost}:${adminPort}`]);
+  if (adminHost === '127.0.0.1' || adminHost === 'localhost') {
+    origins.add(`http://127.0.0.1:${adminPort}`);
+    origins.add(`http://localhost:${adminPort}`);
+  }
+  const cors = (block['cors'] ?? {}) as { origins?: string[] };
+  block['cors'] = { ...cors, origins: [...new Set([...(cors.origins ?? []), ...origins])] };
   block['workers'] = 1;
   const upstreams = (block['upstreams'] ?? {}) as Record<string, Record<string, unknown>>;
   block['upstreams'] = Object.fromEntries(
@@ -220,6 +240,48 @@ function readSecrets(data: string): Secrets {
 
 function writeSecrets(data: string, secrets: Secrets): void {
   writeFileSync(join(data, SECRETS), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+}
+
+/**
+ * The document the dashboard's conflict playground edits, made once so that the page finds it
+ * (the page makes it too where `truce dev` did not run).
+ */
+async function seedPlayground(serverUrl: string, config: TruceConfig): Promise<void> {
+  if (!config.collections.has('documents')) return;
+  const res = await fetch(`${serverUrl}/documents`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'truce-actor': 'truce-dev' },
+    body: JSON.stringify({
+      id: 'playground',
+      title: 'Launch plan',
+      body: 'Book the venue\nInvite the press\nOrder the cake',
+      tags: ['draft'],
+    }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await res.body?.cancel();
+  if (res.status !== 201 && res.status !== 409)
+    throw new Error(`cannot create the playground document: ${res.status}`);
+}
+
+/** `host:port` with port 0 replaced by a port free right now on that host. */
+async function withFreePort(address: string): Promise<string> {
+  const [host, port] = splitHostPort(address);
+  if (port !== 0) return address;
+  const free = await new Promise<number>((resolvePort, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port: chosen } = probe.address() as { port: number };
+      probe.close(() => resolvePort(chosen));
+    });
+  });
+  return `${host.includes(':') ? `[${host}]` : host}:${free}`;
+}
+
+function splitHostPort(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at).replace(/^\[|\]$/g, ''), Number(address.slice(at + 1))];
 }
 
 function hostPort(a: { host: string; port: number }): string {

@@ -7,6 +7,7 @@ import { CallDetail } from './pages/call';
 import { Consumers } from './pages/consumers';
 import { Hotspots } from './pages/hotspots';
 import { Overview } from './pages/overview';
+import { Playground } from './pages/playground';
 import { ResourceCalls } from './pages/resource';
 import { Tail } from './pages/tail';
 
@@ -16,6 +17,7 @@ const NAV = [
   { path: '/tail', label: 'Live tail' },
   { path: '/alerts', label: 'Alerts' },
   { path: '/consumers', label: 'Consumers' },
+  { path: '/playground', label: 'Playground' },
 ] as const;
 
 /** Asks for the admin key once; it is kept in sessionStorage, so it leaves with the browser tab. */
@@ -86,6 +88,8 @@ function Page(props: { path: string }) {
       return <Alerts />;
     case 'consumers':
       return <Consumers />;
+    case 'playground':
+      return <Playground />;
     case 'calls':
       return <CallDetail id={a ?? ''} />;
     case 'resource':

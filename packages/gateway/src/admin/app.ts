@@ -89,6 +89,8 @@ export function createAdminApp(parts: AdminParts): FastifyInstance {
         : null,
     })),
     next: null,
+    // Where the proxy listens, so the dashboard's playground can call it on the page's host.
+    proxyPort: config.listen.port,
   }));
 
   app.post('/consumers', async (request, reply) => {

@@ -5,18 +5,21 @@ import { gatewayProblem } from '../problems/answer.js';
 
 /**
  * What the dashboard's pages may do: its own scripts and styles (uPlot sizes its canvases through
- * style attributes), requests to the admin API it came from, nothing else.
+ * style attributes), requests to the admin API it came from and to the proxy, nothing else.
  */
-const POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+function policy(proxyPort: number): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    // The playground calls the proxy on the page's host (any host name, the proxy's port only).
+    `connect-src 'self' http://*:${proxyPort} https://*:${proxyPort}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 /**
  * The dashboard (SPEC 5.5) at `GET /` and `GET /assets/…` of the admin port: files built into
@@ -24,7 +27,8 @@ const POLICY = [
  * could steer), gzipped when the client accepts it, revalidated by ETag. They need no admin key:
  * the page asks for it and sends it with each API call.
  */
-export function registerDashboard(app: FastifyInstance, files = loadDashboard()): void {
+export function registerDashboard(app: FastifyInstance, proxyPort: number, files = loadDashboard()): void {
+  const csp = policy(proxyPort);
   const tagged = new Map<string, DashboardFile & { etag: string }>();
   for (const [path, file] of files ?? []) {
     const etag = `"${createHash('sha256').update(file.body).digest('base64url').slice(0, 22)}"`;
@@ -47,7 +51,7 @@ export function registerDashboard(app: FastifyInstance, files = loadDashboard())
       .header('cache-control', path === '/' ? 'no-cache' : 'public, max-age=300, must-revalidate')
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer');
-    if (path === '/') reply.header('content-security-policy', POLICY).header('x-frame-options', 'DENY');
+    if (path === '/') reply.header('content-security-policy', csp).header('x-frame-options', 'DENY');
     if (ifNoneMatch(request.headers['if-none-match'], file.etag)) return reply.code(304).send();
     const gzip = file.gzip && /\bgzip\b/i.test(String(request.headers['accept-encoding'] ?? ''));
     if (gzip) reply.header('content-encoding', 'gzip');

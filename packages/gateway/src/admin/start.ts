@@ -35,7 +35,7 @@ export async function startAdmin(
     extend: (admin) => {
       registerCallStream(admin, sources.calls);
       registerCallRoutes(admin, sources.calls);
-      registerDashboard(admin);
+      registerDashboard(admin, config.listen.port);
       registerAlertRoutes(admin, sources.alerts);
       registerAnalyticsRoutes(admin, sources.calls);
       admin.get('/metrics', async (_request, reply) => {
