@@ -51,9 +51,9 @@ interface Secrets {
 
 /**
  * `truce dev`: the resource server on the shop example, the gateway in front of it and its admin
- * API with the dashboard (call log, analytics, alerts), all with embedded storage in one data folder; a demo
- * consumer with an approved key; optionally a small load of shop clients. Runs until SIGINT or
- * SIGTERM, then stops the traffic, drains the gateway and the server, and resolves the exit code.
+ * port with the dashboard, all with embedded storage in one data folder; a demo consumer with an
+ * approved key; optionally a small load of shop clients. Runs until SIGINT or SIGTERM, then stops
+ * the traffic, drains the gateway and the server, and resolves the exit code.
  */
 export async function devCommand(options: DevOptions, io: Io): Promise<number> {
   const data = resolve(options.data);
@@ -74,16 +74,22 @@ export async function devCommand(options: DevOptions, io: Io): Promise<number> {
   }
   io.err(`truce dev: data folder ${data}`);
   io.err(`truce dev: starting the resource server (${serverConfig.collections.size} collections) ...`);
-  const server = await createServer(serverConfig);
+  let server: Awaited<ReturnType<typeof createServer>>;
+  try {
+    server = await createServer(serverConfig);
+  } catch (error) {
+    io.err(`truce dev: cannot open ${join(data, 'truce.db')}: ${(error as Error).message}`);
+    return 1;
+  }
   let serverUrl: string;
   try {
     serverUrl = await server.listen({ host: serverConfig.listen.host, port: serverConfig.listen.port });
+    await seedPlayground(serverUrl, serverConfig);
   } catch (error) {
-    io.err(`truce dev: cannot listen on ${options.server}: ${(error as Error).message}`);
+    io.err(`truce dev: cannot start the resource server on ${options.server}: ${(error as Error).message}`);
     await server.close();
     return 1;
   }
-  await seedPlayground(serverUrl, serverConfig);
   try {
     // The dashboard's playground calls the proxy from the admin port's origin, so the gateway's
     // CORS list needs that origin before either listens: a port 0 is chosen here.
