@@ -157,7 +157,8 @@ async function measureSdkCounters(scenario, settings, tempDirs, progress) {
       result[name] = summarise(sidesOf(scenario)[name].label, measured[name], problems[name]);
       const r = result[name];
       progress(
-        `B3 ${r.label}: ${r.commitsPerSec} increments/s over ${r.rounds.length} rounds of ${CLIENTS * INCREMENTS}, ` +
+        `B3 ${r.label}: ${r.commitsPerSec} increments/s over ${r.rounds.length} rounds of ${CLIENTS * INCREMENTS} ` +
+          `(median round ${r.medianRoundPerSec}/s), ` +
           `${r.roundsPerCommit} writes and ${r.requestsPerCommit} requests per increment, ` +
           `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, final values ${r.finals.join(', ')}, ` +
           `statuses ${JSON.stringify(r.statusCounts)}, ${r.problems.length === 0 ? 'every round exact' : `${r.problems.length} problems`}`,
@@ -176,9 +177,13 @@ function summarise(label, rounds, problems) {
   const statusCounts = {};
   for (const r of rounds)
     for (const [k, v] of Object.entries(r.statusCounts)) statusCounts[k] = (statusCounts[k] ?? 0) + v;
+  const perRound = rounds.map((r) => r.commits / r.durationSec).sort((a, b) => a - b);
   return {
     label,
     commitsPerSec: Math.round(commits / durationSec),
+    // A round is short (3,200 increments: a second or two on the _increment side), so one slow
+    // round from other work on the machine weighs on the total; the median round says less about it.
+    medianRoundPerSec: Math.round(perRound[Math.floor(perRound.length / 2)] ?? 0),
     requestsPerSec: Math.round(sum('requests') / durationSec),
     commits,
     requests: sum('requests'),
