@@ -150,11 +150,22 @@ export function writeHeaders(
   return headers;
 }
 
+/** Hex digits of every byte value, so that a key is spelt without a string per byte. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** Random bytes drawn in bulk: one `getRandomValues` call (at most 65,536 bytes) serves 256 keys. */
+const POOL = new Uint8Array(4096);
+let poolAt = POOL.length;
+
 /** A fresh Idempotency-Key: 128 random bits in hex (crypto.randomUUID needs a secure context). */
 export function newKey(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  if (poolAt === POOL.length) {
+    globalThis.crypto.getRandomValues(POOL);
+    poolAt = 0;
+  }
+  let key = '';
+  // Each byte is used once, then the pool is refilled: no two keys share random bits.
+  for (const end = poolAt + 16; poolAt < end; poolAt++) key += HEX[POOL[poolAt]!]!;
+  return key;
 }
 
 /** Reads the resource at `path` (no cache): its snapshot, or null when it does not exist. */

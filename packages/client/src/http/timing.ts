@@ -38,6 +38,12 @@ export const REAL_TIMERS: Timers = {
 /** One operation's signal and deadline. `close` must be called when the operation ends. */
 export interface OperationScope {
   readonly signal: AbortSignal;
+  /**
+   * The signal to give `fetch`: {@link signal}, or undefined when nothing can abort the operation
+   * (no caller signal, no deadline). A signal costs Node's fetch listeners, a weak reference and a
+   * finalizer per request; one that can never fire is not worth it.
+   */
+  readonly fetchSignal: AbortSignal | undefined;
   /** When the operation's time is up (ms since the epoch), or `Infinity`. */
   readonly deadline: number;
   close(): void;
@@ -53,6 +59,18 @@ export function openScope(
   timeoutMs: number | undefined,
   now: number,
 ): OperationScope {
+  if (signal === undefined && (timeoutMs === undefined || !Number.isFinite(timeoutMs))) {
+    let never: AbortSignal | undefined;
+    return {
+      // Made only when asked for (a sleep between attempts, a resolver): it never aborts.
+      get signal() {
+        return (never ??= new AbortController().signal);
+      },
+      fetchSignal: undefined,
+      deadline: timeoutMs === undefined ? Infinity : now + timeoutMs,
+      close: () => undefined,
+    };
+  }
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   if (signal?.aborted) controller.abort(signal.reason);
@@ -67,6 +85,7 @@ export function openScope(
   }
   return {
     signal: controller.signal,
+    fetchSignal: controller.signal,
     deadline: timeoutMs === undefined ? Infinity : now + timeoutMs,
     close: () => {
       if (timer !== undefined) clearTimeout(timer);

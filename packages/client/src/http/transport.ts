@@ -72,7 +72,7 @@ export async function send(
         method: outgoing.method,
         headers,
         ...(body === undefined ? {} : { body }),
-        signal: scope.signal,
+        ...(scope.fetchSignal === undefined ? {} : { signal: scope.fetchSignal }),
       });
     } catch (error) {
       scope.signal.throwIfAborted();

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { canonicalJson } from '../shared/canonical-json.js';
 import { isProblemError, problemBody, ProblemError } from '../shared/problem-error.js';
 import { commitProblem } from '../rules/failures.js';
 import type { CommitResult, StoredResponse, WriteOp } from '../store/types.js';
@@ -103,7 +104,10 @@ export async function commitAnswered(
     const answered = answer(outcome);
     result = isProblemError(answered) ? asResult(ctx, input, answered) : answered;
     // A 5xx is not an answer to keep: the key stays free for a retry.
-    return result.status >= 500 ? null : stored(result);
+    if (result.status >= 500) return null;
+    const response = stored(result);
+    result = rendered(result, response);
+    return response;
   });
   return result!;
 }
@@ -156,7 +160,7 @@ async function runKeyed(
     const ops = staging.writes.map((w) => w.op);
     ops[ops.length - 1] = { ...ops[ops.length - 1]!, idempotency: { scope, key, response } };
     const committed = await ctx.store.commit(ops);
-    if (committed.ok) return result;
+    if (committed.ok) return rendered(result, response);
     if (committed.reason === 'version-mismatch') continue; // another writer got in: run it again
     const op = ops[committed.index]!;
     const problem = await commitProblem(
@@ -179,7 +183,7 @@ async function runKeyed(
 /** What the request asks for: method, target, body (canonical JSON) and the conditions it sets. */
 function fingerprint(input: OperationInput): string {
   const conditions = Object.fromEntries(FINGERPRINTED.map((h) => [h, header(input.headers, h) ?? null]));
-  const text = canonical({
+  const text = canonicalJson({
     method: input.method,
     target: input.route,
     query: input.query,
@@ -187,18 +191,8 @@ function fingerprint(input: OperationInput): string {
     body: input.body ?? null,
     conditions,
   });
-  return createHash('sha256').update(text).digest('base64url');
-}
-
-/** JSON with object keys sorted, so that key order does not make a retry look like another request. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
+  // One-shot: a Hash object per request cost more than the digest itself.
+  return hash('sha256', text, 'base64url');
 }
 
 function statusOf(ctx: ResourceContext, input: OperationInput, error: ProblemError): number {
@@ -227,6 +221,13 @@ function stored(result: OperationResult): StoredResponse {
         ? result.body
         : JSON.stringify(result.body);
   return { status: result.status, headers, body };
+}
+
+/** The answer with its body as stored: the text is sent as it is, not serialised a second time. */
+function rendered(result: OperationResult, response: StoredResponse): OperationResult {
+  return response.body === null || typeof result.body === 'string'
+    ? result
+    : { ...result, body: response.body };
 }
 
 function replay(response: StoredResponse): OperationResult {
