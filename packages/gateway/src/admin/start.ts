@@ -33,7 +33,7 @@ export async function startAdmin(
     extend: (admin) => {
       registerCallRoutes(admin, sources.calls);
       registerAlertRoutes(admin, sources.alerts);
-      registerAnalyticsRoutes(admin, sources.calls);
+      registerAnalyticsRoutes(admin, sources.calls, config.routes);
       admin.get('/metrics', async (_request, reply) => {
         const { contentType, body } = await sources.metrics();
         return reply.header('content-type', contentType).send(body);

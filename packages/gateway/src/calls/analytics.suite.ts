@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { lifecycle } from '../analytics/lifecycle.js';
 import { series, summary, unconditional } from '../analytics/reports.js';
+import { resolveGatewayConfig } from '../config/load.js';
 import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import type { CallLog } from './log.js';
 import type { CallRecord } from './record.js';
@@ -11,7 +13,7 @@ const T0 = Date.UTC(2026, 0, 2, 9, 0, 0);
  * What analytics needs of every {@link CallLog} adapter (SPEC 5.3, 5.4), written once and run on
  * each: `summary` and `series` agree with each other and with the raw calls, from raw calls and from
  * roll-ups; hotspots by resource, route and consumer; the retry and stale-by links the writer adds;
- * the unconditional-writes and retries reports.
+ * the unconditional-writes and retries reports; the lifecycle report from its per-consumer roll-ups.
  */
 export function analyticsConformance(name: string, fixture: () => Promise<CallLogFixture>): void {
   describe(`call log analytics: ${name}`, () => {
@@ -170,6 +172,100 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect((await unconditional(log, { since: T0, until: T0 + 5 * MINUTE })).items).toEqual([
         { consumer: 'alice', writes: 3, unconditional: 3, overlapping: 1 },
         { consumer: 'bob', writes: 4, unconditional: 1, overlapping: 1 },
+      ]);
+    });
+
+    it('counts calls to lifecycle routes per consumer in roll-ups, over long windows and two writers', async () => {
+      const { routes } = resolveGatewayConfig(
+        {
+          gateway: {
+            upstreams: { a: { targets: ['http://127.0.0.1:1'] } },
+            routes: [
+              { name: 'shop', match: { prefix: '/shop' }, upstream: 'a' },
+              {
+                name: 'v1',
+                match: { prefix: '/v1' },
+                upstream: 'a',
+                lifecycle: { deprecated: '2025-10-01', sunset: '2026-01-02T09:05:00Z', link: '/v2' },
+              },
+              {
+                name: 'old',
+                match: { prefix: '/old' },
+                upstream: 'a',
+                lifecycle: { deprecated: '2026-01-01' },
+              },
+            ],
+          },
+        },
+        { env: {} },
+      );
+      const log = await open();
+      const other = await current!.open(logConfig(), () => T0 + 10 * MINUTE);
+      opened.push(other);
+      const v1 = (consumer: string | null, time: number, gone = false) =>
+        callRecord({
+          route: 'v1',
+          consumer,
+          time,
+          lifecycle: true,
+          ...(gone ? { status: 410, code: 'sunset' } : {}),
+        });
+      // Alice over three days, then after the sunset; Bob in one minute through two writers.
+      const alice = [0, 1, 2].map((day) => v1('alice', T0 - day * 86_400_000 - 5_000));
+      const late = v1('alice', T0 + 6 * MINUTE, true);
+      const bob = Array.from({ length: 10 }, (_, i) => v1('bob', T0 + 2 * MINUTE + i * 1_000));
+      await Promise.all([
+        write(log, [...alice, late, ...bob.slice(0, 5), v1(null, T0 + MINUTE)]),
+        write(other, [...bob.slice(5), callRecord({ route: 'shop', consumer: 'carol', time: T0 })]),
+      ]);
+
+      const week = await lifecycle(log, routes, { since: T0 - 7 * 86_400_000, until: T0 + 10 * MINUTE });
+      expect(week.items).toEqual([
+        {
+          route: 'v1',
+          deprecated: '2025-10-01T00:00:00.000Z',
+          sunset: '2026-01-02T09:05:00.000Z',
+          link: '/v2',
+          calls: 15,
+          gone: 1,
+          consumers: [
+            { consumer: 'bob', calls: 10, gone: 0, lastAt: new Date(T0 + 2 * MINUTE + 9_000).toISOString() },
+            { consumer: 'alice', calls: 4, gone: 1, lastAt: new Date(late.time).toISOString() },
+            { consumer: null, calls: 1, gone: 0, lastAt: new Date(T0 + MINUTE).toISOString() },
+          ],
+        },
+        {
+          route: 'old',
+          deprecated: '2026-01-01T00:00:00.000Z',
+          sunset: null,
+          link: null,
+          calls: 0,
+          gone: 0,
+          consumers: [],
+        },
+      ]);
+      // Whole minutes: a window starting within a minute counts that minute; one ending before it does not.
+      const recent = await lifecycle(log, routes, {
+        route: 'v1',
+        since: T0 + 30_000,
+        until: T0 + 2 * MINUTE,
+      });
+      expect(recent.items.map((i) => [i.route, i.consumers])).toEqual([
+        ['v1', [{ consumer: null, calls: 1, gone: 0, lastAt: new Date(T0 + MINUTE).toISOString() }]],
+      ]);
+      // Retention drops the roll-ups older than retention.rollups, as it does the others.
+      const short = await current!.open(logConfig({ rollupsMs: 86_400_000 }), () => T0 + 10 * MINUTE);
+      opened.push(short);
+      await short.enforceRetention();
+      const kept = await lifecycle(log, routes, {
+        route: 'v1',
+        since: T0 - 7 * 86_400_000,
+        until: T0 + 10 * MINUTE,
+      });
+      expect(kept.items[0]!.consumers.map((c) => [c.consumer, c.calls])).toEqual([
+        ['bob', 10],
+        ['alice', 2],
+        [null, 1],
       ]);
     });
   });

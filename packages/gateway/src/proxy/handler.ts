@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { CallRecord, CallSink, RawBody } from '../calls/record.js';
 import { GatewayProblem, gatewayProblem, problemPage, sendProblem } from '../problems/answer.js';
-import { lifecycleHeaders, sunsetProblem } from './lifecycle.js';
+import { hasLifecycle, lifecycleHeaders, sunsetProblem } from './lifecycle.js';
 import type { AccessControl, Consumer, RateLimiter } from './policies.js';
 import { normalisePath, Router } from './router.js';
 import { compileResourceKey } from './resource-key.js';
@@ -158,7 +158,18 @@ async function handle(
     );
   }
   const sunset = sunsetProblem(route, Date.now());
-  if (sunset) throw sunset;
+  if (sunset) {
+    // Whoever still calls a retired route is whom the lifecycle report names: the key is looked up
+    // when there is one, but the answer is 410 whatever it is (no key, unknown, not subscribed).
+    if (route.auth === 'key') {
+      try {
+        call.consumer = await deps.access.authenticate(route, keyOf(req));
+      } catch {
+        call.consumer = undefined;
+      }
+    }
+    throw sunset;
+  }
   call.resource = resourceKeys.get(route.name)!(match.upstreamPath);
 
   if (route.auth === 'key') call.consumer = await deps.access.authenticate(route, keyOf(req));
@@ -288,6 +299,7 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
     requestBody: f?.requestBody ?? null,
     responseBody: f?.responseBody ?? (outcome.problemBody ? textBody(outcome.problemBody) : null),
     bodyHash: f?.bodyHash ?? null,
+    lifecycle: call.route !== undefined && hasLifecycle(call.route),
   };
   deps.calls.push(record);
   deps.metrics?.observe(record);

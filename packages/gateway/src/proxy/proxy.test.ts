@@ -460,9 +460,10 @@ describe('targets, retries and health', () => {
 describe('policies without keys', () => {
   it('sends lifecycle headers and answers 410 after the sunset without calling the upstream', async () => {
     const a = await start();
-    const { url } = await gateway({
+    const { url, calls } = await gateway({
       upstreams: { a: { targets: [a.url] } },
       routes: [
+        { name: 'current', match: { prefix: '/v2' }, upstream: 'a' },
         {
           name: 'v1',
           match: { prefix: '/v1' },
@@ -491,6 +492,14 @@ describe('policies without keys', () => {
     });
     expect(v0.headers.get('link')).toBe('</v2>; rel="successor-version"');
     expect(a.seen).toHaveLength(1);
+    // Calls to routes with a lifecycle, the 410 included, are marked for the lifecycle report.
+    expect((await fetch(`${url}/v2/x`)).status).toBe(200);
+    await until(() => calls.length === 3);
+    expect(calls.map((c) => [c.route, c.status, c.lifecycle])).toEqual([
+      ['v1', 200, true],
+      ['v0', 410, true],
+      ['current', 200, false],
+    ]);
   });
 
   it('guards unconditional writes: enforce answers 428 without calling the upstream, warn marks them', async () => {
