@@ -192,19 +192,20 @@ async function handle(
     }
   }
   // The lost-update guard (SPEC 5.2): a write with no precondition may overwrite a concurrent change.
-  if (
-    route.requirePreconditions !== 'off' &&
-    GUARDED.has(call.method) &&
-    !CONDITIONAL.some((h) => h !== 'if-none-match' && req.headers[h] !== undefined)
-  ) {
-    if (route.requirePreconditions === 'enforce') {
+  if (route.requirePreconditions !== 'off' && GUARDED.has(call.method)) {
+    if (CONDITIONAL.some((h) => h !== 'if-none-match' && req.headers[h] !== undefined)) {
+      deps.metrics?.guarded(route.name, 'passed');
+    } else if (route.requirePreconditions === 'enforce') {
+      deps.metrics?.guarded(route.name, 'refused');
       throw gatewayProblem(
         'precondition-required',
         `Writes through route ${route.name} must be conditional: send If-Match with the ETag you read, If-Unmodified-Since, or Truce-Base.`,
       );
+    } else {
+      deps.metrics?.guarded(route.name, 'warned');
+      call.unconditionalWarned = true;
+      call.answerHeaders['truce-warning'] = 'unconditional-write';
     }
-    call.unconditionalWarned = true;
-    call.answerHeaders['truce-warning'] = 'unconditional-write';
   }
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > route.maxBody) {

@@ -504,7 +504,7 @@ describe('policies without keys', () => {
 
   it('guards unconditional writes: enforce answers 428 without calling the upstream, warn marks them', async () => {
     const a = await start();
-    const { url, calls } = await gateway({
+    const { gw, url, calls } = await gateway({
       upstreams: { a: { targets: [a.url] } },
       routes: [
         { name: 'strict', match: { prefix: '/strict' }, upstream: 'a', requirePreconditions: 'enforce' },
@@ -526,6 +526,15 @@ describe('policies without keys', () => {
       unconditionalWarned: true,
       conditional: false,
     });
+    // Each decision on /metrics, by route: a read is none, and If-None-Match does not satisfy the guard.
+    await fetch(`${url}/lax/x`);
+    await fetch(`${url}/lax/x`, { method: 'PUT', body: '{}', headers: { 'if-none-match': '*' } });
+    const metrics = (await gw.metrics.text()).body;
+    expect(metrics.split('\n').filter((l) => l.startsWith('truce_gateway_guard_decisions_total'))).toEqual([
+      'truce_gateway_guard_decisions_total{route="strict",decision="refused"} 1',
+      'truce_gateway_guard_decisions_total{route="strict",decision="passed"} 1',
+      'truce_gateway_guard_decisions_total{route="lax",decision="warned"} 2',
+    ]);
   });
 
   it('rate limits by address with the IETF fields on every answer, and a 429 uses no quota', async () => {
