@@ -8,8 +8,8 @@ import { requireBuild, tempDir } from './helpers.js';
 
 /*
  * Issue 12 through real sockets: a real Truce server behind a real gateway, two consumers writing one
- * resource, one of them with a stale If-Match; and two clients hitting a rate limit, one retrying
- * before Retry-After and one waiting it out.
+ * resource, one of them with a stale If-Match; two clients hitting a rate limit, one retrying
+ * before Retry-After and one waiting it out; and consumers of a deprecated and a retired route.
  */
 
 const ADMIN_KEY = 'analytics-admin-key-0123456789';
@@ -90,6 +90,22 @@ beforeAll(async () => {
               upstream: 'shop',
               auth: 'key',
               rateLimit: { limit: 1, window: '1s', by: 'consumer' },
+            },
+            {
+              name: 'v1',
+              match: { prefix: '/v1' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              lifecycle: { deprecated: '2026-01-01', sunset: '2099-01-01', link: '/shop' },
+            },
+            {
+              name: 'v0',
+              match: { prefix: '/v0' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              lifecycle: { deprecated: '2020-01-01', sunset: '2021-01-01', link: '/shop' },
             },
           ],
         },
@@ -205,4 +221,48 @@ describe('gateway analytics', () => {
       [429, carol.items[1].id, true],
     ]);
   }, 15_000);
+
+  it('reports who calls a deprecated route and who still calls a retired one (410), per consumer', async () => {
+    const since = new Date().toISOString();
+    for (let i = 0; i < 3; i++) expect((await send('alice', 'GET', '/v1/products/anvil')).status).toBe(200);
+    const bobs = await send('bob', 'GET', '/v1/products/anvil');
+    expect(bobs.headers.get('deprecation')).toBe(`@${Date.UTC(2026, 0, 1) / 1000}`);
+    // After the sunset: 410 whatever the key, but a valid key still says who called.
+    for (let i = 0; i < 2; i++) expect((await send('bob', 'GET', '/v0/products/anvil')).status).toBe(410);
+    const unknown = await fetch(`${proxy}/v0/products/anvil`, { headers: { 'x-api-key': 'no-such-key' } });
+    expect(unknown.status).toBe(410);
+    expect((await send('carol', 'GET', '/shop/products/anvil')).status).toBe(200);
+
+    const report = await eventually(
+      `/analytics/lifecycle?since=${since}`,
+      (b) => b.items.reduce((n: number, i: { calls: number }) => n + i.calls, 0) >= 7,
+    );
+    const at = (route: string) => report.items.find((i: { route: string }) => i.route === route);
+    expect(report.items.map((i: { route: string }) => i.route)).toEqual(['v1', 'v0']);
+    expect(at('v1')).toMatchObject({
+      deprecated: '2026-01-01T00:00:00.000Z',
+      sunset: '2099-01-01T00:00:00.000Z',
+      link: '/shop',
+      calls: 4,
+      gone: 0,
+      consumers: [
+        { consumer: 'alice', calls: 3, gone: 0 },
+        { consumer: 'bob', calls: 1, gone: 0 },
+      ],
+    });
+    expect(at('v0')).toMatchObject({
+      sunset: '2021-01-01T00:00:00.000Z',
+      calls: 3,
+      gone: 3,
+      consumers: [
+        { consumer: 'bob', calls: 2, gone: 2 },
+        { consumer: null, calls: 1, gone: 1 },
+      ],
+    });
+    const bobsLast = await adminCall('GET', '/calls?consumer=bob&route=v0&limit=1');
+    expect(at('v0').consumers[0].lastAt).toBe(bobsLast.items[0].time);
+    expect((await adminCall('GET', `/analytics/lifecycle?route=v0&since=${since}`)).items).toEqual([
+      at('v0'),
+    ]);
+  });
 });
