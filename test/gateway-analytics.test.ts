@@ -9,7 +9,8 @@ import { requireBuild, tempDir } from './helpers.js';
 /*
  * Issue 12 through real sockets: a real Truce server behind a real gateway, two consumers writing one
  * resource, one of them with a stale If-Match; two clients hitting a rate limit, one retrying
- * before Retry-After and one waiting it out; and consumers of a deprecated and a retired route.
+ * before Retry-After and one waiting it out; the lost-update guard in front of the server; and
+ * consumers of a deprecated and a retired route.
  */
 
 const ADMIN_KEY = 'analytics-admin-key-0123456789';
@@ -90,6 +91,22 @@ beforeAll(async () => {
               upstream: 'shop',
               auth: 'key',
               rateLimit: { limit: 1, window: '1s', by: 'consumer' },
+            },
+            {
+              name: 'strict',
+              match: { prefix: '/strict' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              requirePreconditions: 'enforce',
+            },
+            {
+              name: 'lax',
+              match: { prefix: '/lax' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              requirePreconditions: 'warn',
             },
             {
               name: 'v1',
@@ -221,6 +238,41 @@ describe('gateway analytics', () => {
       [429, carol.items[1].id, true],
     ]);
   }, 15_000);
+
+  it('guards writes: enforce answers 428 and the server never sees the write, warn lets it through marked', async () => {
+    const refused = await send('alice', 'PUT', '/strict/products/guarded', {}, '{"stock":1}');
+    expect(refused.status).toBe(428);
+    expect(await refused.json()).toMatchObject({ code: 'precondition-required' });
+    // The server never saw it: the product does not exist.
+    expect((await send('alice', 'GET', '/shop/products/guarded')).status).toBe(404);
+    const warned = await send('alice', 'PUT', '/lax/products/guarded', {}, '{"stock":2}');
+    expect(warned.status).toBe(201);
+    expect(warned.headers.get('truce-warning')).toBe('unconditional-write');
+    const etag = warned.headers.get('etag')!;
+    const passed = await send(
+      'alice',
+      'PUT',
+      '/strict/products/guarded',
+      { 'if-match': etag },
+      '{"stock":3}',
+    );
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('truce-warning')).toBeNull();
+
+    const calls = await eventually('/calls?resource=/products/guarded&order=asc', (b) => b.items.length >= 4);
+    expect(
+      calls.items.map((c: Record<string, unknown>) => [c['route'], c['status'], c['unconditionalWarned']]),
+    ).toEqual([
+      ['strict', 428, false],
+      ['shop', 404, false],
+      ['lax', 201, true],
+      ['strict', 200, false],
+    ]);
+    const metrics = await adminCall('GET', '/metrics');
+    expect(metrics).toContain('truce_gateway_guard_decisions_total{route="strict",decision="refused"} 1');
+    expect(metrics).toContain('truce_gateway_guard_decisions_total{route="strict",decision="passed"} 1');
+    expect(metrics).toContain('truce_gateway_guard_decisions_total{route="lax",decision="warned"} 1');
+  });
 
   it('reports who calls a deprecated route and who still calls a retired one (410), per consumer', async () => {
     const since = new Date().toISOString();
