@@ -82,6 +82,39 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(Math.abs(rolled.p99! - exact.p99!) / exact.p99!).toBeLessThanOrEqual(0.05);
     });
 
+    it('summary and series agree at any step when the window starts before the first call, or retention took its start', async () => {
+      const log = await open();
+      // A young log: its first call comes 30 s into the window's first minute.
+      const records = Array.from({ length: 60 }, (_, i) =>
+        callRecord({ time: T0 + 30_000 + i * 1_000, status: i % 4 === 0 ? 412 : 200, durationMs: 1 + i }),
+      );
+      await write(log, records);
+      const w = { since: T0 + 10_000, until: T0 + 3 * MINUTE };
+      const check = async (expected: number) => {
+        const s = await summary(log, w);
+        expect(s.calls).toBe(expected);
+        for (const step of [10_000, MINUTE, 90_000]) {
+          const { items } = await series(log, w, step);
+          expect([step, items.reduce((n, i) => n + i.calls, 0)]).toEqual([step, expected]);
+          expect(items.reduce((n, i) => n + i.conflicts, 0)).toBe(s.conflicts);
+        }
+        return s;
+      };
+      // Every call of the window is kept: the raw calls are read, and percentiles are exact.
+      const exact = await check(60);
+      const sorted = records.map((r) => r.durationMs).sort((a, b) => a - b);
+      expect(exact.p99).toBe(sorted[Math.ceil(0.99 * sorted.length) - 1]);
+      const steps = (await series(log, w, 10_000)).items;
+      expect(steps.find((i) => i.time === new Date(T0 + 30_000).toISOString())?.calls).toBe(10);
+
+      // Retention by count takes the first 20: the roll-ups still count all 60.
+      const trimmed = await current!.open(logConfig({ maxCalls: 40 }), () => T0 + 10 * MINUTE);
+      opened.push(trimmed);
+      await trimmed.enforceRetention();
+      expect(await log.count()).toBe(40);
+      await check(60);
+    });
+
     it('ranks hotspots by resource, route and consumer, with codes, calls and the last conflict', async () => {
       const log = await open();
       const r = (over: Partial<CallRecord>) => callRecord({ time: T0, ...over });
