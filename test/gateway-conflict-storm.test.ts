@@ -83,9 +83,12 @@ function openStream(): {
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     open = true;
     const decoder = new TextDecoder();
+    const reader = res.body!.getReader();
     let text = '';
-    for await (const chunk of res.body!) {
-      text += decoder.decode(chunk as Uint8Array, { stream: true });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      text += decoder.decode(value, { stream: true });
       let end: number;
       while ((end = text.indexOf('\n\n')) !== -1) {
         const block = text.slice(0, end);
