@@ -31,8 +31,9 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 /**
  * `GET /analytics/lifecycle` (issue 12 item 6): every configured route with a deprecation or sunset
  * date (or the one named), with each consumer's calls to it in the window, the 410s among them and
- * the last call, from the per-minute lifecycle roll-ups: whole minutes, so a window of any length
- * reads at most routes × consumers × minutes rows. Routes are in configuration order.
+ * the last call, from the lifecycle roll-ups (calls/lifecycle-rollups.ts): whole minutes, read as
+ * days, hours and minutes, so a window of any length reads a bounded number of rows per route and
+ * consumer. Routes are in configuration order.
  */
 export async function lifecycle(
   log: CallLog,

@@ -286,10 +286,30 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(recent.items.map((i) => [i.route, i.consumers])).toEqual([
         ['v1', [{ consumer: null, calls: 1, gone: 0, lastAt: new Date(T0 + MINUTE).toISOString() }]],
       ]);
-      // Retention drops the roll-ups older than retention.rollups, as it does the others.
+      // Any window, long or short, counts what a scan of the calls would (widened to whole minutes).
+      const all = [...alice, late, ...bob, v1(null, T0 + MINUTE)];
+      for (const [since, until] of [
+        [T0 - 2 * 86_400_000 - 3 * MINUTE, T0 + 3 * MINUTE],
+        [T0 - 86_400_000 - 2 * 3_600_000 + 30_000, T0 - 5_000],
+        [T0 - 3 * 86_400_000, T0 - 86_400_000],
+        [T0 + 2 * MINUTE + 1_000, T0 + 6 * MINUTE + 1],
+      ] as const) {
+        const from = Math.floor(since / MINUTE) * MINUTE;
+        const to = Math.ceil(until / MINUTE) * MINUTE;
+        const expected = new Map<string | null, number>();
+        for (const r of all)
+          if (r.time >= from && r.time < to) expected.set(r.consumer, (expected.get(r.consumer) ?? 0) + 1);
+        const usage = await log.lifecycleUsage(since, until);
+        expect(new Map(usage.map((u) => [u.consumer, u.calls]))).toEqual(expected);
+      }
+      // Retention drops a row once its whole span is past retention.rollups (a day here): the call
+      // two days before T0 is gone; of the one a day before, the minute and hour rows are, its
+      // day's row is not.
       const short = await current!.open(logConfig({ rollupsMs: 86_400_000 }), () => T0 + 10 * MINUTE);
       opened.push(short);
       await short.enforceRetention();
+      const dayBefore = T0 - 86_400_000;
+      expect(await log.lifecycleUsage(dayBefore - 10 * MINUTE, dayBefore + 10 * MINUTE)).toEqual([]);
       const kept = await lifecycle(log, routes, {
         route: 'v1',
         since: T0 - 7 * 86_400_000,
@@ -297,7 +317,7 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       });
       expect(kept.items[0]!.consumers.map((c) => [c.consumer, c.calls])).toEqual([
         ['bob', 10],
-        ['alice', 2],
+        ['alice', 3],
         [null, 1],
       ]);
     });

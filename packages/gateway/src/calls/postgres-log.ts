@@ -6,9 +6,10 @@ import type { Page } from '../store/types.js';
 import { type Histogram, merge } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
 import {
-  LIFECYCLE_USAGE_SQL,
+  LIFECYCLE_RETENTION_SQL,
   lifecycleDeltas,
   lifecycleUsage,
+  lifecycleUsageQuery,
   type LifecycleUsage,
   postgresLifecycleUpsert,
 } from './lifecycle-rollups.js';
@@ -236,7 +237,10 @@ export class PostgresCallLog implements CallLog {
       const newest = rows[0]?.s ?? null;
       if (newest !== null) await slice('seq <= $1', newest - maxCalls, 'seq');
       await this.pool.query(`DELETE FROM ${this.s}.rollups WHERE minute < $1`, [now - rollupsMs]);
-      await this.pool.query(`DELETE FROM ${this.s}.lifecycle_rollups WHERE minute < $1`, [now - rollupsMs]);
+      await this.pool.query(
+        numbered(LIFECYCLE_RETENTION_SQL).replace('lifecycle_rollups', `${this.s}.lifecycle_rollups`),
+        [now - rollupsMs],
+      );
     } finally {
       this.retaining = false;
     }
@@ -324,11 +328,10 @@ export class PostgresCallLog implements CallLog {
   }
 
   async lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]> {
-    const sql = numbered(LIFECYCLE_USAGE_SQL).replace(
-      'FROM lifecycle_rollups',
-      `FROM ${this.s}.lifecycle_rollups`,
-    );
-    const { rows } = await this.pool.query<Record<string, unknown>>(sql, [since, until]);
+    const q = lifecycleUsageQuery(since, until);
+    if (!q) return [];
+    const sql = numbered(q.sql).replace('FROM lifecycle_rollups', `FROM ${this.s}.lifecycle_rollups`);
+    const { rows } = await this.pool.query<Record<string, unknown>>(sql, q.args);
     return rows.map(lifecycleUsage);
   }
 

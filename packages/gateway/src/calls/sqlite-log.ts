@@ -7,9 +7,10 @@ import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
 import {
-  LIFECYCLE_USAGE_SQL,
+  LIFECYCLE_RETENTION_SQL,
   lifecycleDeltas,
   lifecycleUsage,
+  lifecycleUsageQuery,
   type LifecycleUsage,
   SQLITE_LIFECYCLE_SCHEMA,
   SQLITE_LIFECYCLE_UPSERT,
@@ -191,7 +192,7 @@ export class SqliteCallLog implements CallLog {
             );
           }
           for (const d of lifecycleDeltas(batch))
-            this.upsertLifecycle.run(d.route, d.consumer, d.minute, d.calls, d.gone, d.lastAt);
+            this.upsertLifecycle.run(d.route, d.consumer, d.span, d.start, d.calls, d.gone, d.lastAt);
         })
         .immediate();
       this.stats.written += batch.length;
@@ -229,7 +230,7 @@ export class SqliteCallLog implements CallLog {
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
-    this.db.prepare('DELETE FROM lifecycle_rollups WHERE minute < ?').run(now - rollupsMs);
+    this.db.prepare(LIFECYCLE_RETENTION_SQL).run(now - rollupsMs);
   }
 
   /** `GET /calls`: records without headers and bodies, newest or oldest first, by cursor. */
@@ -291,8 +292,9 @@ export class SqliteCallLog implements CallLog {
 
   /** Calls to lifecycle routes by route and consumer over whole minutes of [since, until). */
   async lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]> {
-    const rows = this.db.prepare(LIFECYCLE_USAGE_SQL).all(since, until) as Record<string, unknown>[];
-    return rows.map(lifecycleUsage);
+    const q = lifecycleUsageQuery(since, until);
+    if (!q) return [];
+    return (this.db.prepare(q.sql).all(...q.args) as Record<string, unknown>[]).map(lifecycleUsage);
   }
 
   /** Roll-ups of a route, or of every route, by minute, for analytics after raw calls are gone. */
