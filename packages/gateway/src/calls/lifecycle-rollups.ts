@@ -90,7 +90,7 @@ export const SQLITE_LIFECYCLE_UPSERT = `INSERT INTO lifecycle_rollups (route, co
   ON CONFLICT (route, consumer, span, start) DO UPDATE SET calls = calls + excluded.calls,
     gone = gone + excluded.gone, last_at = max(last_at, excluded.last_at)`;
 
-/** Adds every delta of a batch on PostgreSQL, in one statement: six arrays through `unnest`. */
+/** Adds every delta of a batch on PostgreSQL, in one statement: seven arrays through `unnest`. */
 export function postgresLifecycleUpsert(
   s: string,
   deltas: readonly LifecycleDelta[],
@@ -156,10 +156,19 @@ export function lifecycleUsageQuery(
   };
 }
 
-/** Deletes the rows whose whole span is older than the cut-off (one parameter). */
-export const LIFECYCLE_RETENTION_SQL = 'DELETE FROM lifecycle_rollups WHERE start + span <= ?';
+/**
+ * Retention deletes a row once its whole span is before the cut-off: this statement once per
+ * {@link lifecycleRetention} pair (span, latest start to delete), each a range of the
+ * `(span, start)` index.
+ */
+export const LIFECYCLE_RETENTION_SQL = 'DELETE FROM lifecycle_rollups WHERE span = ? AND start <= ?';
 
-/** A row of {@link LIFECYCLE_USAGE_SQL} as either driver returns it. */
+/** The parameters of {@link LIFECYCLE_RETENTION_SQL} for a cut-off, one pair per span. */
+export function lifecycleRetention(cutoff: number): [number, number][] {
+  return SPANS.map((span) => [span, cutoff - span]);
+}
+
+/** A row of {@link lifecycleUsageQuery} as either driver returns it. */
 export function lifecycleUsage(row: Record<string, unknown>): LifecycleUsage {
   const consumer = String(row['consumer']);
   return {

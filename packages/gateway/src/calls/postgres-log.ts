@@ -8,6 +8,7 @@ import { numbered, rawAnalytics } from './analytics-sql.js';
 import {
   LIFECYCLE_RETENTION_SQL,
   lifecycleDeltas,
+  lifecycleRetention,
   lifecycleUsage,
   lifecycleUsageQuery,
   type LifecycleUsage,
@@ -237,10 +238,11 @@ export class PostgresCallLog implements CallLog {
       const newest = rows[0]?.s ?? null;
       if (newest !== null) await slice('seq <= $1', newest - maxCalls, 'seq');
       await this.pool.query(`DELETE FROM ${this.s}.rollups WHERE minute < $1`, [now - rollupsMs]);
-      await this.pool.query(
-        numbered(LIFECYCLE_RETENTION_SQL).replace('lifecycle_rollups', `${this.s}.lifecycle_rollups`),
-        [now - rollupsMs],
+      const dropLifecycle = numbered(LIFECYCLE_RETENTION_SQL).replace(
+        'lifecycle_rollups',
+        `${this.s}.lifecycle_rollups`,
       );
+      for (const args of lifecycleRetention(now - rollupsMs)) await this.pool.query(dropLifecycle, args);
     } finally {
       this.retaining = false;
     }

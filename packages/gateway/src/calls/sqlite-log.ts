@@ -9,6 +9,7 @@ import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
 import {
   LIFECYCLE_RETENTION_SQL,
   lifecycleDeltas,
+  lifecycleRetention,
   lifecycleUsage,
   lifecycleUsageQuery,
   type LifecycleUsage,
@@ -230,7 +231,8 @@ export class SqliteCallLog implements CallLog {
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
-    this.db.prepare(LIFECYCLE_RETENTION_SQL).run(now - rollupsMs);
+    const dropLifecycle = this.db.prepare(LIFECYCLE_RETENTION_SQL);
+    for (const args of lifecycleRetention(now - rollupsMs)) dropLifecycle.run(...args);
   }
 
   /** `GET /calls`: records without headers and bodies, newest or oldest first, by cursor. */
