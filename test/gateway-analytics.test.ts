@@ -8,8 +8,9 @@ import { requireBuild, tempDir } from './helpers.js';
 
 /*
  * Issue 12 through real sockets: a real Truce server behind a real gateway, two consumers writing one
- * resource, one of them with a stale If-Match; and two clients hitting a rate limit, one retrying
- * before Retry-After and one waiting it out.
+ * resource, one of them with a stale If-Match; two clients hitting a rate limit, one retrying
+ * before Retry-After and one waiting it out; the lost-update guard in front of the server; and
+ * consumers of a deprecated and a retired route.
  */
 
 const ADMIN_KEY = 'analytics-admin-key-0123456789';
@@ -91,6 +92,38 @@ beforeAll(async () => {
               auth: 'key',
               rateLimit: { limit: 1, window: '1s', by: 'consumer' },
             },
+            {
+              name: 'strict',
+              match: { prefix: '/strict' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              requirePreconditions: 'enforce',
+            },
+            {
+              name: 'lax',
+              match: { prefix: '/lax' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              requirePreconditions: 'warn',
+            },
+            {
+              name: 'v1',
+              match: { prefix: '/v1' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              lifecycle: { deprecated: '2026-01-01', sunset: '2099-01-01', link: '/shop' },
+            },
+            {
+              name: 'v0',
+              match: { prefix: '/v0' },
+              stripPrefix: true,
+              upstream: 'shop',
+              auth: 'key',
+              lifecycle: { deprecated: '2020-01-01', sunset: '2021-01-01', link: '/shop' },
+            },
           ],
         },
       },
@@ -155,8 +188,9 @@ describe('gateway analytics', () => {
     const byConsumer = await adminCall('GET', `/analytics/hotspots?by=consumer&since=${since}`);
     expect(byConsumer.items.map((h: { key: string }) => h.key)).toEqual(['bob']);
 
+    // Once the log holds all 7 calls (Carol's may come in a later batch than the product's).
+    const all = await eventually(`/calls?route=shop&since=${since}&limit=1000`, (b) => b.items.length >= 7);
     const summary = await adminCall('GET', `/analytics/summary?route=shop&since=${since}`);
-    const all = await adminCall('GET', `/calls?route=shop&since=${since}&limit=1000`);
     expect(summary).toMatchObject({
       calls: all.items.length,
       conflicts: 1,
@@ -205,4 +239,83 @@ describe('gateway analytics', () => {
       [429, carol.items[1].id, true],
     ]);
   }, 15_000);
+
+  it('guards writes: enforce answers 428 and the server never sees the write, warn lets it through marked', async () => {
+    const refused = await send('alice', 'PUT', '/strict/products/guarded', {}, '{"stock":1}');
+    expect(refused.status).toBe(428);
+    expect(await refused.json()).toMatchObject({ code: 'precondition-required' });
+    // The server never saw it: the product does not exist.
+    expect((await send('alice', 'GET', '/shop/products/guarded')).status).toBe(404);
+    const warned = await send('alice', 'PUT', '/lax/products/guarded', {}, '{"stock":2}');
+    expect(warned.status).toBe(201);
+    expect(warned.headers.get('truce-warning')).toBe('unconditional-write');
+    const etag = warned.headers.get('etag')!;
+    const passed = await send(
+      'alice',
+      'PUT',
+      '/strict/products/guarded',
+      { 'if-match': etag },
+      '{"stock":3}',
+    );
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('truce-warning')).toBeNull();
+
+    const calls = await eventually('/calls?resource=/products/guarded&order=asc', (b) => b.items.length >= 4);
+    expect(
+      calls.items.map((c: Record<string, unknown>) => [c['route'], c['status'], c['unconditionalWarned']]),
+    ).toEqual([
+      ['strict', 428, false],
+      ['shop', 404, false],
+      ['lax', 201, true],
+      ['strict', 200, false],
+    ]);
+    const metrics = await adminCall('GET', '/metrics');
+    expect(metrics).toContain('truce_gateway_guard_decisions_total{route="strict",decision="refused"} 1');
+    expect(metrics).toContain('truce_gateway_guard_decisions_total{route="strict",decision="passed"} 1');
+    expect(metrics).toContain('truce_gateway_guard_decisions_total{route="lax",decision="warned"} 1');
+  });
+
+  it('reports who calls a deprecated route and who still calls a retired one (410), per consumer', async () => {
+    const since = new Date().toISOString();
+    for (let i = 0; i < 3; i++) expect((await send('alice', 'GET', '/v1/products/anvil')).status).toBe(200);
+    const bobs = await send('bob', 'GET', '/v1/products/anvil');
+    expect(bobs.headers.get('deprecation')).toBe(`@${Date.UTC(2026, 0, 1) / 1000}`);
+    // After the sunset: 410 whatever the key, but a valid key still says who called.
+    for (let i = 0; i < 2; i++) expect((await send('bob', 'GET', '/v0/products/anvil')).status).toBe(410);
+    const unknown = await fetch(`${proxy}/v0/products/anvil`, { headers: { 'x-api-key': 'no-such-key' } });
+    expect(unknown.status).toBe(410);
+    expect((await send('carol', 'GET', '/shop/products/anvil')).status).toBe(200);
+
+    const report = await eventually(
+      `/analytics/lifecycle?since=${since}`,
+      (b) => b.items.reduce((n: number, i: { calls: number }) => n + i.calls, 0) >= 7,
+    );
+    const at = (route: string) => report.items.find((i: { route: string }) => i.route === route);
+    expect(report.items.map((i: { route: string }) => i.route)).toEqual(['v1', 'v0']);
+    expect(at('v1')).toMatchObject({
+      deprecated: '2026-01-01T00:00:00.000Z',
+      sunset: '2099-01-01T00:00:00.000Z',
+      link: '/shop',
+      calls: 4,
+      gone: 0,
+      consumers: [
+        { consumer: 'alice', calls: 3, gone: 0 },
+        { consumer: 'bob', calls: 1, gone: 0 },
+      ],
+    });
+    expect(at('v0')).toMatchObject({
+      sunset: '2021-01-01T00:00:00.000Z',
+      calls: 3,
+      gone: 3,
+      consumers: [
+        { consumer: 'bob', calls: 2, gone: 2 },
+        { consumer: null, calls: 1, gone: 1 },
+      ],
+    });
+    const bobsLast = await adminCall('GET', '/calls?consumer=bob&route=v0&limit=1');
+    expect(at('v0').consumers[0].lastAt).toBe(bobsLast.items[0].time);
+    expect((await adminCall('GET', `/analytics/lifecycle?route=v0&since=${since}`)).items).toEqual([
+      at('v0'),
+    ]);
+  });
 });

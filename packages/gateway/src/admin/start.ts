@@ -37,7 +37,7 @@ export async function startAdmin(
       registerCallRoutes(admin, sources.calls);
       registerDashboard(admin, config.listen.port);
       registerAlertRoutes(admin, sources.alerts);
-      registerAnalyticsRoutes(admin, sources.calls);
+      registerAnalyticsRoutes(admin, sources.calls, config.routes);
       admin.get('/metrics', async (_request, reply) => {
         const { contentType, body } = await sources.metrics();
         return reply.header('content-type', contentType).send(body);

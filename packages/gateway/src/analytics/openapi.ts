@@ -16,6 +16,7 @@ const q = (name: string, description: string, schema: Schema = { type: 'string' 
 const count = { type: 'integer' };
 const ms = { type: ['number', 'null'], description: 'Milliseconds; null without calls.' };
 const counts = { type: 'object', additionalProperties: count };
+const date = { type: ['string', 'null'], format: 'date-time' };
 const items = (properties: Record<string, Schema>) => ({
   type: 'object',
   required: ['items'],
@@ -102,6 +103,32 @@ export const analyticsPaths = {
     'Per consumer: retries, those before Retry-After, and blind repeats of a 409 or 412',
     window,
     items({ consumer: { type: ['string', 'null'] }, retries: count, early: count, blind: count }),
+  ),
+  '/analytics/lifecycle': get(
+    'Per route with a deprecation or sunset date: each consumer’s calls, 410s after the sunset, last call',
+    [q('route', 'Route name.'), ...window],
+    items({
+      route: { type: 'string' },
+      deprecated: date,
+      sunset: date,
+      link: { type: ['string', 'null'], description: 'The successor (`lifecycle.link`).' },
+      calls: count,
+      gone: { ...count, description: 'Calls answered 410 `sunset`.' },
+      consumers: {
+        type: 'array',
+        description: 'Most calls first; whole minutes of the window, from the lifecycle roll-ups.',
+        items: {
+          type: 'object',
+          required: ['consumer', 'calls', 'gone', 'lastAt'],
+          properties: {
+            consumer: { type: ['string', 'null'] },
+            calls: count,
+            gone: count,
+            lastAt: { type: 'string', format: 'date-time' },
+          },
+        },
+      },
+    }),
   ),
 };
 

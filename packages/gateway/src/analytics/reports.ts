@@ -1,5 +1,5 @@
 import { type Histogram, merge, quantile } from '../calls/histogram.js';
-import type { CallAnalytics, CallLog, CallPoint, WriteRow } from '../calls/log.js';
+import type { CallAnalytics, CallLog, CallPoint, Rollup, WriteRow } from '../calls/log.js';
 import { CONFLICT_STATUSES } from '../calls/stored-call.js';
 
 /*
@@ -7,6 +7,7 @@ import { CONFLICT_STATUSES } from '../calls/stored-call.js';
  * `summary` and `series` read raw calls (true percentiles) when the window is at most an hour, the
  * raw calls of all of it are still kept and there are at most RAW_POINTS of them; otherwise they
  * read the per-minute roll-ups (whole minutes; percentiles from the merged histograms, within ±5%).
+ * From roll-ups, a minute's calls count in the `series` step that holds the minute's start.
  */
 
 /** The longest window read from raw calls, and the most raw calls read for one answer. */
@@ -81,9 +82,14 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * The calls of the window in buckets of `step` ms aligned to the epoch (a `step` of the whole window
- * gives one bucket). Raw calls when they cover it, roll-ups otherwise (see the top of this file).
+ * gives one bucket). Raw calls when they cover it, roll-ups otherwise (see the top of this file);
+ * `from` is the first instant counted: `since`, or from roll-ups the start of its minute.
  */
-async function buckets(log: CallLog, w: Window, step: number | undefined): Promise<Map<number, Bucket>> {
+async function buckets(
+  log: CallLog,
+  w: Window,
+  step: number | undefined,
+): Promise<{ found: Map<number, Bucket>; from: number }> {
   const out = new Map<number, Bucket>();
   const at = (time: number) => {
     const key = step === undefined ? w.since : Math.floor(time / step) * step;
@@ -95,7 +101,7 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
   const rollups = await log.rollups(w.route, since, w.until);
   // The roll-ups say how many raw calls the window holds before any is read.
   const rolled = rollups.reduce((n, r) => n + r.calls, 0);
-  const points = rolled <= RAW_POINTS ? await rawPoints(log.analytics, w) : undefined;
+  const points = rolled <= RAW_POINTS ? await rawPoints(log.analytics, w, rollups) : undefined;
   if (points) {
     for (const p of points) {
       const b = at(p.time);
@@ -105,7 +111,7 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
       b.durations.push(p.durationMs);
     }
     for (const b of out.values()) b.durations.sort((x, y) => x - y);
-    return out;
+    return { found: out, from: w.since };
   }
   for (const r of rollups) {
     const b = at(r.minute);
@@ -114,21 +120,45 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
     for (const [k, v] of Object.entries(r.byCode)) b.byCode[k] = (b.byCode[k] ?? 0) + v;
     merge(b.histogram, r.latency);
   }
-  return out;
+  return { found: out, from: since };
 }
 
-/** The raw calls of the window when they are all kept and not too many, else undefined. */
-async function rawPoints(log: CallAnalytics, w: Window): Promise<CallPoint[] | undefined> {
+/**
+ * The raw calls of the window when they are all kept and not too many, else undefined. No raw call
+ * is older than `oldest`: when it is after `since`, the window either began before the log's first
+ * call or retention deleted its start. The window's roll-ups (`rollups`, read before the raw calls),
+ * which retention keeps longer, tell which: they count no call in the minutes before the oldest's,
+ * and no more in its minute than are kept there.
+ */
+async function rawPoints(
+  log: CallAnalytics,
+  w: Window,
+  rollups: readonly Rollup[],
+): Promise<CallPoint[] | undefined> {
   if (w.until - w.since > RAW_WINDOW_MS) return undefined;
   const oldest = await log.oldest();
-  if (oldest !== null && oldest > w.since) return undefined;
-  const points = await log.points(w.route, w.since, w.until, RAW_POINTS + 1);
-  return points.length > RAW_POINTS ? undefined : points;
+  const first = oldest === null ? Infinity : Math.floor(oldest / MINUTE) * MINUTE;
+  const partial = oldest === null || oldest > w.since;
+  // With a partial start, the whole of the oldest call's minute is read, to count what it kept.
+  const end = partial && first !== Infinity ? Math.max(w.until, first + MINUTE) : w.until;
+  const points = await log.points(w.route, w.since, end, RAW_POINTS + 1);
+  if (points.length > RAW_POINTS) return undefined;
+  if (partial) {
+    let before = 0;
+    let inFirst = 0;
+    for (const r of rollups) {
+      if (r.minute < first) before += r.calls;
+      else if (r.minute === first) inFirst += r.calls;
+    }
+    const kept = points.filter((p) => p.time >= first && p.time < first + MINUTE).length;
+    if (before > 0 || kept < inFirst) return undefined;
+  }
+  return end === w.until ? points : points.filter((p) => p.time < w.until);
 }
 
 /** `GET /analytics/summary` (SPEC 5.4, 5.6). */
 export async function summary(log: CallLog, w: Window): Promise<Summary> {
-  const b = (await buckets(log, w, undefined)).get(w.since) ?? new Bucket();
+  const b = (await buckets(log, w, undefined)).found.get(w.since) ?? new Bucket();
   const { calls, errors, conflicts } = b.counts();
   return {
     calls,
@@ -145,9 +175,9 @@ export async function summary(log: CallLog, w: Window): Promise<Summary> {
 
 /** `GET /analytics/series`: every bucket of the window, ascending, empty ones included. */
 export async function series(log: CallLog, w: Window, step: number): Promise<{ items: SeriesItem[] }> {
-  const found = await buckets(log, w, step);
+  const { found, from } = await buckets(log, w, step);
   const items: SeriesItem[] = [];
-  for (let t = Math.floor(w.since / step) * step; t < w.until; t += step) {
+  for (let t = Math.floor(from / step) * step; t < w.until; t += step) {
     const b = found.get(t) ?? new Bucket();
     items.push({
       time: new Date(t).toISOString(),

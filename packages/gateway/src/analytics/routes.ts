@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { CallLog } from '../calls/log.js';
 import { badParameter } from '../admin/app.js';
+import type { RouteConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
+import { lifecycle } from './lifecycle.js';
 import { series, summary, unconditional, type Window } from './reports.js';
 
 /** The default window of every report: the last hour. */
@@ -10,10 +12,14 @@ const DEFAULT_WINDOW_MS = 3_600_000;
 const MAX_BUCKETS = 10_000;
 const HOTSPOT_BY = ['resource', 'route', 'consumer'] as const;
 
-/** `GET /analytics/{summary,series,hotspots,unconditional,retries}` (SPEC 5.4, 5.6). */
+/**
+ * `GET /analytics/{summary,series,hotspots,unconditional,retries}` (SPEC 5.4, 5.6) and
+ * `GET /analytics/lifecycle` (issue 12 item 6) over the configured `routes`.
+ */
 export function registerAnalyticsRoutes(
   app: FastifyInstance,
   log: CallLog,
+  routes: readonly RouteConfig[],
   now: () => number = Date.now,
 ): void {
   app.get('/analytics/summary', async (request) => summary(log, window(request.query, now)));
@@ -50,6 +56,8 @@ export function registerAnalyticsRoutes(
     const w = window(request.query, now);
     return { items: await log.analytics.retries(w.since, w.until) };
   });
+
+  app.get('/analytics/lifecycle', async (request) => lifecycle(log, routes, window(request.query, now)));
 }
 
 /** `since` and `until` (ISO 8601), by default the last hour; `route` when given. */

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { lifecycle } from '../analytics/lifecycle.js';
 import { series, summary, unconditional } from '../analytics/reports.js';
+import { resolveGatewayConfig } from '../config/load.js';
 import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import type { CallLog } from './log.js';
 import type { CallRecord } from './record.js';
@@ -11,7 +13,7 @@ const T0 = Date.UTC(2026, 0, 2, 9, 0, 0);
  * What analytics needs of every {@link CallLog} adapter (SPEC 5.3, 5.4), written once and run on
  * each: `summary` and `series` agree with each other and with the raw calls, from raw calls and from
  * roll-ups; hotspots by resource, route and consumer; the retry and stale-by links the writer adds;
- * the unconditional-writes and retries reports.
+ * the unconditional-writes and retries reports; the lifecycle report from its per-consumer roll-ups.
  */
 export function analyticsConformance(name: string, fixture: () => Promise<CallLogFixture>): void {
   describe(`call log analytics: ${name}`, () => {
@@ -78,6 +80,39 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(exact.p99).toBe(sorted[Math.ceil(0.99 * sorted.length) - 1]);
       const rolled = await summary(log, { since: T0 - 2 * 3_600_000, until: T0 + 6 * MINUTE });
       expect(Math.abs(rolled.p99! - exact.p99!) / exact.p99!).toBeLessThanOrEqual(0.05);
+    });
+
+    it('summary and series agree at any step when the window starts before the first call, or retention took its start', async () => {
+      const log = await open();
+      // A young log: its first call comes 30 s into the window's first minute.
+      const records = Array.from({ length: 60 }, (_, i) =>
+        callRecord({ time: T0 + 30_000 + i * 1_000, status: i % 4 === 0 ? 412 : 200, durationMs: 1 + i }),
+      );
+      await write(log, records);
+      const w = { since: T0 + 10_000, until: T0 + 3 * MINUTE };
+      const check = async (expected: number) => {
+        const s = await summary(log, w);
+        expect(s.calls).toBe(expected);
+        for (const step of [10_000, MINUTE, 90_000]) {
+          const { items } = await series(log, w, step);
+          expect([step, items.reduce((n, i) => n + i.calls, 0)]).toEqual([step, expected]);
+          expect(items.reduce((n, i) => n + i.conflicts, 0)).toBe(s.conflicts);
+        }
+        return s;
+      };
+      // Every call of the window is kept: the raw calls are read, and percentiles are exact.
+      const exact = await check(60);
+      const sorted = records.map((r) => r.durationMs).sort((a, b) => a - b);
+      expect(exact.p99).toBe(sorted[Math.ceil(0.99 * sorted.length) - 1]);
+      const steps = (await series(log, w, 10_000)).items;
+      expect(steps.find((i) => i.time === new Date(T0 + 30_000).toISOString())?.calls).toBe(10);
+
+      // Retention by count takes the first 20: the roll-ups still count all 60.
+      const trimmed = await current!.open(logConfig({ maxCalls: 40 }), () => T0 + 10 * MINUTE);
+      opened.push(trimmed);
+      await trimmed.enforceRetention();
+      expect(await log.count()).toBe(40);
+      await check(60);
     });
 
     it('ranks hotspots by resource, route and consumer, with codes, calls and the last conflict', async () => {
@@ -170,6 +205,120 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect((await unconditional(log, { since: T0, until: T0 + 5 * MINUTE })).items).toEqual([
         { consumer: 'alice', writes: 3, unconditional: 3, overlapping: 1 },
         { consumer: 'bob', writes: 4, unconditional: 1, overlapping: 1 },
+      ]);
+    });
+
+    it('counts calls to lifecycle routes per consumer in roll-ups, over long windows and two writers', async () => {
+      const { routes } = resolveGatewayConfig(
+        {
+          gateway: {
+            upstreams: { a: { targets: ['http://127.0.0.1:1'] } },
+            routes: [
+              { name: 'shop', match: { prefix: '/shop' }, upstream: 'a' },
+              {
+                name: 'v1',
+                match: { prefix: '/v1' },
+                upstream: 'a',
+                lifecycle: { deprecated: '2025-10-01', sunset: '2026-01-02T09:05:00Z', link: '/v2' },
+              },
+              {
+                name: 'old',
+                match: { prefix: '/old' },
+                upstream: 'a',
+                lifecycle: { deprecated: '2026-01-01' },
+              },
+            ],
+          },
+        },
+        { env: {} },
+      );
+      const log = await open();
+      const other = await current!.open(logConfig(), () => T0 + 10 * MINUTE);
+      opened.push(other);
+      const v1 = (consumer: string | null, time: number, gone = false) =>
+        callRecord({
+          route: 'v1',
+          consumer,
+          time,
+          lifecycle: true,
+          ...(gone ? { status: 410, code: 'sunset' } : {}),
+        });
+      // Alice over three days, then after the sunset; Bob in one minute through two writers.
+      const alice = [0, 1, 2].map((day) => v1('alice', T0 - day * 86_400_000 - 5_000));
+      const late = v1('alice', T0 + 6 * MINUTE, true);
+      const bob = Array.from({ length: 10 }, (_, i) => v1('bob', T0 + 2 * MINUTE + i * 1_000));
+      await Promise.all([
+        write(log, [...alice, late, ...bob.slice(0, 5), v1(null, T0 + MINUTE)]),
+        write(other, [...bob.slice(5), callRecord({ route: 'shop', consumer: 'carol', time: T0 })]),
+      ]);
+
+      const week = await lifecycle(log, routes, { since: T0 - 7 * 86_400_000, until: T0 + 10 * MINUTE });
+      expect(week.items).toEqual([
+        {
+          route: 'v1',
+          deprecated: '2025-10-01T00:00:00.000Z',
+          sunset: '2026-01-02T09:05:00.000Z',
+          link: '/v2',
+          calls: 15,
+          gone: 1,
+          consumers: [
+            { consumer: 'bob', calls: 10, gone: 0, lastAt: new Date(T0 + 2 * MINUTE + 9_000).toISOString() },
+            { consumer: 'alice', calls: 4, gone: 1, lastAt: new Date(late.time).toISOString() },
+            { consumer: null, calls: 1, gone: 0, lastAt: new Date(T0 + MINUTE).toISOString() },
+          ],
+        },
+        {
+          route: 'old',
+          deprecated: '2026-01-01T00:00:00.000Z',
+          sunset: null,
+          link: null,
+          calls: 0,
+          gone: 0,
+          consumers: [],
+        },
+      ]);
+      // Whole minutes: a window starting within a minute counts that minute; one ending before it does not.
+      const recent = await lifecycle(log, routes, {
+        route: 'v1',
+        since: T0 + 30_000,
+        until: T0 + 2 * MINUTE,
+      });
+      expect(recent.items.map((i) => [i.route, i.consumers])).toEqual([
+        ['v1', [{ consumer: null, calls: 1, gone: 0, lastAt: new Date(T0 + MINUTE).toISOString() }]],
+      ]);
+      // Any window, long or short, counts what a scan of the calls would (widened to whole minutes).
+      const all = [...alice, late, ...bob, v1(null, T0 + MINUTE)];
+      for (const [since, until] of [
+        [T0 - 2 * 86_400_000 - 3 * MINUTE, T0 + 3 * MINUTE],
+        [T0 - 86_400_000 - 2 * 3_600_000 + 30_000, T0 - 5_000],
+        [T0 - 3 * 86_400_000, T0 - 86_400_000],
+        [T0 + 2 * MINUTE + 1_000, T0 + 6 * MINUTE + 1],
+      ] as const) {
+        const from = Math.floor(since / MINUTE) * MINUTE;
+        const to = Math.ceil(until / MINUTE) * MINUTE;
+        const expected = new Map<string | null, number>();
+        for (const r of all)
+          if (r.time >= from && r.time < to) expected.set(r.consumer, (expected.get(r.consumer) ?? 0) + 1);
+        const usage = await log.lifecycleUsage(since, until);
+        expect(new Map(usage.map((u) => [u.consumer, u.calls]))).toEqual(expected);
+      }
+      // Retention drops a row once its whole span is past retention.rollups (a day here): the call
+      // two days before T0 is gone; of the one a day before, the minute and hour rows are, its
+      // day's row is not.
+      const short = await current!.open(logConfig({ rollupsMs: 86_400_000 }), () => T0 + 10 * MINUTE);
+      opened.push(short);
+      await short.enforceRetention();
+      const dayBefore = T0 - 86_400_000;
+      expect(await log.lifecycleUsage(dayBefore - 10 * MINUTE, dayBefore + 10 * MINUTE)).toEqual([]);
+      const kept = await lifecycle(log, routes, {
+        route: 'v1',
+        since: T0 - 7 * 86_400_000,
+        until: T0 + 10 * MINUTE,
+      });
+      expect(kept.items[0]!.consumers.map((c) => [c.consumer, c.calls])).toEqual([
+        ['bob', 10],
+        ['alice', 3],
+        [null, 1],
       ]);
     });
   });

@@ -1,5 +1,6 @@
 import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
+import type { LifecycleUsage } from './lifecycle-rollups.js';
 import type { CallRecord, CallSink } from './record.js';
 
 /** Filters of `GET /calls` (SPEC 5.4). */
@@ -55,6 +56,11 @@ export interface CallLog extends CallSink {
   get(id: string): Promise<StoredCall | undefined>;
   /** Roll-ups of one route (or every route, one item per route and minute) in [since, until). */
   rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]>;
+  /**
+   * Calls to lifecycle routes by route and consumer, from their per-minute roll-ups in
+   * [since, until) (whole minutes), in no particular order.
+   */
+  lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]>;
   /** Deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs, in slices. */
   enforceRetention(): Promise<void>;
   /** Raw calls stored, for tests and metrics. */

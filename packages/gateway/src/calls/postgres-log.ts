@@ -5,6 +5,15 @@ import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
 import { type Histogram, merge } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
+import {
+  LIFECYCLE_RETENTION_SQL,
+  lifecycleDeltas,
+  lifecycleRetention,
+  lifecycleUsage,
+  lifecycleUsageQuery,
+  type LifecycleUsage,
+  postgresLifecycleUpsert,
+} from './lifecycle-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
@@ -125,6 +134,7 @@ export class PostgresCallLog implements CallLog {
         return typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v;
       });
     const deltas = rollupDeltas(batch);
+    const lifecycle = lifecycleDeltas(batch);
     for (let attempt = 0; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -190,6 +200,7 @@ export class PostgresCallLog implements CallLog {
             deltas.map((d) => JSON.stringify(d.latency)),
           ],
         });
+        if (lifecycle.length > 0) await client.query(postgresLifecycleUpsert(this.s, lifecycle));
         await client.query('COMMIT');
         return;
       } catch (error) {
@@ -227,6 +238,11 @@ export class PostgresCallLog implements CallLog {
       const newest = rows[0]?.s ?? null;
       if (newest !== null) await slice('seq <= $1', newest - maxCalls, 'seq');
       await this.pool.query(`DELETE FROM ${this.s}.rollups WHERE minute < $1`, [now - rollupsMs]);
+      const dropLifecycle = numbered(LIFECYCLE_RETENTION_SQL).replace(
+        'lifecycle_rollups',
+        `${this.s}.lifecycle_rollups`,
+      );
+      for (const args of lifecycleRetention(now - rollupsMs)) await this.pool.query(dropLifecycle, args);
     } finally {
       this.retaining = false;
     }
@@ -311,6 +327,14 @@ export class PostgresCallLog implements CallLog {
       merge(latency, r.latency);
       return { minute: r.minute, calls: r.calls, byStatus: r.by_status, byCode: r.by_code, latency };
     });
+  }
+
+  async lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]> {
+    const q = lifecycleUsageQuery(since, until);
+    if (!q) return [];
+    const sql = numbered(q.sql).replace('FROM lifecycle_rollups', `FROM ${this.s}.lifecycle_rollups`);
+    const { rows } = await this.pool.query<Record<string, unknown>>(sql, q.args);
+    return rows.map(lifecycleUsage);
   }
 
   /** Stops the timers, writes what is queued (or drops it if PostgreSQL is down), lets go of the pool. */

@@ -35,6 +35,8 @@ export interface CallRecord {
   readonly responseBody: RawBody | null;
   /** SHA-256 of the whole request body (base64url, cut to 22 characters); null when not forwarded. */
   readonly bodyHash?: string | null;
+  /** The route has a deprecation or sunset date: the call counts in the `lifecycle` report. */
+  readonly lifecycle?: boolean;
 }
 
 /** The first bytes of a body as it streamed past, with its media type. */

@@ -6,6 +6,16 @@ import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
+import {
+  LIFECYCLE_RETENTION_SQL,
+  lifecycleDeltas,
+  lifecycleRetention,
+  lifecycleUsage,
+  lifecycleUsageQuery,
+  type LifecycleUsage,
+  SQLITE_LIFECYCLE_SCHEMA,
+  SQLITE_LIFECYCLE_UPSERT,
+} from './lifecycle-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
@@ -89,6 +99,7 @@ export class SqliteCallLog implements CallLog {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
+  private readonly upsertLifecycle: Database.Statement;
   private readonly linker = new CallLinker();
   readonly analytics: CallAnalytics;
 
@@ -103,6 +114,7 @@ export class SqliteCallLog implements CallLog {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.db.exec(SQLITE_LIFECYCLE_SCHEMA);
     const have = new Set(
       (this.db.prepare('PRAGMA table_info(calls)').all() as { name: string }[]).map((c) => c.name),
     );
@@ -128,6 +140,7 @@ export class SqliteCallLog implements CallLog {
          by_code = truce_merge_counts(by_code, excluded.by_code),
          latency = truce_merge_counts(latency, excluded.latency)`,
     );
+    this.upsertLifecycle = this.db.prepare(SQLITE_LIFECYCLE_UPSERT);
     this.analytics = rawAnalytics(
       async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
     );
@@ -179,6 +192,8 @@ export class SqliteCallLog implements CallLog {
               JSON.stringify(d.latency),
             );
           }
+          for (const d of lifecycleDeltas(batch))
+            this.upsertLifecycle.run(d.route, d.consumer, d.span, d.start, d.calls, d.gone, d.lastAt);
         })
         .immediate();
       this.stats.written += batch.length;
@@ -216,6 +231,8 @@ export class SqliteCallLog implements CallLog {
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
+    const dropLifecycle = this.db.prepare(LIFECYCLE_RETENTION_SQL);
+    for (const args of lifecycleRetention(now - rollupsMs)) dropLifecycle.run(...args);
   }
 
   /** `GET /calls`: records without headers and bodies, newest or oldest first, by cursor. */
@@ -273,6 +290,13 @@ export class SqliteCallLog implements CallLog {
     clearInterval(this.retentionTimer);
     this.writeQueued();
     if (this.db.open) this.db.close();
+  }
+
+  /** Calls to lifecycle routes by route and consumer over whole minutes of [since, until). */
+  async lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]> {
+    const q = lifecycleUsageQuery(since, until);
+    if (!q) return [];
+    return (this.db.prepare(q.sql).all(...q.args) as Record<string, unknown>[]).map(lifecycleUsage);
   }
 
   /** Roll-ups of a route, or of every route, by minute, for analytics after raw calls are gone. */

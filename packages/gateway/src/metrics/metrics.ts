@@ -22,6 +22,7 @@ export class GatewayMetrics {
   private readonly duration: Histogram<'route' | 'method' | 'status'>;
   private readonly rateLimit: Counter<'route' | 'decision'>;
   private readonly conflicts: Counter<'route' | 'status' | 'code'>;
+  private readonly guard: Counter<'route' | 'decision'>;
 
   constructor(upstreams: ReadonlyMap<string, Upstream>, log: () => LogCounters) {
     const registers = [this.registry];
@@ -48,6 +49,12 @@ export class GatewayMetrics {
       name: 'truce_gateway_conflicts_total',
       help: 'Conflicts (409, 412, 423, 428) answered through the proxy, by route, exact status and problem code.',
       labelNames: ['route', 'status', 'code'],
+      registers,
+    });
+    this.guard = new Counter({
+      name: 'truce_gateway_guard_decisions_total',
+      help: 'Lost-update guard decisions on PUT, PATCH and DELETE of warn and enforce routes: passed (conditional), warned (let through, marked) or refused (428).',
+      labelNames: ['route', 'decision'],
       registers,
     });
     new Gauge({
@@ -104,11 +111,19 @@ export class GatewayMetrics {
     this.rateLimit.inc({ route, decision: allowed ? 'allowed' : 'limited' });
   }
 
+  /** Counts a lost-update guard decision; `route` is a configured route's name. */
+  guarded(route: string, decision: GuardDecision): void {
+    this.guard.inc({ route, decision });
+  }
+
   /** The text exposition format. */
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
+
+/** What the lost-update guard did with a write (SPEC 5.2). */
+export type GuardDecision = 'passed' | 'warned' | 'refused';
 
 /** SPEC 5.4's conflicts: four statuses, so the label stays bounded. */
 const CONFLICTS = new Set([409, 412, 423, 428]);

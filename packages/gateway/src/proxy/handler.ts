@@ -3,7 +3,7 @@ import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { CallRecord, CallSink, RawBody } from '../calls/record.js';
 import { GatewayProblem, gatewayProblem, problemPage, sendProblem } from '../problems/answer.js';
 import { applyCors } from './cors.js';
-import { lifecycleHeaders, sunsetProblem } from './lifecycle.js';
+import { hasLifecycle, lifecycleHeaders, sunsetProblem } from './lifecycle.js';
 import type { AccessControl, Consumer, RateLimiter } from './policies.js';
 import { normalisePath, Router } from './router.js';
 import { compileResourceKey } from './resource-key.js';
@@ -163,7 +163,18 @@ async function handle(
     );
   }
   const sunset = sunsetProblem(route, Date.now());
-  if (sunset) throw sunset;
+  if (sunset) {
+    // Whoever still calls a retired route is whom the lifecycle report names: the key is looked up
+    // when there is one, but the answer is 410 whatever it is (no key, unknown, not subscribed).
+    if (route.auth === 'key') {
+      try {
+        call.consumer = await deps.access.authenticate(route, keyOf(req));
+      } catch {
+        call.consumer = undefined;
+      }
+    }
+    throw sunset;
+  }
   call.resource = resourceKeys.get(route.name)!(match.upstreamPath);
 
   if (route.auth === 'key') call.consumer = await deps.access.authenticate(route, keyOf(req));
@@ -186,19 +197,20 @@ async function handle(
     }
   }
   // The lost-update guard (SPEC 5.2): a write with no precondition may overwrite a concurrent change.
-  if (
-    route.requirePreconditions !== 'off' &&
-    GUARDED.has(call.method) &&
-    !CONDITIONAL.some((h) => h !== 'if-none-match' && req.headers[h] !== undefined)
-  ) {
-    if (route.requirePreconditions === 'enforce') {
+  if (route.requirePreconditions !== 'off' && GUARDED.has(call.method)) {
+    if (CONDITIONAL.some((h) => h !== 'if-none-match' && req.headers[h] !== undefined)) {
+      deps.metrics?.guarded(route.name, 'passed');
+    } else if (route.requirePreconditions === 'enforce') {
+      deps.metrics?.guarded(route.name, 'refused');
       throw gatewayProblem(
         'precondition-required',
         `Writes through route ${route.name} must be conditional: send If-Match with the ETag you read, If-Unmodified-Since, or Truce-Base.`,
       );
+    } else {
+      deps.metrics?.guarded(route.name, 'warned');
+      call.unconditionalWarned = true;
+      call.answerHeaders['truce-warning'] = 'unconditional-write';
     }
-    call.unconditionalWarned = true;
-    call.answerHeaders['truce-warning'] = 'unconditional-write';
   }
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > route.maxBody) {
@@ -293,6 +305,7 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
     requestBody: f?.requestBody ?? null,
     responseBody: f?.responseBody ?? (outcome.problemBody ? textBody(outcome.problemBody) : null),
     bodyHash: f?.bodyHash ?? null,
+    lifecycle: call.route !== undefined && hasLifecycle(call.route),
   };
   deps.calls.push(record);
   deps.metrics?.observe(record);

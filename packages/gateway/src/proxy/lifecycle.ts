@@ -18,6 +18,11 @@ export function lifecycleHeaders(route: RouteConfig): Record<string, string> {
   return out;
 }
 
+/** The route has a deprecation or a sunset date: its calls count in the lifecycle report. */
+export function hasLifecycle(route: RouteConfig): boolean {
+  return route.lifecycle?.deprecated !== undefined || route.lifecycle?.sunset !== undefined;
+}
+
 /** 410 `sunset` once the route's sunset has passed; the upstream is not called. */
 export function sunsetProblem(route: RouteConfig, now: number): GatewayProblem | undefined {
   const sunset = route.lifecycle?.sunset;

@@ -460,9 +460,10 @@ describe('targets, retries and health', () => {
 describe('policies without keys', () => {
   it('sends lifecycle headers and answers 410 after the sunset without calling the upstream', async () => {
     const a = await start();
-    const { url } = await gateway({
+    const { url, calls } = await gateway({
       upstreams: { a: { targets: [a.url] } },
       routes: [
+        { name: 'current', match: { prefix: '/v2' }, upstream: 'a' },
         {
           name: 'v1',
           match: { prefix: '/v1' },
@@ -491,11 +492,19 @@ describe('policies without keys', () => {
     });
     expect(v0.headers.get('link')).toBe('</v2>; rel="successor-version"');
     expect(a.seen).toHaveLength(1);
+    // Calls to routes with a lifecycle, the 410 included, are marked for the lifecycle report.
+    expect((await fetch(`${url}/v2/x`)).status).toBe(200);
+    await until(() => calls.length === 3);
+    expect(calls.map((c) => [c.route, c.status, c.lifecycle])).toEqual([
+      ['v1', 200, true],
+      ['v0', 410, true],
+      ['current', 200, false],
+    ]);
   });
 
   it('guards unconditional writes: enforce answers 428 without calling the upstream, warn marks them', async () => {
     const a = await start();
-    const { url, calls } = await gateway({
+    const { gw, url, calls } = await gateway({
       upstreams: { a: { targets: [a.url] } },
       routes: [
         { name: 'strict', match: { prefix: '/strict' }, upstream: 'a', requirePreconditions: 'enforce' },
@@ -517,6 +526,15 @@ describe('policies without keys', () => {
       unconditionalWarned: true,
       conditional: false,
     });
+    // Each decision on /metrics, by route: a read is none, and If-None-Match does not satisfy the guard.
+    await fetch(`${url}/lax/x`);
+    await fetch(`${url}/lax/x`, { method: 'PUT', body: '{}', headers: { 'if-none-match': '*' } });
+    const metrics = (await gw.metrics.text()).body;
+    expect(metrics.split('\n').filter((l) => l.startsWith('truce_gateway_guard_decisions_total'))).toEqual([
+      'truce_gateway_guard_decisions_total{route="strict",decision="refused"} 1',
+      'truce_gateway_guard_decisions_total{route="strict",decision="passed"} 1',
+      'truce_gateway_guard_decisions_total{route="lax",decision="warned"} 2',
+    ]);
   });
 
   it('rate limits by address with the IETF fields on every answer, and a 429 uses no quota', async () => {

@@ -96,6 +96,20 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     ADD COLUMN stale_by_consumer text, ADD COLUMN stale_by_time bigint;
   ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
   `,
+  // Issue 12: calls to lifecycle routes per consumer and minute, hour and day (calls/lifecycle-rollups.ts).
+  (s) => `
+  CREATE TABLE ${s}.lifecycle_rollups (
+    route text NOT NULL,
+    consumer text NOT NULL,
+    span bigint NOT NULL,
+    start bigint NOT NULL,
+    calls bigint NOT NULL,
+    gone bigint NOT NULL,
+    last_at bigint NOT NULL,
+    PRIMARY KEY (route, consumer, span, start)
+  );
+  CREATE INDEX lifecycle_rollups_span ON ${s}.lifecycle_rollups (span, start);
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */
