@@ -11,6 +11,7 @@
 // createGateway with a sink that drops every record, since a gateway always logs its calls.
 import { join } from 'node:path';
 import {
+  boundGatewayHeap,
   createGateway,
   hashKey,
   resolveGatewayConfig,
@@ -18,6 +19,9 @@ import {
   SqliteGatewayStore,
   StoreAccessControl,
 } from '@truce/gateway';
+
+// As `truce gateway` sets up its process (packages/gateway/src/heap.ts).
+if (process.env.TRUCE_BENCH_DEFAULT_HEAP === undefined) boundGatewayHeap();
 
 const [variant, upstreamUrl, dataDir] = process.argv.slice(2);
 if (!['a', 'b', 'c', 'd'].includes(variant ?? '') || !upstreamUrl || !dataDir) {

@@ -1,4 +1,5 @@
 import {
+  boundGatewayHeap,
   GatewayConfigError,
   isGatewayWorker,
   readConfigData,
@@ -36,6 +37,8 @@ export async function gatewayCommand(
   io: Io,
   argv: readonly string[],
 ): Promise<number> {
+  // This process is the gateway's: keep its heap near what it holds live (SPEC 7 B5).
+  boundGatewayHeap();
   if (isGatewayWorker()) {
     await runWorker(config);
     return new Promise<number>(() => undefined); // the primary decides when a worker ends

@@ -4,6 +4,7 @@ import { startAdmin } from './admin/start.js';
 import { AlertEngine } from './alerts/engine.js';
 import { registerAlertMetrics } from './alerts/metrics.js';
 import { StoreAccessControl } from './auth/keys.js';
+import { RecordQueue } from './calls/queue.js';
 import type { CallRecord, CallSink } from './calls/record.js';
 import type { GatewayConfig, ListenAddress } from './config/types.js';
 import { createGateway } from './gateway.js';
@@ -24,8 +25,6 @@ type ToWorker =
 /** Records a worker sends to the primary at least this often, or as soon as this many wait. */
 const SEND_MS = 100;
 const SEND_RECORDS = 500;
-/** Records a worker keeps while the primary is slow to take them; past this they are dropped. */
-const MAX_PENDING = 20_000;
 
 /** The primary of a multi-process gateway: the admin API and the call log, in one place. */
 export interface GatewayPrimary {
@@ -169,21 +168,19 @@ export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): P
       ? new RedisRateLimiter(config.rateLimitStore)
       : undefined;
   await redis?.ready();
-  let pending: CallRecord[] = [];
+  // What waits for the primary, bounded by count and bytes (calls/queue.ts); past that, dropped.
+  const pending = new RecordQueue();
   let dropped = 0;
   const send = () => {
     if (pending.length === 0 || !process.connected) return;
-    const records = pending;
-    pending = [];
-    process.send!({ type: 'truce:calls', records } satisfies ToPrimary);
+    process.send!({ type: 'truce:calls', records: pending.take() } satisfies ToPrimary);
   };
   const sink: CallSink = {
     push(record) {
-      if (pending.length >= MAX_PENDING) {
+      if (!pending.offer(record)) {
         dropped++;
         return;
       }
-      pending.push(record);
       if (pending.length >= SEND_RECORDS) send();
     },
   };

@@ -7,19 +7,18 @@ import { createHash, type Hash } from 'node:crypto';
 export class BodyCapture {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
-  private readonly hasher: Hash | undefined;
+  /** Made at the first byte: most calls (GET) have no body, and a Hash costs a few µs to create. */
+  private hasher: Hash | undefined;
   total = 0;
 
   constructor(
     private readonly limit: number,
-    hash = false,
-  ) {
-    this.hasher = hash ? createHash('sha256') : undefined;
-  }
+    private readonly hash = false,
+  ) {}
 
   add(chunk: Buffer): void {
     this.total += chunk.length;
-    this.hasher?.update(chunk);
+    if (this.hash) (this.hasher ??= createHash('sha256')).update(chunk);
     if (this.kept >= this.limit) return;
     const take = Math.min(chunk.length, this.limit - this.kept);
     this.chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));

@@ -16,6 +16,7 @@ import {
 } from './lifecycle-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import { RecordQueue } from './queue.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -30,8 +31,6 @@ import {
   type StaleBy,
 } from './stored-call.js';
 
-/** Calls queued for the writer at most; past this, new records are dropped and counted. */
-const MAX_QUEUE = 20_000;
 /** A batch is written at least this often, or as soon as this many records wait. */
 const FLUSH_MS = 200;
 const FLUSH_RECORDS = 2_000;
@@ -54,7 +53,8 @@ export class PostgresCallLog implements CallLog {
   readonly stats: CallLogStats = { written: 0, dropped: 0, deleted: 0 };
   private readonly s: string;
   private readonly pool: pg.Pool;
-  private queue: CallRecord[] = [];
+  /** Bounded by count and bytes (queue.ts); past either bound new records are dropped and counted. */
+  private readonly queue = new RecordQueue();
   private writing: Promise<void> | undefined;
   private retaining = false;
   private closed = false;
@@ -87,11 +87,10 @@ export class PostgresCallLog implements CallLog {
   }
 
   push(record: CallRecord): void {
-    if (this.closed || this.queue.length >= MAX_QUEUE) {
+    if (this.closed || !this.queue.offer(record)) {
       this.stats.dropped++;
       return;
     }
-    this.queue.push(record);
     if (this.queue.length >= FLUSH_RECORDS) this.kick();
   }
 
@@ -103,7 +102,7 @@ export class PostgresCallLog implements CallLog {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, FLUSH_RECORDS);
+      const batch = this.queue.take(FLUSH_RECORDS);
       try {
         await this.write(batch);
         this.stats.written += batch.length;
@@ -113,8 +112,7 @@ export class PostgresCallLog implements CallLog {
         // batch, each waiting out the connection timeout (a stop would otherwise take that long).
         this.stats.dropped += batch.length;
         if (isUnreachable(error)) {
-          this.stats.dropped += this.queue.length;
-          this.queue = [];
+          this.stats.dropped += this.queue.clear();
         }
       }
     }

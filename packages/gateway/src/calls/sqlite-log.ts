@@ -18,6 +18,7 @@ import {
 } from './lifecycle-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import { RecordQueue } from './queue.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -75,8 +76,6 @@ const ADDED_COLUMNS = [
   'stale_by_time INTEGER',
 ];
 
-/** Calls queued for the writer at most; past this, new records are dropped and counted. */
-const MAX_QUEUE = 20_000;
 /** A batch is written at least this often, or as soon as this many records wait. */
 const FLUSH_MS = 200;
 const FLUSH_RECORDS = 2_000;
@@ -94,7 +93,8 @@ export type { CallLogStats, CallQuery, StoredCall } from './log.js';
 export class SqliteCallLog implements CallLog {
   readonly stats: CallLogStats = { written: 0, dropped: 0, deleted: 0 };
   private readonly db: Database.Database;
-  private queue: CallRecord[] = [];
+  /** Bounded by count and bytes (queue.ts); past either bound new records are dropped and counted. */
+  private readonly queue = new RecordQueue();
   private readonly timer: NodeJS.Timeout;
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
@@ -151,11 +151,10 @@ export class SqliteCallLog implements CallLog {
   }
 
   push(record: CallRecord): void {
-    if (this.queue.length >= MAX_QUEUE) {
+    if (!this.queue.offer(record)) {
       this.stats.dropped++;
       return;
     }
-    this.queue.push(record);
     if (this.queue.length >= FLUSH_RECORDS) setImmediate(() => this.writeQueued());
   }
 
@@ -166,8 +165,7 @@ export class SqliteCallLog implements CallLog {
 
   private writeQueued(): void {
     if (this.queue.length === 0 || !this.db.open) return;
-    const batch = this.queue;
-    this.queue = [];
+    const batch = this.queue.take();
     try {
       // IMMEDIATE: the write lock is taken first, so another process's commit cannot come between.
       this.db

@@ -106,3 +106,21 @@ export function mergeVary(
   const seen = new Map(names.map((n) => [n.toLowerCase(), n]));
   return seen.size === 0 ? undefined : [...seen.values()].join(', ');
 }
+
+/**
+ * The head of a forwarded answer: the upstream's headers, then the gateway's own (request id,
+ * RateLimit, lifecycle, warnings, CORS), with `Vary` merged rather than replaced, and the
+ * upstream's CORS headers dropped when the gateway does CORS itself.
+ */
+export function answerHead(
+  gatewayCors: boolean,
+  upstream: Record<string, string | string[]>,
+  own: Record<string, string | string[]>,
+): Record<string, string | string[]> {
+  const head = { ...(gatewayCors ? withoutUpstreamCors(upstream) : upstream), ...own };
+  if (own['vary'] !== undefined) {
+    const vary = mergeVary(upstream['vary'], own['vary']);
+    if (vary) head['vary'] = vary;
+  }
+  return head;
+}

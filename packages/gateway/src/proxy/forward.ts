@@ -1,5 +1,3 @@
-import { mergeVary, withoutUpstreamCors } from './cors.js';
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -8,7 +6,8 @@ import { BodyCapture } from '../calls/capture.js';
 import type { RawBody } from '../calls/record.js';
 import { gatewayProblem } from '../problems/answer.js';
 import { bodyTooLarge, flatHeaders, type CallState, type ProxyDeps } from './handler.js';
-import { downstreamResponseHeaders, restorePrefix, upstreamRequestHeaders } from './headers.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { relay, type RelayContext, type Relayed } from './relay.js';
 import type { Target, Upstream } from './upstream.js';
 
 /** SPEC 5.6: request bodies up to this size are kept for a retry; larger ones are never retried. */
@@ -45,17 +44,6 @@ interface Exchange {
 
 class BodyTooLarge extends Error {}
 
-/** A cancellation signal in the shape undici accepts besides AbortSignal: `aborted` and an `abort` event. */
-class AbortEmitter extends EventEmitter {
-  aborted = false;
-
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
-  }
-}
-
 /**
  * Sends the request to a healthy target and streams the answer back unchanged (SPEC 5.2). Retries
  * go to another target, at most `retries` times, only when the upstream gave no answer (refused or
@@ -81,14 +69,15 @@ export async function forward(x: Exchange): Promise<Forwarded> {
     credentialHeaders: route.auth === 'key' ? ['authorization', 'x-api-key'] : [],
   });
   const query = call.query === null ? '' : `?${call.query}`;
-  // The upstream request is cancelled when the client leaves first. undici takes an EventEmitter
-  // with an `abort` event as its signal: an AbortController (an EventTarget) per request cost about
-  // 2% of the proxy's CPU time under load (createAbortSignal in the profile), an emitter next to nothing.
-  const abort = new AbortEmitter();
-  const onClose = () => {
-    if (!x.res.writableFinished) abort.abort();
+  const log = x.deps.config.log;
+  const ctx: RelayContext = {
+    res: x.res,
+    restorePrefix: route.stripPrefix ? route.prefix : '',
+    answerHeaders: call.answerHeaders,
+    gatewayCors: x.deps.config.cors !== undefined,
+    captureLimit: captureLimit(log),
+    problemScan: PROBLEM_SCAN,
   };
-  x.res.on('close', onClose);
 
   const tried = new Set<Target>();
   let lastError: unknown;
@@ -108,21 +97,23 @@ export async function forward(x: Exchange): Promise<Forwarded> {
     tried.add(target);
     target.inFlight++;
     const sent = performance.now();
-    let answer: Dispatcher.ResponseData;
+    let answer: Relayed;
     try {
-      answer = await target.pool.request({
-        method: call.method as Dispatcher.HttpMethod,
-        path: `${target.basePath}${x.upstreamPath}${query}`,
-        headers,
-        body: body === 'stream' ? Readable.from(streamBody(req, route, capture)) : body,
-        signal: abort,
-      });
+      answer = await relay(
+        target.pool,
+        {
+          method: call.method as Dispatcher.HttpMethod,
+          path: `${target.basePath}${x.upstreamPath}${query}`,
+          headers,
+          body: body === 'stream' ? Readable.from(streamBody(req, route, capture)) : body,
+        },
+        ctx,
+        (status) => (status >= 500 ? target.failed(Date.now()) : target.succeeded()),
+      );
     } catch (error) {
-      target.inFlight--;
       if (error instanceof BodyTooLarge || (error as { cause?: unknown }).cause instanceof BodyTooLarge) {
         throw bodyTooLarge(route);
       }
-      if (abort.aborted) throw error;
       const kind = classify(error);
       if (kind !== 'other') target.failed(Date.now());
       lastError = error;
@@ -132,16 +123,24 @@ export async function forward(x: Exchange): Promise<Forwarded> {
         (kind === 'no-answer' || (kind === 'timeout' && IDEMPOTENT.has(call.method)));
       if (again) continue;
       throw failure(error, upstream);
-    }
-    const upstreamMs = performance.now() - sent;
-    if (answer.statusCode >= 500) target.failed(Date.now());
-    else target.succeeded();
-    try {
-      return await relay(x, target, answer, upstreamMs, capture);
     } finally {
       target.inFlight--;
-      x.res.off('close', onClose);
     }
+    const responseBody = answer.capture.bytes();
+    const retryAfter = Number(answer.retryAfter);
+    return {
+      status: answer.status,
+      code: answer.isProblem ? problemCode(responseBody.data) : null,
+      target: target.origin,
+      upstreamMs: answer.answeredAt - sent,
+      requestBytes: capture.total,
+      responseBytes: answer.capture.total,
+      retryAfter: Number.isFinite(retryAfter) ? retryAfter : null,
+      responseHeaders: flatHeaders(answer.headers),
+      requestBody: raw(capture, req.headers['content-type'], log.bodies),
+      responseBody: raw(answer.capture, answer.contentType, log.bodies),
+      bodyHash: capture.digest(),
+    };
   }
 }
 
@@ -174,64 +173,6 @@ async function* streamBody(
     if (capture.total > route.maxBody) throw new BodyTooLarge();
     yield chunk;
   }
-}
-
-/** Writes the upstream's answer to the client unchanged, apart from hop-by-hop headers and ours. */
-async function relay(
-  x: Exchange,
-  target: Target,
-  answer: Dispatcher.ResponseData,
-  upstreamMs: number,
-  requestCapture: BodyCapture,
-): Promise<Forwarded> {
-  const { res, call, route } = x;
-  const headers = downstreamResponseHeaders(answer.headers);
-  if (route.stripPrefix) restorePrefix(headers, route.prefix);
-  const contentType = String(headers['content-type'] ?? '');
-  const isProblem = contentType.toLowerCase().startsWith('application/problem+json');
-  const capture = new BodyCapture(Math.max(captureLimit(x.deps.config.log), isProblem ? PROBLEM_SCAN : 0));
-  res.writeHead(answer.statusCode, answerHead(x.deps.config.cors !== undefined, headers, call.answerHeaders));
-  try {
-    for await (const chunk of answer.body as AsyncIterable<Buffer>) {
-      capture.add(chunk);
-      if (!res.write(chunk)) await drained(res);
-    }
-    res.end();
-  } catch {
-    // The upstream broke off mid-answer, or the client left: nothing more can be said on this connection.
-    res.destroy();
-  }
-  const responseBody = capture.bytes();
-  const retryAfter = Number(answer.headers['retry-after']);
-  return {
-    status: answer.statusCode,
-    code: isProblem ? problemCode(responseBody.data) : null,
-    target: target.origin,
-    upstreamMs,
-    requestBytes: requestCapture.total,
-    responseBytes: capture.total,
-    retryAfter: Number.isFinite(retryAfter) ? retryAfter : null,
-    responseHeaders: flatHeaders(headers),
-    requestBody: raw(requestCapture, x.req.headers['content-type'], x.deps.config.log.bodies),
-    responseBody: raw(capture, contentType, x.deps.config.log.bodies),
-    bodyHash: requestCapture.digest(),
-  };
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', closed);
-      resolve();
-    };
-    const closed = () => {
-      res.off('drain', done);
-      reject(new Error('client left'));
-    };
-    res.once('drain', done);
-    res.once('close', closed);
-  });
 }
 
 /** The `code` member of a problem+json body, when it has one. */
@@ -300,22 +241,4 @@ function failure(error: unknown, upstream: Upstream) {
     'bad-gateway',
     `Upstream ${upstream.name} could not be reached or broke off its answer.`,
   );
-}
-
-/**
- * The head of a forwarded answer: the upstream's headers, then the gateway's own (request id,
- * RateLimit, lifecycle, warnings), with `Vary` merged rather than replaced, and the upstream's CORS
- * headers dropped when the gateway does CORS itself.
- */
-function answerHead(
-  gatewayCors: boolean,
-  upstream: Record<string, string | string[]>,
-  own: Record<string, string | string[]>,
-): Record<string, string | string[]> {
-  const head = { ...(gatewayCors ? withoutUpstreamCors(upstream) : upstream), ...own };
-  if (own['vary'] !== undefined) {
-    const vary = mergeVary(upstream['vary'], own['vary']);
-    if (vary) head['vary'] = vary;
-  }
-  return head;
 }

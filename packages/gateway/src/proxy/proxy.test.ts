@@ -186,6 +186,72 @@ describe('forwarding', () => {
     expect(calls[0]).toMatchObject({ route: 'slow', path: '/slow/1' });
   });
 
+  it('streams a large answer to a slow client whole, and keeps only log.bodies of it', async () => {
+    const size = 16 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const up = await start((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+      let sent = 0;
+      const more = () => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    const { url, calls } = await gateway({
+      log: { bodies: '1kb' },
+      upstreams: { a: { targets: [up.url] } },
+      routes: [{ name: 'big', match: { prefix: '/big' }, upstream: 'a' }],
+    });
+    const received = await new Promise<number>((resolve, reject) => {
+      httpRequest(`${url}/big/1`, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          // A slow reader: the gateway must pause the upstream rather than buffer the whole answer.
+          res.pause();
+          setTimeout(() => res.resume(), bytes < 1024 * 1024 ? 5 : 0);
+        });
+        res.on('end', () => resolve(bytes));
+        res.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(received).toBe(size);
+    await expect.poll(() => calls.length).toBe(1);
+    expect(calls[0]).toMatchObject({ status: 200, responseBytes: size });
+    expect(calls[0]!.responseBody).toMatchObject({ truncated: true });
+    expect(calls[0]!.responseBody!.data).toHaveLength(1024);
+  });
+
+  it('cuts the upstream answer off when the client leaves in the middle of it', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    // Headers and a first chunk, then nothing: only the gateway giving up closes the connection.
+    const up = await start((req, res) => {
+      req.socket.once('close', upstreamClosed);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part');
+    });
+    const { url, calls } = await gateway({
+      upstreams: { a: { targets: [up.url] } },
+      routes: [{ name: 'half', match: { prefix: '/half' }, upstream: 'a' }],
+    });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.write('GET /half/1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    let seen = '';
+    socket.on('data', (c: Buffer) => (seen += c.toString('latin1')));
+    await expect.poll(() => seen.includes('first part')).toBe(true);
+    socket.destroy();
+    await closed;
+    await expect.poll(() => calls.length).toBe(1);
+    expect(calls[0]).toMatchObject({ route: 'half', status: 200 });
+  });
+
   it('records request headers in lower case, repeated ones joined with commas', async () => {
     const up = await start();
     const { url, calls } = await gateway({

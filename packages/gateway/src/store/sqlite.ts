@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeCursor, newId, page } from './ids.js';
+import { SqliteChanges } from './sqlite-changes.js';
 import {
   SUBSCRIPTION_ACTIONS,
   type AuditRow,
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS audit (
 
 /** `lastUsedAt` is written at most this often per key: a write per request would serialise the proxy. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** Key lookups cached at most; past this the cache starts over (it only ever holds known keys). */
+const MAX_CACHED_LOOKUPS = 10_000;
+
+/** A cached key lookup, with the `last_used_at` this process last saw or wrote. */
+interface CachedLookup {
+  readonly lookup: KeyLookup;
+  lastUsedAt: number;
+}
 
 interface SubscriptionDbRow {
   id: string;
@@ -67,6 +76,13 @@ export class SqliteGatewayStore implements GatewayStore {
   private readonly db: Database.Database;
   private readonly lookup: Database.Statement<[string, string], LookupRow>;
   private readonly touch: Database.Statement<[number, string, number]>;
+  private readonly changes: SqliteChanges;
+  /**
+   * Key lookups by route and hash, valid only while nothing has been committed to the file since
+   * they were read (see {@link SqliteChanges}): a revocation, a deleted key or consumer in any
+   * process empties it before the next lookup, so SPEC 5.2's "very next request" still holds.
+   */
+  private readonly cached = new Map<string, CachedLookup>();
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -87,6 +103,7 @@ export class SqliteGatewayStore implements GatewayStore {
     this.touch = this.db.prepare(
       'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND coalesce(last_used_at, 0) < ?',
     );
+    this.changes = new SqliteChanges(this.db, path);
   }
 
   private audited<T>(
@@ -96,19 +113,24 @@ export class SqliteGatewayStore implements GatewayStore {
     run: () => T,
     detail: (result: T) => Record<string, unknown> | undefined,
   ): T {
-    return this.db
-      .transaction(() => {
-        const result = run();
-        const d = detail(result);
-        if (d !== undefined) {
-          this.db
-            .prepare('INSERT INTO audit (time, action, target, detail) VALUES (?, ?, ?, ?)')
-            .run(now, action, target, JSON.stringify(d));
-        }
-        return result;
-        // IMMEDIATE: the write lock first, so a check and its write see no other process's commit between.
-      })
-      .immediate();
+    try {
+      return this.db
+        .transaction(() => {
+          const result = run();
+          const d = detail(result);
+          if (d !== undefined) {
+            this.db
+              .prepare('INSERT INTO audit (time, action, target, detail) VALUES (?, ?, ?, ?)')
+              .run(now, action, target, JSON.stringify(d));
+          }
+          return result;
+          // IMMEDIATE: the write lock first, so a check and its write see no other process's commit between.
+        })
+        .immediate();
+    } finally {
+      // Own writes invalidate the key cache at once: the change probe is blind to them in memory.
+      this.cached.clear();
+    }
   }
 
   async createConsumer(name: string, now: number): Promise<ConsumerRow | 'taken'> {
@@ -220,15 +242,29 @@ export class SqliteGatewayStore implements GatewayStore {
   }
 
   async lookupKey(hash: string, route: string, now: number): Promise<KeyLookup | undefined> {
-    const row = this.lookup.get(route, hash);
-    if (!row) return undefined;
-    if ((row.last_used_at ?? 0) < now - LAST_USED_RESOLUTION_MS)
-      this.touch.run(now, row.key_id, now - LAST_USED_RESOLUTION_MS);
-    return {
-      consumer: { id: row.consumer_id, name: row.consumer_name, createdAt: row.consumer_created_at },
-      keyId: row.key_id,
-      subscription: row.status,
-    };
+    if (this.changes.changed()) this.cached.clear();
+    const id = `${route}\u0000${hash}`;
+    let entry = this.cached.get(id);
+    if (entry === undefined) {
+      const row = this.lookup.get(route, hash);
+      // Unknown keys are not cached: a client sending random keys must not fill the cache.
+      if (!row) return undefined;
+      entry = {
+        lookup: {
+          consumer: { id: row.consumer_id, name: row.consumer_name, createdAt: row.consumer_created_at },
+          keyId: row.key_id,
+          subscription: row.status,
+        },
+        lastUsedAt: row.last_used_at ?? 0,
+      };
+      if (this.cached.size >= MAX_CACHED_LOOKUPS) this.cached.clear();
+      this.cached.set(id, entry);
+    }
+    if (entry.lastUsedAt < now - LAST_USED_RESOLUTION_MS) {
+      this.touch.run(now, entry.lookup.keyId, now - LAST_USED_RESOLUTION_MS);
+      entry.lastUsedAt = now;
+    }
+    return entry.lookup;
   }
 
   async subscribe(
@@ -353,6 +389,8 @@ export class SqliteGatewayStore implements GatewayStore {
   }
 
   async close(): Promise<void> {
+    this.changes.close();
+    this.cached.clear();
     if (this.db.open) this.db.close();
   }
 }
