@@ -314,6 +314,9 @@ describe('gateway analytics', () => {
     });
     const bobsLast = await adminCall('GET', '/calls?consumer=bob&route=v0&limit=1');
     expect(at('v0').consumers[0].lastAt).toBe(bobsLast.items[0].time);
+    // The retired route's calls are in the resource's call sequence too.
+    const onResource = await adminCall('GET', '/calls?route=v0&resource=/products/anvil');
+    expect(onResource.items.map((c: { status: number }) => c.status)).toEqual([410, 410, 410]);
     expect((await adminCall('GET', `/analytics/lifecycle?route=v0&since=${since}`)).items).toEqual([
       at('v0'),
     ]);

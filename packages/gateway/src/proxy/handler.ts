@@ -162,6 +162,8 @@ async function handle(
       { allow: match.allow },
     );
   }
+  // Before the sunset check, so that the calls still made to a retired route show per resource.
+  call.resource = resourceKeys.get(route.name)!(match.upstreamPath);
   const sunset = sunsetProblem(route, Date.now());
   if (sunset) {
     // Whoever still calls a retired route is whom the lifecycle report names: the key is looked up
@@ -175,7 +177,6 @@ async function handle(
     }
     throw sunset;
   }
-  call.resource = resourceKeys.get(route.name)!(match.upstreamPath);
 
   if (route.auth === 'key') call.consumer = await deps.access.authenticate(route, keyOf(req));
   if (route.rateLimit) {
