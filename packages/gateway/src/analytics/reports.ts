@@ -1,5 +1,5 @@
 import { type Histogram, merge, quantile } from '../calls/histogram.js';
-import type { CallAnalytics, CallLog, CallPoint, WriteRow } from '../calls/log.js';
+import type { CallAnalytics, CallLog, CallPoint } from '../calls/log.js';
 import { CONFLICT_STATUSES } from '../calls/stored-call.js';
 
 /*
@@ -14,8 +14,6 @@ export const RAW_WINDOW_MS = 3_600_000;
 export const RAW_POINTS = 100_000;
 const MINUTE = 60_000;
 const CONFLICT = new Set<number>(CONFLICT_STATUSES);
-/** Another consumer's write within this of an unconditional one makes it `overlapping` (SPEC 5.6). */
-const OVERLAP_MS = 60_000;
 
 export interface Window {
   readonly route?: string | undefined;
@@ -117,6 +115,18 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
   return out;
 }
 
+/**
+ * Whether a window is read from raw calls: at most an hour, all of it kept, at most RAW_POINTS
+ * calls (as the route roll-ups count them). The key reports (key-reports.ts) follow the same rule.
+ */
+export async function rawCovers(log: CallLog, w: Window): Promise<boolean> {
+  if (w.until - w.since > RAW_WINDOW_MS) return false;
+  const rollups = await log.rollups(w.route, Math.floor(w.since / MINUTE) * MINUTE, w.until);
+  if (rollups.reduce((n, r) => n + r.calls, 0) > RAW_POINTS) return false;
+  const oldest = await log.analytics.oldest();
+  return oldest === null || oldest <= w.since;
+}
+
 /** The raw calls of the window when they are all kept and not too many, else undefined. */
 async function rawPoints(log: CallAnalytics, w: Window): Promise<CallPoint[] | undefined> {
   if (w.until - w.since > RAW_WINDOW_MS) return undefined;
@@ -158,57 +168,4 @@ export async function series(log: CallLog, w: Window, step: number): Promise<{ i
     });
   }
   return { items };
-}
-
-/** One item of `GET /analytics/unconditional` (SPEC 5.6). */
-export interface UnconditionalItem {
-  consumer: string | null;
-  writes: number;
-  unconditional: number;
-  overlapping: number;
-}
-
-/**
- * `GET /analytics/unconditional`: per consumer, its writes, those without a precondition, and those
- * of them on a resource another consumer wrote successfully within 60 s before or after.
- */
-export async function unconditional(log: CallLog, w: Window): Promise<{ items: UnconditionalItem[] }> {
-  const all = await log.analytics.writes(w.since - OVERLAP_MS, w.until + OVERLAP_MS);
-  const done = new Map<string, WriteRow[]>();
-  for (const x of all) {
-    if (x.resource === null || x.status < 200 || x.status >= 300) continue;
-    let list = done.get(x.resource);
-    if (!list) done.set(x.resource, (list = []));
-    list.push(x);
-  }
-  const by = new Map<string | null, UnconditionalItem>();
-  for (const x of all) {
-    if (x.time < w.since || x.time >= w.until) continue;
-    let item = by.get(x.consumer);
-    if (!item)
-      by.set(x.consumer, (item = { consumer: x.consumer, writes: 0, unconditional: 0, overlapping: 0 }));
-    item.writes++;
-    if (x.conditional) continue;
-    item.unconditional++;
-    const near = x.resource === null ? undefined : done.get(x.resource);
-    if (near && overlaps(near, x)) item.overlapping++;
-  }
-  const items = [...by.values()].sort(
-    (a, b) => b.overlapping - a.overlapping || b.unconditional - a.unconditional || b.writes - a.writes,
-  );
-  return { items };
-}
-
-/** Another consumer's write in `writes` (in time order) within 60 s of `x`: a binary search, then a short scan. */
-function overlaps(writes: readonly WriteRow[], x: WriteRow): boolean {
-  let lo = 0;
-  let hi = writes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (writes[mid]!.time < x.time - OVERLAP_MS) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < writes.length && writes[i]!.time <= x.time + OVERLAP_MS; i++)
-    if (writes[i]!.consumer !== x.consumer) return true;
-  return false;
 }

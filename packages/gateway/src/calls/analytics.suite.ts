@@ -1,7 +1,12 @@
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { series, summary, unconditional } from '../analytics/reports.js';
+import { unconditional } from '../analytics/key-reports.js';
+import { writeCounts } from '../analytics/overlap.js';
+import { registerAnalyticsRoutes } from '../analytics/routes.js';
+import { series, summary } from '../analytics/reports.js';
 import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import type { CallLog } from './log.js';
+import { HOUR, TOP_K } from './key-rollups.js';
 import type { CallRecord } from './record.js';
 
 const MINUTE = 60_000;
@@ -31,6 +36,17 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
     const write = async (log: CallLog, records: CallRecord[]) => {
       for (const r of records) log.push(r);
       await log.flush();
+    };
+    /** The analytics routes over `log`, asked through Fastify's `inject` at the time `now()`. */
+    const admin = (log: CallLog, now: () => number) => {
+      const app = Fastify({ logger: false });
+      registerAnalyticsRoutes(app, log, now);
+      return async (path: string) => {
+        const res = await app.inject({ method: 'GET', url: path });
+        expect(res.statusCode, res.body).toBe(200);
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read loosely
+        return res.json<Record<string, any>>();
+      };
     };
 
     it('summary and series agree with each other and with the raw calls, raw and rolled up', async () => {
@@ -153,6 +169,152 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(await shown(late)).toMatchObject({ staleBy: { id: win.id, consumer: 'alice' } });
     });
 
+    it('answers hotspots, unconditional and retries from key roll-ups once the raw calls are gone, as the raw calls did', async () => {
+      current ??= await fixture();
+      let now = T0;
+      const log = await current.open(logConfig(), () => now);
+      opened.push(log);
+      // 2 h 10 min of traffic: skewed resources, three consumers (one anonymous), two routes, conflicts
+      // with and without a code, unconditional writes near each other, and retries (same body hash).
+      const statuses = [200, 200, 412, 200, 409, 200, 428, 204, 200, 423, 500, 200];
+      const consumers = ['alice', 'bob', null] as const;
+      const records = Array.from({ length: 1_300 }, (_, i) => {
+        const status = statuses[i % statuses.length]!;
+        return callRecord({
+          time: T0 + i * 6_000 + (i % 7),
+          route: i % 4 === 0 ? 'orders' : 'shop',
+          consumer: consumers[i % 3]!,
+          resource: `/products/p${(i * i) % 13 < 6 ? 1 : (i % 9) + 2}`,
+          method: i % 2 === 0 ? 'PUT' : 'GET',
+          conditional: i % 5 < 2,
+          status,
+          code: status === 412 ? 'stale-write' : status === 428 ? 'precondition-required' : null,
+          bodyHash: `h${i % 3}`,
+          path: `/shop/products/p${i % 3}`,
+        });
+      });
+      await write(log, records);
+      const end = T0 + 1_300 * 6_000;
+      const day = `since=${new Date(T0 - 22 * HOUR).toISOString()}&until=${new Date(end).toISOString()}`;
+
+      // What the raw calls say, before any roll-up.
+      const raw = {
+        resource: await log.analytics.hotspots('resource', T0, end, 50),
+        route: await log.analytics.hotspots('route', T0, end, 50),
+        consumer: await log.analytics.hotspots('consumer', T0, end, 50),
+        retries: await log.analytics.retries(T0, end),
+        writes: writeCounts(await log.analytics.writes(T0 - MINUTE, end + MINUTE), T0, end),
+      };
+      expect(raw.resource.length).toBeGreaterThan(5);
+      expect(raw.retries.length).toBeGreaterThan(0);
+      expect(raw.writes.some((w) => w.overlapping > 0)).toBe(true);
+
+      const expectRaw = async (ask: (path: string) => Promise<Record<string, any>>) => {
+        for (const by of ['resource', 'route', 'consumer'] as const) {
+          const found = await ask(`/analytics/hotspots?by=${by}&limit=50&${day}`);
+          expect(found).not.toHaveProperty('error');
+          expect(found['items']).toEqual(
+            raw[by].map((h) => ({ ...h, lastAt: new Date(h.lastAt).toISOString() })),
+          );
+        }
+        const retries = await ask(`/analytics/retries?${day}`);
+        expect(retries['items']).toEqual(expect.arrayContaining(raw.retries));
+        expect(retries['items']).toHaveLength(raw.retries.length);
+        const writes = await ask(`/analytics/unconditional?${day}`);
+        expect(writes['items']).toEqual(expect.arrayContaining(raw.writes));
+        expect(writes['items']).toHaveLength(raw.writes.length);
+      };
+
+      // Mid-way: the first hour compacted, minutes after it, the newest minute still raw; the sum is
+      // what the raw calls say.
+      now = T0 + 90 * MINUTE + 20_000;
+      await log.enforceRetention();
+      expect(await log.keys.state()).toEqual({
+        rolledTo: T0 + 89 * MINUTE,
+        overlapTo: T0 + 88 * MINUTE,
+        compactedTo: T0 + HOUR,
+      });
+      const ask = admin(log, () => now);
+      const upTo = `since=${new Date(T0 - 2 * HOUR).toISOString()}&until=${new Date(now).toISOString()}`;
+      for (const by of ['resource', 'route', 'consumer'] as const)
+        expect((await ask(`/analytics/hotspots?by=${by}&${upTo}`))['items']).toEqual(
+          (await log.analytics.hotspots(by, T0, now, 50)).map((h) => ({
+            ...h,
+            lastAt: new Date(h.lastAt).toISOString(),
+          })),
+        );
+      expect((await ask(`/analytics/unconditional?${upTo}`))['items']).toEqual(
+        expect.arrayContaining(writeCounts(await log.analytics.writes(T0 - MINUTE, now + MINUTE), T0, now)),
+      );
+
+      // An hour after the traffic every hour is compacted.
+      now = end + HOUR;
+      await log.enforceRetention();
+      expect(await log.keys.state()).toMatchObject({ compactedTo: T0 + 3 * HOUR });
+      await expectRaw(ask);
+
+      // Another gateway on the same store with a minute of raw retention deletes every raw call; the
+      // reports answer the same from the roll-ups alone.
+      now = end + HOUR;
+      const short = await current.open(logConfig({ callsMs: MINUTE }), () => now);
+      opened.push(short);
+      await short.enforceRetention();
+      expect(await log.count()).toBe(0);
+      await expectRaw(ask);
+      await expectRaw(admin(short, () => now));
+    });
+
+    it('keeps the top keys of a skewed workload within the stated error bound', async () => {
+      current ??= await fixture();
+      let now = T0;
+      const log = await current.open(logConfig(), () => now);
+      opened.push(log);
+      // Per minute, 3,000 conflicts over more than TOP_K resources: a few hot ones, a long cold tail.
+      const records: CallRecord[] = [];
+      for (let m = 0; m < 3; m++)
+        for (let i = 0; i < 3_000; i++) {
+          const hot = i % 3 === 0;
+          const resource = hot ? `/hot/h${i % 10}` : `/cold/c${(i * 7 + m * 13) % (TOP_K + 500)}`;
+          records.push(
+            callRecord({
+              time: T0 + m * MINUTE + i * 19,
+              resource,
+              status: 412,
+              code: 'stale-write',
+              method: 'PUT',
+            }),
+          );
+        }
+      await write(log, records);
+      const until = T0 + 3 * MINUTE;
+      const truth = new Map<string, number>();
+      for (const r of records) truth.set(r.resource!, (truth.get(r.resource!) ?? 0) + 1);
+      now = until + HOUR;
+      await log.enforceRetention();
+      const ask = admin(log, () => now);
+      const found = await ask(
+        `/analytics/hotspots?by=resource&limit=200&since=${new Date(T0 - 2 * HOUR).toISOString()}&until=${new Date(until).toISOString()}`,
+      );
+      // The cut left keys out: the answer says by how much a count may be short, within 2N/(K+1).
+      const error = found['error'] as { conflicts: number; calls: number };
+      expect(error.conflicts).toBeGreaterThan(0);
+      expect(error.conflicts).toBeLessThanOrEqual((2 * records.length) / (TOP_K + 1));
+      for (const item of found['items'] as { key: string; conflicts: number }[]) {
+        const exact = truth.get(item.key)!;
+        expect(item.conflicts).toBeLessThanOrEqual(exact);
+        expect(item.conflicts).toBeGreaterThanOrEqual(exact - error.conflicts);
+      }
+      // The hot keys lead, exactly, in order.
+      const hot = [...truth]
+        .filter(([k]) => k.startsWith('/hot/'))
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      expect(
+        (found['items'] as { key: string; conflicts: number }[])
+          .slice(0, 10)
+          .map((i) => [i.key, i.conflicts]),
+      ).toEqual(hot);
+    });
+
     it('reports unconditional writes and those near another consumer’s write of the resource', async () => {
       const log = await open();
       const w = (consumer: string, resource: string, time: number, conditional: boolean, status = 200) =>
@@ -167,7 +329,9 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
         w('bob', '/products/d', T0, true),
         callRecord({ method: 'GET', consumer: 'carol', time: T0 }),
       ]);
-      expect((await unconditional(log, { since: T0, until: T0 + 5 * MINUTE })).items).toEqual([
+      expect(
+        (await unconditional(log, { since: T0, until: T0 + 5 * MINUTE }, T0 + 10 * MINUTE)).items,
+      ).toEqual([
         { consumer: 'alice', writes: 3, unconditional: 3, overlapping: 1 },
         { consumer: 'bob', writes: 4, unconditional: 1, overlapping: 1 },
       ]);

@@ -1,5 +1,6 @@
 import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
+import type { KeyRollups } from './key-rollup-drivers.js';
 import type { CallRecord, CallSink } from './record.js';
 
 /** Filters of `GET /calls` (SPEC 5.4). */
@@ -46,6 +47,8 @@ export interface CallLog extends CallSink {
   readonly stats: CallLogStats;
   /** The reads of raw calls the analytics API makes. */
   readonly analytics: CallAnalytics;
+  /** Roll-ups per resource, route and consumer, for the reports past the raw calls (key-rollups.ts). */
+  readonly keys: KeyRollups;
   push(record: CallRecord): void;
   /** Writes what is queued now (what was queued before the call, at least). */
   flush(): Promise<void>;
@@ -55,7 +58,10 @@ export interface CallLog extends CallSink {
   get(id: string): Promise<StoredCall | undefined>;
   /** Roll-ups of one route (or every route, one item per route and minute) in [since, until). */
   rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]>;
-  /** Deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs, in slices. */
+  /**
+   * Rolls up per key what has closed, then deletes raw calls past their age or past `maxCalls`, and
+   * roll-ups past theirs, in slices.
+   */
   enforceRetention(): Promise<void>;
   /** Raw calls stored, for tests and metrics. */
   count(): Promise<number>;

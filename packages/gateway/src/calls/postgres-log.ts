@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
 import { type Histogram, merge } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
+import { KeyRollups, postgresDriver } from './key-rollup-drivers.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
@@ -53,6 +54,7 @@ export class PostgresCallLog implements CallLog {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly linker = new CallLinker();
   readonly analytics: CallAnalytics;
+  readonly keys: KeyRollups;
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -68,6 +70,7 @@ export class PostgresCallLog implements CallLog {
         (await this.pool.query(numbered(sql).replace(/\bFROM calls\b/g, `FROM ${this.s}.calls`), [...args]))
           .rows as Record<string, unknown>[],
     );
+    this.keys = new KeyRollups(postgresDriver(this.pool, this.s, db.schema));
     this.timer = setInterval(() => this.kick(), FLUSH_MS);
     this.timer.unref();
     this.retentionTimer = setInterval(
@@ -208,6 +211,11 @@ export class PostgresCallLog implements CallLog {
     try {
       const now = this.now();
       const { callsMs, rollupsMs, maxCalls } = this.log.retention;
+      // Before the raw calls go; a roll-up that fails still lets them go, and is reported after.
+      const failed = await this.keys.rollUp(now, rollupsMs).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       const slice = async (where: string, value: number, order: string) => {
         for (;;) {
           const result = await this.pool.query(
@@ -227,6 +235,7 @@ export class PostgresCallLog implements CallLog {
       const newest = rows[0]?.s ?? null;
       if (newest !== null) await slice('seq <= $1', newest - maxCalls, 'seq');
       await this.pool.query(`DELETE FROM ${this.s}.rollups WHERE minute < $1`, [now - rollupsMs]);
+      if (failed !== undefined) throw failed;
     } finally {
       this.retaining = false;
     }

@@ -6,6 +6,8 @@ import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
+import { KeyRollups, sqliteDriver } from './key-rollup-drivers.js';
+import { keyRollupSchema } from './key-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
@@ -91,6 +93,7 @@ export class SqliteCallLog implements CallLog {
   private readonly upsertRollup: Database.Statement;
   private readonly linker = new CallLinker();
   readonly analytics: CallAnalytics;
+  readonly keys: KeyRollups;
 
   constructor(
     path: string,
@@ -109,6 +112,7 @@ export class SqliteCallLog implements CallLog {
     for (const column of ADDED_COLUMNS)
       if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
     for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
+    this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
     this.insert = this.db
       .prepare(`INSERT OR IGNORE INTO calls (id, time, route, target, consumer, client_ip, method, path, query, resource,
       status, code, conditional, warned, retry_of, early, blind, stale_by_id, stale_by_consumer, stale_by_time,
@@ -131,9 +135,10 @@ export class SqliteCallLog implements CallLog {
     this.analytics = rawAnalytics(
       async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
     );
+    this.keys = new KeyRollups(sqliteDriver(this.db));
     this.timer = setInterval(() => this.writeQueued(), FLUSH_MS);
     this.timer.unref();
-    this.retentionTimer = setInterval(() => void this.enforceRetention(), 10_000);
+    this.retentionTimer = setInterval(() => void this.enforceRetention().catch(() => undefined), 10_000);
     this.retentionTimer.unref();
   }
 
@@ -188,11 +193,16 @@ export class SqliteCallLog implements CallLog {
     }
   }
 
-  /** Deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs, in slices. */
+  /** Rolls up per key, then deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs. */
   async enforceRetention(): Promise<void> {
     if (!this.db.open) return;
     const now = this.now();
     const { callsMs, rollupsMs, maxCalls } = this.log.retention;
+    // Before the raw calls go; a roll-up that fails (the file locked too long) still lets them go.
+    const failed = await this.keys.rollUp(now, rollupsMs).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     const oldest = now - callsMs;
     for (;;) {
       const gone = this.db
@@ -216,6 +226,7 @@ export class SqliteCallLog implements CallLog {
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
+    if (failed !== undefined) throw failed;
   }
 
   /** `GET /calls`: records without headers and bodies, newest or oldest first, by cursor. */

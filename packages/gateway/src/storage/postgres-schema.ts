@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { ANALYTICS_INDEXES } from '../calls/analytics-sql.js';
+import { keyRollupSchema } from '../calls/key-rollups.js';
 
 /*
  * The gateway's PostgreSQL schema, an append-only list of migrations (each a function of the quoted
@@ -96,6 +97,8 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     ADD COLUMN stale_by_consumer text, ADD COLUMN stale_by_time bigint;
   ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
   `,
+  // Issue 12: roll-ups per resource, route and consumer, minutes and hours (calls/key-rollups.ts).
+  (s) => keyRollupSchema('bigint').replaceAll('{s}', `${s}.`),
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */
