@@ -8,32 +8,36 @@ import {
   topK,
   zeroCounts,
 } from '../analytics/top-k.js';
+import type { CallRecord } from './record.js';
 import { CONFLICT_STATUSES } from './stored-call.js';
 
 /*
  * Roll-ups per key (resource, route, consumer) for the hotspots, unconditional and retries reports
  * (SPEC 5.4), which must answer for windows long after the raw calls are gone (a day at 1,000 calls/s
- * is 86M calls; `maxCalls` keeps 1M). Written once for SQLite and PostgreSQL as scripts that yield
- * their queries (`?` placeholders, `{s}` before each table for PostgreSQL's schema); a driver runs
- * them (calls/key-rollup-drivers.ts), synchronously in one SQLite transaction or in one PostgreSQL
- * transaction under an advisory lock, so one process at a time rolls up.
+ * is 86M calls; `maxCalls` keeps 1M).
  *
- * - A minute is rolled up from the raw calls once it is closed (LATE_MS after its end, the default
- *   response timeout and a batch: a call is logged when it ends, with the time it started). Its
- *   `overlapping` counts need the writes of the next 60 s too, so they are added OVERLAP_MS later.
- * - Each minute keeps, per dimension, the TOP_K keys with the most conflicts (top-k.ts) and a bounds
- *   row with the cut's error; once an hour's minutes all have their overlaps, the hour is compacted
- *   into one top-K of its own, whose error adds the minutes' errors and its own cut.
- * - Minute rows are kept MINUTE_ROWS_MS (then only hours), hour rows `retention.rollups`.
+ * - The log writer adds each batch's counts per key and minute in the batch's transaction
+ *   (`keyDeltas`, an upsert that adds, as the route roll-ups do), so the roll-ups are never behind.
+ * - Once a minute is closed (LATE_MS after its end: a call is logged when it ends, with the time it
+ *   started), a step keeps its MINUTE_TOP_K keys with the most conflicts per dimension and deletes
+ *   the others, recording the cut's error (top-k.ts); its `overlapping` counts are added from the
+ *   raw writes a minute later, when the 60 s after it are in too.
+ * - A finished hour is compacted into a top-HOUR_TOP_K of its own, whose error adds its minutes'.
+ * - Minute rows are kept MINUTE_ROWS_MS (then windows are read in whole hours), hours
+ *   `retention.rollups`.
  *
- * Keys that are null (no route, anonymous consumer) are stored as '' (no route or consumer is
- * named ''); calls without a resource key are not counted under `resource`.
+ * The steps are written once for SQLite and PostgreSQL as scripts that yield their queries (`?`
+ * placeholders, `{s}` before each table for PostgreSQL's schema); a driver runs each in one
+ * transaction, by one process at a time (calls/key-rollup-drivers.ts). Keys that are null (no
+ * route, anonymous consumer) are stored as '' (no route or consumer is named ''); calls without a
+ * resource key are not counted under `resource`.
  */
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
-/** Keys kept per dimension and period. */
-export const TOP_K = 1000;
+/** Keys kept per dimension and minute once it is closed, and per hour. */
+export const MINUTE_TOP_K = 250;
+export const HOUR_TOP_K = 1000;
 /** How long after its end a minute is rolled up. */
 export const LATE_MS = 35_000;
 /** Another consumer's write within this of an unconditional one is an overlap (SPEC 5.6). */
@@ -73,6 +77,7 @@ export function keyRollupSchema(int: 'INTEGER' | 'bigint'): string {
     ${counts}, last_at ${int}, by_code TEXT NOT NULL,
     PRIMARY KEY (dim, span, start, key)
   );
+  CREATE INDEX IF NOT EXISTS key_rollups_key ON {s}key_rollups (dim, span, key, start);
   CREATE TABLE IF NOT EXISTS {s}key_rollup_bounds (
     dim TEXT NOT NULL, span ${int} NOT NULL, start ${int} NOT NULL, ${errors},
     PRIMARY KEY (dim, span, start)
@@ -109,32 +114,33 @@ export function* readState(): Script<KeyRollupState | null> {
 export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
   let state = yield* readState();
   if (state === null) {
-    const oldest = (yield q('SELECT min(time) AS t FROM {s}calls'))[0]?.['t'];
-    const start = floorTo(oldest === null || oldest === undefined ? now : num(oldest), HOUR);
+    const oldest = (yield q('SELECT min(start) AS t FROM {s}key_rollups WHERE span = ?', MINUTE))[0]?.['t'];
+    const start = floorTo(oldest === null || oldest === undefined ? now - LATE_MS : num(oldest), MINUTE);
     yield q(
       'INSERT INTO {s}key_rollup_state (one, rolled_to, overlap_to, compacted_to) VALUES (1, ?, ?, ?)',
       start,
       start,
-      start,
+      floorTo(start, HOUR),
     );
-    state = { rolledTo: start, overlapTo: start, compactedTo: start };
+    state = { rolledTo: start, overlapTo: start, compactedTo: floorTo(start, HOUR) };
   }
   const { rolledTo, overlapTo, compactedTo } = state;
   const save = (column: string, value: number) =>
     q(`UPDATE {s}key_rollup_state SET ${column} = ? WHERE one = 1`, value);
 
-  // The next minute with calls, skipping those without.
+  // The next closed minute with rows, cut to its top-K.
   const closed = floorTo(now - LATE_MS, MINUTE);
   if (rolledTo < closed) {
     const next = (yield q(
-      'SELECT min(time) AS t FROM {s}calls WHERE time >= ? AND time < ?',
+      'SELECT min(start) AS t FROM {s}key_rollups WHERE span = ? AND start >= ? AND start < ?',
+      MINUTE,
       rolledTo,
       closed,
     ))[0]?.['t'];
     if (next === null || next === undefined) yield save('rolled_to', closed);
     else {
-      const minute = floorTo(num(next), MINUTE);
-      yield* rollMinute(minute);
+      const minute = num(next);
+      for (const dim of DIMS) yield* cutMinute(dim, minute);
       yield save('rolled_to', minute + MINUTE);
     }
     return true;
@@ -184,67 +190,111 @@ export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
   return false;
 }
 
-/**
- * Every key's counts in [since, until) of the raw calls, by the dimensions given (null keys as
- * ''; calls without a resource are left out of `resource`). Overlaps are not counted here.
- */
-export function* rawKeyCounts(
-  dims: readonly Dim[],
-  since: number,
-  until: number,
-): Script<Map<Dim, Map<string, KeyCounts>>> {
-  const cols = dims.join(', ');
-  const rows = yield q(
-    `SELECT ${cols}, count(*) AS calls,
-      sum(CASE WHEN ${CONFLICT} THEN 1 ELSE 0 END) AS conflicts,
-      max(CASE WHEN ${CONFLICT} THEN time END) AS last_at,
-      sum(CASE WHEN ${WRITE} THEN 1 ELSE 0 END) AS writes,
-      sum(CASE WHEN ${WRITE} AND NOT conditional THEN 1 ELSE 0 END) AS unconditional,
-      sum(CASE WHEN retry_of IS NOT NULL THEN 1 ELSE 0 END) AS retries,
-      sum(CASE WHEN retry_of IS NOT NULL AND early THEN 1 ELSE 0 END) AS early,
-      sum(CASE WHEN retry_of IS NOT NULL AND blind THEN 1 ELSE 0 END) AS blind
-    FROM {s}calls WHERE time >= ? AND time < ? GROUP BY ${cols}`,
-    since,
-    until,
-  );
-  const codes = yield q(
-    `SELECT ${cols}, coalesce(code, CAST(status AS TEXT)) AS code, count(*) AS n FROM {s}calls
-      WHERE ${CONFLICT} AND time >= ? AND time < ? GROUP BY ${cols}, coalesce(code, CAST(status AS TEXT))`,
-    since,
-    until,
-  );
-  const out = new Map<Dim, Map<string, KeyCounts>>(dims.map((d) => [d, new Map()]));
-  const at = (dim: Dim, r: Record<string, unknown>) => {
-    const v = r[dim];
-    if (dim === 'resource' && (v === null || v === undefined)) return undefined;
-    const key = v === null || v === undefined ? '' : String(v);
-    const keys = out.get(dim)!;
-    let k = keys.get(key);
-    if (!k) keys.set(key, (k = emptyKey(key)));
-    return k;
-  };
-  for (const r of rows) {
-    const one = { ...emptyKey(''), lastAt: r['last_at'] === null ? null : num(r['last_at']) };
-    for (const f of FIELDS) if (f !== 'overlapping') one[f] = num(r[f]);
-    for (const dim of dims) {
-      const k = at(dim, r);
-      if (k) addKey(k, one);
-    }
-  }
-  for (const r of codes)
-    for (const dim of dims) {
-      const k = at(dim, r);
-      if (k) k.byCode[String(r['code'])] = (k.byCode[String(r['code'])] ?? 0) + num(r['n']);
-    }
-  return out;
+/** One key's counts of a batch in one minute, for the writer's upsert. */
+export interface KeyDelta {
+  readonly dim: Dim;
+  readonly minute: number;
+  readonly counts: KeyCounts;
 }
 
-function* rollMinute(minute: number): Script<void> {
-  const counts = yield* rawKeyCounts(DIMS, minute, minute + MINUTE);
-  for (const dim of DIMS) {
-    const { kept, error } = topK([...counts.get(dim)!.values()], TOP_K);
-    yield* insertPeriod(dim, MINUTE, minute, kept, error);
+const CONFLICTS = new Set<number>(CONFLICT_STATUSES);
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** A batch's counts per dimension, key and minute, sorted so writers lock rows in one order. */
+export function keyDeltas(
+  batch: readonly CallRecord[],
+  links: readonly { retryOf: string | null; early: boolean; blind: boolean }[],
+): KeyDelta[] {
+  const deltas = new Map<string, KeyDelta>();
+  batch.forEach((r, i) => {
+    const minute = floorTo(r.time, MINUTE);
+    const link = links[i]!;
+    const conflict = CONFLICTS.has(r.status);
+    const write = WRITES.has(r.method);
+    for (const dim of DIMS) {
+      const value = dim === 'resource' ? r.resource : dim === 'route' ? r.route : r.consumer;
+      if (dim === 'resource' && value === null) continue;
+      const key = value ?? '';
+      const id = `${dim}\u0000${minute}\u0000${key}`;
+      let d = deltas.get(id);
+      if (!d) deltas.set(id, (d = { dim, minute, counts: emptyKey(key) }));
+      const k = d.counts;
+      k.calls++;
+      if (conflict) {
+        k.conflicts++;
+        if (k.lastAt === null || r.time > k.lastAt) k.lastAt = r.time;
+        const code = r.code ?? String(r.status);
+        k.byCode[code] = (k.byCode[code] ?? 0) + 1;
+      }
+      if (write) {
+        k.writes++;
+        if (!r.conditional) k.unconditional++;
+      }
+      if (link.retryOf !== null) {
+        k.retries++;
+        if (link.early) k.early++;
+        if (link.blind) k.blind++;
+      }
+    }
+  });
+  const order = (d: KeyDelta) => `${d.dim}\u0000${String(d.minute).padStart(16, '0')}\u0000${d.counts.key}`;
+  return [...deltas.values()].sort((a, b) => (order(a) < order(b) ? -1 : 1));
+}
+
+/** The columns a delta's upsert fills, in order (see {@link keyDeltaValues}). */
+export const KEY_DELTA_COLUMNS = ['dim', 'span', 'start', 'key', ...FIELDS, 'last_at', 'by_code'] as const;
+
+export function keyDeltaValues(d: KeyDelta): (string | number | null)[] {
+  return [
+    d.dim,
+    MINUTE,
+    d.minute,
+    d.counts.key,
+    ...FIELDS.map((f) => d.counts[f]),
+    d.counts.lastAt,
+    JSON.stringify(d.counts.byCode),
+  ];
+}
+
+/**
+ * What the upsert sets on a row that is there: counts added, the later `last_at`, codes merged by
+ * `merge` (the store's function over the two JSON texts). `r` names the row that is there.
+ */
+export function keyUpsertSet(r: string, merge: (a: string, b: string) => string): string {
+  return [
+    ...FIELDS.map((f) => `${f} = ${r}${f} + excluded.${f}`),
+    `last_at = CASE WHEN excluded.last_at IS NULL OR ${r}last_at >= excluded.last_at THEN ${r}last_at ELSE excluded.last_at END`,
+    `by_code = ${merge(`${r}by_code`, 'excluded.by_code')}`,
+  ].join(', ');
+}
+
+/** Cuts one closed minute of one dimension to its top-K, recording the cut's error. */
+function* cutMinute(dim: Dim, minute: number): Script<void> {
+  const rows = yield q(
+    `SELECT key, ${COUNT_COLUMNS}, last_at FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?`,
+    dim,
+    MINUTE,
+    minute,
+  );
+  const { kept, error } = topK(
+    rows.map((r) => toKeyCounts(r, {})),
+    MINUTE_TOP_K,
+  );
+  if (kept.length < rows.length) {
+    const keep = new Set(kept.map((k) => k.key));
+    const dropped = rows.map((r) => String(r['key'])).filter((k) => !keep.has(k));
+    for (let i = 0; i < dropped.length; i += INSERT_ROWS) {
+      const slice = dropped.slice(i, i + INSERT_ROWS);
+      yield q(
+        `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ? AND key IN (${slice.map(() => '?').join(', ')})`,
+        dim,
+        MINUTE,
+        minute,
+        ...slice,
+      );
+    }
   }
+  yield* insertBounds(dim, MINUTE, minute, error);
 }
 
 function* insertPeriod(
@@ -271,6 +321,10 @@ function* insertPeriod(
       ]),
     );
   }
+  yield* insertBounds(dim, span, start, error);
+}
+
+function* insertBounds(dim: Dim, span: number, start: number, error: Counts): Script<void> {
   yield q(
     `INSERT INTO {s}key_rollup_bounds (dim, span, start, ${ERROR_COLUMNS}) VALUES (?, ?, ?, ${FIELDS.map(() => '?').join(', ')})`,
     dim,
@@ -350,7 +404,7 @@ function* compactHour(dim: Dim, hour: number): Script<void> {
     if (!k) keys.set(key, (k = emptyKey(key)));
     addKey(k, toKeyCounts(r, JSON.parse(String(r['by_code'])) as Record<string, number>));
   }
-  const { kept, error } = topK([...keys.values()], TOP_K);
+  const { kept, error } = topK([...keys.values()], HOUR_TOP_K);
   const minutes = yield* errorOf(dim, MINUTE, hour, hour + HOUR);
   for (const f of FIELDS) error[f] += minutes[f];
   yield* insertPeriod(dim, HOUR, hour, kept, error);

@@ -6,6 +6,7 @@ import type { Page } from '../store/types.js';
 import { type Histogram, merge } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
 import { KeyRollups, postgresDriver } from './key-rollup-drivers.js';
+import { KEY_DELTA_COLUMNS, keyDeltas, keyDeltaValues, keyUpsertSet } from './key-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
@@ -128,6 +129,13 @@ export class PostgresCallLog implements CallLog {
         return typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v;
       });
     const deltas = rollupDeltas(batch);
+    const keyed = keyDeltas(batch, rows).map(keyDeltaValues);
+    // Keys and codes as the calls store them; a NUL's JSON escape would not pass the jsonb merge either.
+    const keyColumn = (i: number) =>
+      keyed.map((values) => {
+        const v = values[i];
+        return typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd').replaceAll('\\u0000', '\\ufffd') : v;
+      });
     for (let attempt = 0; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -192,6 +200,13 @@ export class PostgresCallLog implements CallLog {
             deltas.map((d) => JSON.stringify(d.byCode)),
             deltas.map((d) => JSON.stringify(d.latency)),
           ],
+        });
+        await client.query({
+          name: 'truce_gw_key_rollups_upsert',
+          text: `INSERT INTO ${this.s}.key_rollups AS r (${KEY_DELTA_COLUMNS.join(', ')})
+            SELECT * FROM unnest(${KEY_DELTA_COLUMNS.map((c, i) => `$${i + 1}::${c === 'dim' || c === 'key' || c === 'by_code' ? 'text' : 'bigint'}[]`).join(', ')})
+            ON CONFLICT (dim, span, start, key) DO UPDATE SET ${keyUpsertSet('r.', (a, b) => `${this.s}.truce_merge_counts(${a}::jsonb, ${b}::jsonb)::text`)}`,
+          values: KEY_DELTA_COLUMNS.map((_, i) => keyColumn(i)),
         });
         await client.query('COMMIT');
         return;

@@ -7,7 +7,13 @@ import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
 import { KeyRollups, sqliteDriver } from './key-rollup-drivers.js';
-import { keyRollupSchema } from './key-rollups.js';
+import {
+  KEY_DELTA_COLUMNS,
+  keyDeltas,
+  keyDeltaValues,
+  keyRollupSchema,
+  keyUpsertSet,
+} from './key-rollups.js';
 import { CallLinker } from './links.js';
 import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
 import type { CallRecord } from './record.js';
@@ -91,6 +97,7 @@ export class SqliteCallLog implements CallLog {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
+  private readonly upsertKey: Database.Statement;
   private readonly linker = new CallLinker();
   readonly analytics: CallAnalytics;
   readonly keys: KeyRollups;
@@ -132,6 +139,10 @@ export class SqliteCallLog implements CallLog {
          by_code = truce_merge_counts(by_code, excluded.by_code),
          latency = truce_merge_counts(latency, excluded.latency)`,
     );
+    this.upsertKey = this.db.prepare(
+      `INSERT INTO key_rollups (${KEY_DELTA_COLUMNS.join(', ')}) VALUES (${KEY_DELTA_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (dim, span, start, key) DO UPDATE SET ${keyUpsertSet('', (a, b) => `truce_merge_counts(${a}, ${b})`)}`,
+    );
     this.analytics = rawAnalytics(
       async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
     );
@@ -164,7 +175,7 @@ export class SqliteCallLog implements CallLog {
       // IMMEDIATE: the write lock is taken first, so another process's commit cannot come between.
       this.db
         .transaction(() => {
-          for (const r of batch) {
+          const links = batch.map((r) => {
             const c = callColumns(r, this.log, this.linker.link(r));
             this.insert.run({
               ...c,
@@ -173,7 +184,8 @@ export class SqliteCallLog implements CallLog {
               early: c.early ? 1 : 0,
               blind: c.blind ? 1 : 0,
             });
-          }
+            return c;
+          });
           for (const d of rollupDeltas(batch)) {
             this.upsertRollup.run(
               d.route,
@@ -184,6 +196,7 @@ export class SqliteCallLog implements CallLog {
               JSON.stringify(d.latency),
             );
           }
+          for (const d of keyDeltas(batch, links)) this.upsertKey.run(...keyDeltaValues(d));
         })
         .immediate();
       this.stats.written += batch.length;
