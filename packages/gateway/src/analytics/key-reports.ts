@@ -43,12 +43,12 @@ async function rolled(
   dim: Dim,
   w: Window,
   now: number,
-  codesOf: (keys: Map<string, KeyCounts>) => readonly string[] = () => [],
+  options: Parameters<typeof readKeys>[5] = {},
 ): Promise<(RolledKeys & { state: KeyRollupState }) | undefined> {
   if (await rawCovers(log, w)) return undefined;
   const state = await log.keys.state();
   if (state === null) return undefined;
-  return { ...(await log.keys.read(readKeys(dim, w.since, w.until, state, now, codesOf))), state };
+  return { ...(await log.keys.read(readKeys(dim, w.since, w.until, state, now, options))), state };
 }
 
 /** The error to show: the listed counts' where any is above 0. */
@@ -70,8 +70,11 @@ export async function hotspots(
       .filter((k) => k.conflicts > 0 && k.key !== '')
       .sort((a, b) => b.conflicts - a.conflicts || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       .slice(0, limit);
-  // The codes are read for the keys shown only.
-  const r = await rolled(log, by, w, now, (keys) => top(keys).map((k) => k.key));
+  // Only keys with conflicts count; their calls and codes are read for the keys shown.
+  const r = await rolled(log, by, w, now, {
+    conflicted: true,
+    detailed: (keys) => top(keys).map((k) => k.key),
+  });
   if (!r) return { items: await log.analytics.hotspots(by, w.since, w.until, limit) };
   const items = top(r.keys).map((k) => ({
     key: k.key,
@@ -104,14 +107,15 @@ export async function unconditional(
       overlapping: k.overlapping,
     });
   }
-  // Raw writes: all of the window when they cover it, else the overlaps not rolled up yet.
-  const from = r ? Math.max(w.since, r.state.overlapTo) : w.since;
-  if (from < w.until) {
-    const writes = await log.analytics.writes(from - OVERLAP_MS, w.until + OVERLAP_MS);
-    for (const c of writeCounts(writes, from, w.until)) {
+  if (!r) {
+    // The raw calls cover the window: every count from them.
+    const writes = await log.analytics.writes(w.since - OVERLAP_MS, w.until + OVERLAP_MS);
+    for (const c of writeCounts(writes, w.since, w.until)) by.set(c.consumer, c);
+  } else if (r.state.overlapTo < w.until) {
+    // The overlaps not rolled up yet, from the raw writes.
+    for (const c of await log.analytics.overlapping(Math.max(w.since, r.state.overlapTo), w.until)) {
       const item = by.get(c.consumer);
-      if (!r) by.set(c.consumer, c);
-      else if (item) item.overlapping += c.overlapping;
+      if (item) item.overlapping += c.overlapping;
     }
   }
   const items = [...by.values()].sort(

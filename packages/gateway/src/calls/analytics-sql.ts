@@ -1,3 +1,4 @@
+import { OVERLAP_MS } from '../analytics/overlap.js';
 import type { CallAnalytics, HotspotRow } from './log.js';
 import { CONFLICT_STATUSES } from './stored-call.js';
 
@@ -48,6 +49,20 @@ export const SQL = {
   /** Parameters: since, until. */
   writes: `SELECT consumer, resource, time, status, conditional FROM calls
     WHERE ${WRITE} AND time >= ? AND time < ? ORDER BY time`,
+  /**
+   * Per consumer, its unconditional writes in [since, until) on a resource another consumer wrote
+   * successfully within 60 s before or after (SPEC 5.6), found in SQL rather than by reading every
+   * write: the window's writes once, and an index the planner builds on them by resource.
+   * Parameters: since - 60 s, until + 60 s, since, until.
+   */
+  overlapping: `WITH w AS MATERIALIZED (SELECT consumer, resource, time, status, conditional FROM calls
+      WHERE ${WRITE} AND time >= ? AND time < ?)
+    SELECT u.consumer AS consumer, count(*) AS overlapping FROM w AS u
+    WHERE NOT u.conditional AND u.resource IS NOT NULL AND u.time >= ? AND u.time < ?
+      AND EXISTS (SELECT 1 FROM w AS o WHERE o.resource = u.resource
+        AND o.time >= u.time - ${OVERLAP_MS} AND o.time <= u.time + ${OVERLAP_MS}
+        AND o.status >= 200 AND o.status < 300 AND o.consumer IS DISTINCT FROM u.consumer)
+    GROUP BY u.consumer`,
   /** Parameters: since, until. */
   retries: `SELECT consumer, count(*) AS retries,
       CAST(sum(CASE WHEN early THEN 1 ELSE 0 END) AS BIGINT) AS early,
@@ -121,6 +136,14 @@ export function rawAnalytics(all: RunQuery): CallAnalytics {
         status: num(r['status']),
         conditional: truthy(r['conditional']),
       }));
+    },
+    async overlapping(since, until) {
+      return (await all(SQL.overlapping, [since - OVERLAP_MS, until + OVERLAP_MS, since, until])).map(
+        (r) => ({
+          consumer: r['consumer'] as string | null,
+          overlapping: num(r['overlapping']),
+        }),
+      );
     },
     async retries(since, until) {
       return (await all(SQL.retries, [since, until])).map((r) => ({

@@ -1,4 +1,4 @@
-import { writeCounts } from '../analytics/overlap.js';
+import { OVERLAP_MS } from '../analytics/overlap.js';
 import {
   addKey,
   type Counts,
@@ -8,6 +8,7 @@ import {
   topK,
   zeroCounts,
 } from '../analytics/top-k.js';
+import { SQL } from './analytics-sql.js';
 import type { CallRecord } from './record.js';
 import { CONFLICT_STATUSES } from './stored-call.js';
 
@@ -40,8 +41,6 @@ export const MINUTE_TOP_K = 250;
 export const HOUR_TOP_K = 1000;
 /** How long after its end a minute is rolled up. */
 export const LATE_MS = 35_000;
-/** Another consumer's write within this of an unconditional one is an overlap (SPEC 5.6). */
-const OVERLAP_MS = 60_000;
 /** Minute rows are kept this long, then windows are read in whole hours. */
 export const MINUTE_ROWS_MS = 3 * HOUR;
 /** Rows per multi-row INSERT. */
@@ -336,23 +335,13 @@ function* insertBounds(dim: Dim, span: number, start: number, error: Counts): Sc
 
 /** Adds the overlapping writes of one rolled-up minute to its consumers' rows. */
 function* overlapMinute(minute: number): Script<void> {
-  const writes = yield q(
-    `SELECT consumer, resource, time, status, conditional FROM {s}calls
-      WHERE ${WRITE} AND time >= ? AND time < ? ORDER BY time`,
+  const counted = (yield q(
+    SQL.overlapping.replace('FROM calls', 'FROM {s}calls'),
     minute - OVERLAP_MS,
     minute + MINUTE + OVERLAP_MS,
-  );
-  const counted = writeCounts(
-    writes.map((r) => ({
-      consumer: r['consumer'] as string | null,
-      resource: r['resource'] as string | null,
-      time: num(r['time']),
-      status: num(r['status']),
-      conditional: r['conditional'] === true || r['conditional'] === 1,
-    })),
     minute,
     minute + MINUTE,
-  ).filter((c) => c.overlapping > 0);
+  )).map((r) => ({ consumer: r['consumer'] as string | null, overlapping: num(r['overlapping']) }));
   if (counted.length === 0) return;
   const keys = new Set(
     (yield q(
@@ -465,8 +454,10 @@ export function periods(
 }
 
 /**
- * The rolled-up counts of every key of `dim` in the minutes [since, until), and the codes of
- * `codesOf(keys)`'s keys only (a JSON map per row, read for the keys an answer shows).
+ * The rolled-up counts of the keys of `dim` in the minutes [since, until): every key's, or with
+ * `conflicted` only those of the keys with conflicts (hotspots: the rows without any are most of
+ * the newest, uncut minutes). Then, for the keys `detailed(keys)` names, their codes and, with
+ * `conflicted`, their calls in every row, read through the index by key.
  */
 export function* readKeys(
   dim: Dim,
@@ -474,7 +465,7 @@ export function* readKeys(
   until: number,
   state: KeyRollupState,
   now: number,
-  codesOf: (keys: Map<string, KeyCounts>) => readonly string[],
+  options: { conflicted?: boolean; detailed?: (keys: Map<string, KeyCounts>) => readonly string[] } = {},
 ): Script<RolledKeys> {
   const keys = new Map<string, KeyCounts>();
   const error = zeroCounts();
@@ -487,7 +478,7 @@ export function* readKeys(
   for (const p of spans) {
     const rows = yield q(
       `SELECT key, ${FIELDS.map((f) => `sum(${f}) AS ${f}`).join(', ')}, max(last_at) AS last_at FROM {s}key_rollups
-        WHERE dim = ? AND span = ? AND start >= ? AND start < ? GROUP BY key`,
+        WHERE dim = ? AND span = ? AND start >= ? AND start < ?${options.conflicted ? ' AND conflicts > 0' : ''} GROUP BY key`,
       dim,
       p.span,
       p.from,
@@ -502,21 +493,23 @@ export function* readKeys(
     const e = yield* errorOf(dim, p.span, p.from, p.to);
     for (const f of FIELDS) error[f] += e[f];
   }
-  const shown = codesOf(keys);
+  const shown = options.detailed?.(keys) ?? [];
+  for (const key of shown) if (options.conflicted) keys.get(key)!.calls = 0;
   for (let i = 0; i < shown.length; i += INSERT_ROWS) {
     const slice = shown.slice(i, i + INSERT_ROWS);
     for (const p of spans) {
       const rows = yield q(
-        `SELECT key, by_code FROM {s}key_rollups WHERE dim = ? AND span = ? AND start >= ? AND start < ?
-          AND key IN (${slice.map(() => '?').join(', ')})`,
+        `SELECT key, calls, by_code FROM {s}key_rollups WHERE dim = ? AND span = ?
+          AND key IN (${slice.map(() => '?').join(', ')}) AND start >= ? AND start < ?`,
         dim,
         p.span,
+        ...slice,
         p.from,
         p.to,
-        ...slice,
       );
       for (const r of rows) {
         const k = keys.get(String(r['key']))!;
+        if (options.conflicted) k.calls += num(r['calls']);
         for (const [code, n] of Object.entries(JSON.parse(String(r['by_code'])) as Record<string, number>))
           k.byCode[code] = (k.byCode[code] ?? 0) + n;
       }

@@ -118,5 +118,7 @@ export interface CallAnalytics {
   ): Promise<HotspotRow[]>;
   /** Writes in time order. */
   writes(since: number, until: number): Promise<WriteRow[]>;
+  /** Per consumer, its unconditional writes in the window that overlap another consumer's (SPEC 5.6). */
+  overlapping(since: number, until: number): Promise<{ consumer: string | null; overlapping: number }[]>;
   retries(since: number, until: number): Promise<RetryRow[]>;
 }
