@@ -95,7 +95,7 @@ export async function unconditional(
   w: Window,
   now: number,
 ): Promise<{ items: WriteCounts[]; error?: ReportError }> {
-  const r = await rolled(log, 'consumer', w, now);
+  const r = await rolled(log, 'consumer', w, now, { fields: ['writes', 'unconditional', 'overlapping'] });
   const by = new Map<string | null, WriteCounts>();
   for (const k of r?.keys.values() ?? []) {
     if (k.writes === 0) continue;
@@ -130,7 +130,7 @@ export async function retries(
   w: Window,
   now: number,
 ): Promise<{ items: RetryItem[]; error?: ReportError }> {
-  const r = await rolled(log, 'consumer', w, now);
+  const r = await rolled(log, 'consumer', w, now, { fields: ['retries', 'early', 'blind'] });
   if (!r) return { items: await log.analytics.retries(w.since, w.until) };
   const items: RetryItem[] = [];
   for (const k of r.keys.values())

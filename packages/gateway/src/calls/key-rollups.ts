@@ -2,6 +2,7 @@ import { OVERLAP_MS } from '../analytics/overlap.js';
 import {
   addKey,
   type Counts,
+  type Field,
   emptyKey,
   FIELDS,
   type KeyCounts,
@@ -401,7 +402,7 @@ function* compactHour(dim: Dim, hour: number): Script<void> {
 
 function toKeyCounts(r: Record<string, unknown>, byCode: Record<string, number>): KeyCounts {
   const k = emptyKey(String(r['key']));
-  for (const f of FIELDS) k[f] = num(r[f]);
+  for (const f of FIELDS) if (f in r) k[f] = num(r[f]);
   k.lastAt = r['last_at'] === null || r['last_at'] === undefined ? null : num(r['last_at']);
   k.byCode = byCode;
   return k;
@@ -465,8 +466,14 @@ export function* readKeys(
   until: number,
   state: KeyRollupState,
   now: number,
-  options: { conflicted?: boolean; detailed?: (keys: Map<string, KeyCounts>) => readonly string[] } = {},
+  options: {
+    /** The counts to add up (the others stay 0); every one by default. */
+    fields?: readonly Field[];
+    conflicted?: boolean;
+    detailed?: (keys: Map<string, KeyCounts>) => readonly string[];
+  } = {},
 ): Script<RolledKeys> {
+  const fields = options.fields ?? FIELDS;
   const keys = new Map<string, KeyCounts>();
   const error = zeroCounts();
   const spans = periods(
@@ -477,7 +484,7 @@ export function* readKeys(
   );
   for (const p of spans) {
     const rows = yield q(
-      `SELECT key, ${FIELDS.map((f) => `sum(${f}) AS ${f}`).join(', ')}, max(last_at) AS last_at FROM {s}key_rollups
+      `SELECT key, ${fields.map((f) => `sum(${f}) AS ${f}`).join(', ')}, max(last_at) AS last_at FROM {s}key_rollups
         WHERE dim = ? AND span = ? AND start >= ? AND start < ?${options.conflicted ? ' AND conflicts > 0' : ''} GROUP BY key`,
       dim,
       p.span,

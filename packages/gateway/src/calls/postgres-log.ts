@@ -3,7 +3,7 @@ import type { LogConfig } from '../config/types.js';
 import { type PostgresDatabase, sqlState } from '../storage/postgres.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
-import { type Histogram, merge } from './histogram.js';
+import type { Histogram } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
 import { KeyRollups, postgresDriver } from './key-rollup-drivers.js';
 import { KEY_DELTA_COLUMNS, keyDeltas, keyDeltaValues, keyUpsertSet } from './key-rollups.js';
@@ -330,11 +330,14 @@ export class PostgresCallLog implements CallLog {
         WHERE minute >= $1 AND minute < $2 AND ($3::text IS NULL OR route = $3) ORDER BY minute, route`,
       [since, until, route ?? null],
     );
-    return rows.map((r) => {
-      const latency: Histogram = {};
-      merge(latency, r.latency);
-      return { minute: r.minute, calls: r.calls, byStatus: r.by_status, byCode: r.by_code, latency };
-    });
+    // The parsed JSON is the histogram as it is, as on SQLite: its keys are bucket indexes, as strings.
+    return rows.map((r) => ({
+      minute: r.minute,
+      calls: r.calls,
+      byStatus: r.by_status,
+      byCode: r.by_code,
+      latency: r.latency,
+    }));
   }
 
   /** Stops the timers, writes what is queued (or drops it if PostgreSQL is down), lets go of the pool. */
