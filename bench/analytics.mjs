@@ -24,7 +24,13 @@ import { openPostgresDatabase } from '../packages/gateway/dist/storage/postgres.
 import { series, summary } from '../packages/gateway/dist/analytics/reports.js';
 import { hotspots, retries, unconditional } from '../packages/gateway/dist/analytics/key-reports.js';
 import { FIELDS } from '../packages/gateway/dist/analytics/top-k.js';
-import { HOUR, HOUR_TOP_K, MINUTE, MINUTE_ROWS_MS, MINUTE_TOP_K } from '../packages/gateway/dist/calls/key-rollups.js';
+import {
+  HOUR,
+  HOUR_TOP_K,
+  MINUTE,
+  MINUTE_ROWS_MS,
+  MINUTE_TOP_K,
+} from '../packages/gateway/dist/calls/key-rollups.js';
 import { addTo } from '../packages/gateway/dist/calls/histogram.js';
 import { openBenchSchema, stopBenchDatabase } from './lib/postgres.mjs';
 
@@ -60,22 +66,43 @@ function dayRows() {
   const bounds = [];
   const period = (span, start, scale) => {
     const dims = {
-      resource: Array.from({ length: span === HOUR ? HOUR_TOP_K : MINUTE_TOP_K }, (_, i) => `/products/p${i}`),
+      resource: Array.from(
+        { length: span === HOUR ? HOUR_TOP_K : MINUTE_TOP_K },
+        (_, i) => `/products/p${i}`,
+      ),
       route: ROUTES,
       consumer: Array.from({ length: CONSUMERS }, (_, i) => `consumer-${i}`),
     };
     for (const [dim, names] of Object.entries(dims)) {
       names.forEach((key, i) => {
         const c = Math.max(1, Math.round((scale * 1200) / names.length / (1 + i / 50)));
-        const counts = { calls: c * 50, conflicts: c, writes: c * 10, unconditional: c * 3, overlapping: c, retries: c, early: 0, blind: c >> 1 };
-        keys.push([dim, span, start, key, ...FIELDS.map((f) => counts[f]), start + span - 1, JSON.stringify({ 'stale-write': c })]);
+        const counts = {
+          calls: c * 50,
+          conflicts: c,
+          writes: c * 10,
+          unconditional: c * 3,
+          overlapping: c,
+          retries: c,
+          early: 0,
+          blind: c >> 1,
+        };
+        keys.push([
+          dim,
+          span,
+          start,
+          key,
+          ...FIELDS.map((f) => counts[f]),
+          start + span - 1,
+          JSON.stringify({ 'stale-write': c }),
+        ]);
       });
       bounds.push([dim, span, start, ...FIELDS.map(() => (dim === 'resource' ? scale : 0))]);
     }
   };
   const lastHour = Math.floor(rawStart / HOUR) * HOUR;
   for (let h = end - DAY; h < lastHour; h += HOUR) period(HOUR, h, 60);
-  for (let m = Math.max(end - MINUTE_ROWS_MS, end - DAY); m < firstRawMinute; m += MINUTE) period(MINUTE, m, 1);
+  for (let m = Math.max(end - MINUTE_ROWS_MS, end - DAY); m < firstRawMinute; m += MINUTE)
+    period(MINUTE, m, 1);
   const state = [[1, firstRawMinute, firstRawMinute, lastHour]];
   // The state first: the log's retention timer may run the roll-up step while the rest goes in.
   return [
@@ -137,7 +164,9 @@ async function sqliteStore(clock) {
     name: 'SQLite',
     log,
     async bulk(table, columns, rows) {
-      const insert = db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+      const insert = db.prepare(
+        `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+      );
       db.transaction(() => rows.forEach((r) => insert.run(...r)))();
     },
     async close() {
@@ -161,7 +190,10 @@ async function postgresStore(clock) {
         const slice = rows.slice(i, i + 2_000);
         let n = 0;
         const values = slice.map(() => `(${columns.map(() => `$${++n}`).join(', ')})`).join(', ');
-        await pool.query(`INSERT INTO ${db.s}.${table} (${columns.join(', ')}) VALUES ${values}`, slice.flat());
+        await pool.query(
+          `INSERT INTO ${db.s}.${table} (${columns.join(', ')}) VALUES ${values}`,
+          slice.flat(),
+        );
       }
       await pool.query(`ANALYZE ${db.s}.${table}`);
     },
@@ -232,7 +264,9 @@ for (const which of STORES) {
       results.set(name, row);
     }
     const shown = await hotspots(store.log, 'resource', day, 50, end);
-    notes.push(`${store.name}: hotspots by resource over the day, error bound ${JSON.stringify(shown.error ?? {})}`);
+    notes.push(
+      `${store.name}: hotspots by resource over the day, error bound ${JSON.stringify(shown.error ?? {})}`,
+    );
   } finally {
     await store.close();
   }
@@ -244,5 +278,7 @@ console.log(`\nAnalytics over a day at 1,000 calls/s: median of 5 runs, ms (× o
 console.log(`| query | ${names.join(' | ')} |`);
 console.log(`|---|${names.map(() => '---:|').join('')}`);
 for (const [name, row] of results)
-  console.log(`| ${name} | ${names.map((n) => `${row[n].toFixed(1)} (${(row[n] / 200).toFixed(2)}×)`).join(' | ')} |`);
+  console.log(
+    `| ${name} | ${names.map((n) => `${row[n].toFixed(1)} (${(row[n] / 200).toFixed(2)}×)`).join(' | ')} |`,
+  );
 for (const note of notes) console.log(`- ${note}`);

@@ -209,7 +209,7 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(raw.retries.length).toBeGreaterThan(0);
       expect(raw.writes.some((w) => w.overlapping > 0)).toBe(true);
 
-      const expectRaw = async (ask: (path: string) => Promise<Record<string, any>>) => {
+      const expectRaw = async (ask: ReturnType<typeof admin>) => {
         for (const by of ['resource', 'route', 'consumer'] as const) {
           const found = await ask(`/analytics/hotspots?by=${by}&limit=50&${day}`);
           expect(found).not.toHaveProperty('error');

@@ -62,7 +62,6 @@ const q = (sql: string, ...args: (string | number | null)[]): Query => ({ sql, a
 const num = (v: unknown) => Number(v ?? 0);
 const floorTo = (t: number, step: number) => Math.floor(t / step) * step;
 
-const CONFLICT = `status IN (${CONFLICT_STATUSES.join(', ')})`;
 const WRITE = `method IN ('POST', 'PUT', 'PATCH', 'DELETE')`;
 const COUNT_COLUMNS = FIELDS.join(', ');
 const ERROR_COLUMNS = FIELDS.map((f) => `err_${f}`).join(', ');
