@@ -279,20 +279,16 @@ function* cutMinute(dim: Dim, minute: number): Script<void> {
     rows.map((r) => toKeyCounts(r, {})),
     MINUTE_TOP_K,
   );
-  if (kept.length < rows.length) {
-    const keep = new Set(kept.map((k) => k.key));
-    const dropped = rows.map((r) => String(r['key'])).filter((k) => !keep.has(k));
-    for (let i = 0; i < dropped.length; i += INSERT_ROWS) {
-      const slice = dropped.slice(i, i + INSERT_ROWS);
-      yield q(
-        `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ? AND key IN (${slice.map(() => '?').join(', ')})`,
-        dim,
-        MINUTE,
-        minute,
-        ...slice,
-      );
-    }
-  }
+  // One statement naming the few kept keys, rather than the many dropped ones.
+  if (kept.length < rows.length)
+    yield q(
+      `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?
+        AND key NOT IN (${kept.map(() => '?').join(', ')})`,
+      dim,
+      MINUTE,
+      minute,
+      ...kept.map((k) => k.key),
+    );
   yield* insertBounds(dim, MINUTE, minute, error);
 }
 
