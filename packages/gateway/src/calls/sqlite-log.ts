@@ -5,7 +5,7 @@ import type { LogConfig } from '../config/types.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
-import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
+import { ANALYTICS_INDEXES, rawAnalytics, REPLACED_INDEX } from './analytics-sql.js';
 import { KeyRollups, sqliteDriver } from './key-rollup-drivers.js';
 import {
   KEY_DELTA_COLUMNS,
@@ -118,6 +118,7 @@ export class SqliteCallLog implements CallLog {
     );
     for (const column of ADDED_COLUMNS)
       if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
+    this.db.exec(`DROP INDEX IF EXISTS ${REPLACED_INDEX}`);
     for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
     this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
     this.insert = this.db

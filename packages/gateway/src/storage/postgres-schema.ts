@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { ANALYTICS_INDEXES } from '../calls/analytics-sql.js';
+import { ANALYTICS_INDEXES, REPLACED_INDEX } from '../calls/analytics-sql.js';
 import { keyRollupSchema } from '../calls/key-rollups.js';
 
 /*
@@ -95,10 +95,16 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
   ALTER TABLE ${s}.calls ADD COLUMN blind boolean, ADD COLUMN stale_by_id text,
     ADD COLUMN stale_by_consumer text, ADD COLUMN stale_by_time bigint;
-  ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
+  CREATE INDEX calls_conflicts ON ${s}.calls (time) WHERE status IN (409, 412, 423, 428);
+  CREATE INDEX calls_writes ON ${s}.calls (time) WHERE method IN ('POST', 'PUT', 'PATCH', 'DELETE');
+  CREATE INDEX calls_retries ON ${s}.calls (time) WHERE retry_of IS NOT NULL;
   `,
-  // Issue 12: roll-ups per resource, route and consumer, minutes and hours (calls/key-rollups.ts).
-  (s) => keyRollupSchema('bigint').replaceAll('{s}', `${s}.`),
+  // Issue 12: roll-ups per resource, route and consumer, minutes and hours (calls/key-rollups.ts);
+  // the writes' index by time made covering (calls/analytics-sql.ts).
+  (s) => `${keyRollupSchema('bigint').replaceAll('{s}', `${s}.`)}
+  DROP INDEX IF EXISTS ${s}.${REPLACED_INDEX};
+  ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX IF NOT EXISTS ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */
