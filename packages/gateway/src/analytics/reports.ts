@@ -1,18 +1,20 @@
-import { type Histogram, merge, quantile } from '../calls/histogram.js';
-import type { CallAnalytics, CallLog, CallPoint } from '../calls/log.js';
+import { type Histogram, merge, quantiles } from '../calls/histogram.js';
+import type { CallLog, Rollup } from '../calls/log.js';
 import { CONFLICT_STATUSES } from '../calls/stored-call.js';
 
 /*
  * The analytics reports of SPEC 5.4 over the CallLog interface, the same on SQLite and PostgreSQL.
- * `summary` and `series` read raw calls (true percentiles) when the window is at most an hour, the
- * raw calls of all of it are still kept and there are at most RAW_POINTS of them; otherwise they
- * read the per-minute roll-ups (whole minutes; percentiles from the merged histograms, within ±5%).
+ * `summary` and `series` read raw calls (true percentiles, taken in the store) when the window is
+ * at most an hour, the raw calls of all of it are still kept and there are at most RAW_POINTS of
+ * them; otherwise they read the roll-ups, hourly where they can and per minute at the edges (whole
+ * minutes; percentiles from the merged histograms, within ±5%).
  */
 
 /** The longest window read from raw calls, and the most raw calls read for one answer. */
 export const RAW_WINDOW_MS = 3_600_000;
 export const RAW_POINTS = 100_000;
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
 const CONFLICT = new Set<number>(CONFLICT_STATUSES);
 
 export interface Window {
@@ -50,8 +52,8 @@ class Bucket {
   calls = 0;
   byStatus: Record<string, number> = {};
   byCode: Record<string, number> = {};
-  /** Raw durations (exact percentiles) or, from roll-ups, a histogram. */
-  durations: number[] = [];
+  /** From raw calls, the store's true percentiles; from roll-ups, the merged histogram's. */
+  raw: [number, number, number] | undefined;
   histogram: Histogram = {};
 
   counts(): { calls: number; errors: number; conflicts: number } {
@@ -64,14 +66,11 @@ class Bucket {
     return { calls: this.calls, errors, conflicts };
   }
 
-  percentile(q: number): number | null {
-    if (this.durations.length > 0) {
-      // Nearest rank over the sorted raw durations.
-      const i = Math.max(0, Math.ceil(q * this.durations.length) - 1);
-      return round(this.durations[i]!);
-    }
-    const v = quantile(this.histogram, q);
-    return v === null ? null : round(v);
+  percentiles(): { p50: number | null; p95: number | null; p99: number | null } {
+    const [p50, p95, p99] = (this.raw ?? quantiles(this.histogram, [0.5, 0.95, 0.99])).map((v) =>
+      v === null || v === undefined ? null : round(v),
+    );
+    return { p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null };
   }
 }
 
@@ -79,9 +78,17 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * The calls of the window in buckets of `step` ms aligned to the epoch (a `step` of the whole window
- * gives one bucket). Raw calls when they cover it, roll-ups otherwise (see the top of this file).
+ * gives one bucket). Raw calls when they cover it, counted and their percentiles taken in the store;
+ * roll-ups otherwise (see the top of this file): whole hours from the hourly roll-ups where every
+ * bucket is made of whole hours, minutes at the edges and for finer steps. `codes: false` leaves
+ * the codes unread (a series shows none).
  */
-async function buckets(log: CallLog, w: Window, step: number | undefined): Promise<Map<number, Bucket>> {
+async function buckets(
+  log: CallLog,
+  w: Window,
+  step: number | undefined,
+  codes: boolean,
+): Promise<Map<number, Bucket>> {
   const out = new Map<number, Bucket>();
   const at = (time: number) => {
     const key = step === undefined ? w.since : Math.floor(time / step) * step;
@@ -89,29 +96,37 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
     if (!b) out.set(key, (b = new Bucket()));
     return b;
   };
-  const since = Math.floor(w.since / MINUTE) * MINUTE;
-  const rollups = await log.rollups(w.route, since, w.until);
-  // The roll-ups say how many raw calls the window holds before any is read.
-  const rolled = rollups.reduce((n, r) => n + r.calls, 0);
-  const points = rolled <= RAW_POINTS ? await rawPoints(log.analytics, w) : undefined;
-  if (points) {
-    for (const p of points) {
-      const b = at(p.time);
-      b.calls++;
-      b.byStatus[p.status] = (b.byStatus[p.status] ?? 0) + 1;
-      if (p.code !== null) b.byCode[p.code] = (b.byCode[p.code] ?? 0) + 1;
-      b.durations.push(p.durationMs);
+  if (await rawCovers(log, w)) {
+    const origin = step === undefined ? w.since : 0;
+    const width = step ?? Math.max(1, w.until - w.since);
+    for (const r of await log.analytics.rawBuckets(w.route, w.since, w.until, origin, width)) {
+      const b = at(r.start);
+      b.calls = r.calls;
+      b.byStatus = r.byStatus;
+      b.byCode = r.byCode;
+      b.raw = [r.p50, r.p95, r.p99];
     }
-    for (const b of out.values()) b.durations.sort((x, y) => x - y);
     return out;
   }
-  for (const r of rollups) {
-    const b = at(r.minute);
-    b.calls += r.calls;
-    for (const [k, v] of Object.entries(r.byStatus)) b.byStatus[k] = (b.byStatus[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(r.byCode)) b.byCode[k] = (b.byCode[k] ?? 0) + v;
-    merge(b.histogram, r.latency);
-  }
+  const since = Math.floor(w.since / MINUTE) * MINUTE;
+  // Hours where each bucket is whole hours (a summary, or a step of hours); minutes around them.
+  const hourly = step === undefined || step % HOUR === 0;
+  const hs = hourly ? Math.ceil(since / HOUR) * HOUR : since;
+  const he = hourly ? Math.max(hs, Math.floor(w.until / HOUR) * HOUR) : since;
+  const reads: Promise<Rollup[]>[] = [];
+  if (he > hs) {
+    reads.push(log.rollups(w.route, hs, he, { span: 'hour', codes }));
+    if (since < hs) reads.push(log.rollups(w.route, since, hs, { codes }));
+    reads.push(log.rollups(w.route, he, w.until, { codes }));
+  } else reads.push(log.rollups(w.route, since, w.until, { codes }));
+  for (const rollups of await Promise.all(reads))
+    for (const r of rollups) {
+      const b = at(r.minute);
+      b.calls += r.calls;
+      for (const [k, v] of Object.entries(r.byStatus)) b.byStatus[k] = (b.byStatus[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(r.byCode)) b.byCode[k] = (b.byCode[k] ?? 0) + v;
+      merge(b.histogram, r.latency);
+    }
   return out;
 }
 
@@ -121,33 +136,22 @@ async function buckets(log: CallLog, w: Window, step: number | undefined): Promi
  */
 export async function rawCovers(log: CallLog, w: Window): Promise<boolean> {
   if (w.until - w.since > RAW_WINDOW_MS) return false;
-  const rollups = await log.rollups(w.route, Math.floor(w.since / MINUTE) * MINUTE, w.until);
-  if (rollups.reduce((n, r) => n + r.calls, 0) > RAW_POINTS) return false;
+  const since = Math.floor(w.since / MINUTE) * MINUTE;
+  if ((await log.rolledCalls(w.route, since, w.until)) > RAW_POINTS) return false;
   const oldest = await log.analytics.oldest();
   return oldest === null || oldest <= w.since;
 }
 
-/** The raw calls of the window when they are all kept and not too many, else undefined. */
-async function rawPoints(log: CallAnalytics, w: Window): Promise<CallPoint[] | undefined> {
-  if (w.until - w.since > RAW_WINDOW_MS) return undefined;
-  const oldest = await log.oldest();
-  if (oldest !== null && oldest > w.since) return undefined;
-  const points = await log.points(w.route, w.since, w.until, RAW_POINTS + 1);
-  return points.length > RAW_POINTS ? undefined : points;
-}
-
 /** `GET /analytics/summary` (SPEC 5.4, 5.6). */
 export async function summary(log: CallLog, w: Window): Promise<Summary> {
-  const b = (await buckets(log, w, undefined)).get(w.since) ?? new Bucket();
+  const b = (await buckets(log, w, undefined, true)).get(w.since) ?? new Bucket();
   const { calls, errors, conflicts } = b.counts();
   return {
     calls,
     errors,
     conflicts,
     conflictRate: calls === 0 ? 0 : conflicts / calls,
-    p50: b.percentile(0.5),
-    p95: b.percentile(0.95),
-    p99: b.percentile(0.99),
+    ...b.percentiles(),
     byStatus: b.byStatus,
     byCode: b.byCode,
   };
@@ -155,16 +159,14 @@ export async function summary(log: CallLog, w: Window): Promise<Summary> {
 
 /** `GET /analytics/series`: every bucket of the window, ascending, empty ones included. */
 export async function series(log: CallLog, w: Window, step: number): Promise<{ items: SeriesItem[] }> {
-  const found = await buckets(log, w, step);
+  const found = await buckets(log, w, step, false);
   const items: SeriesItem[] = [];
   for (let t = Math.floor(w.since / step) * step; t < w.until; t += step) {
     const b = found.get(t) ?? new Bucket();
     items.push({
       time: new Date(t).toISOString(),
       ...b.counts(),
-      p50: b.percentile(0.5),
-      p95: b.percentile(0.95),
-      p99: b.percentile(0.99),
+      ...b.percentiles(),
     });
   }
   return { items };

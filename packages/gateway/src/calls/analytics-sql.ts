@@ -1,5 +1,5 @@
 import { OVERLAP_MS } from '../analytics/overlap.js';
-import type { CallAnalytics, HotspotRow } from './log.js';
+import type { CallAnalytics, HotspotRow, RawBucket } from './log.js';
 import { CONFLICT_STATUSES } from './stored-call.js';
 
 /** Runs one query with `?` placeholders and returns its rows. */
@@ -19,14 +19,33 @@ export type RunQuery = (
 const CONFLICT = `status IN (${CONFLICT_STATUSES.join(', ')})`;
 const WRITE = `method IN ('POST', 'PUT', 'PATCH', 'DELETE')`;
 
+/** A call's bucket from an origin and step (integers on both stores: SQLite binds numbers as REAL). */
+const BUCKET = '(time - CAST(? AS BIGINT)) / CAST(? AS BIGINT)';
+/** The percentiles the reports show, in hundredths. */
+const PERCENTILES = [50, 95, 99] as const;
+
 /** What `hotspots` groups by, and the column it reads. */
 export const HOTSPOT_COLUMNS = { resource: 'resource', route: 'route', consumer: 'consumer' } as const;
 export type HotspotBy = keyof typeof HOTSPOT_COLUMNS;
 
 export const SQL = {
   oldest: 'SELECT min(time) AS t FROM calls',
-  points: (route: boolean) =>
-    `SELECT time, status, code, duration_ms FROM calls WHERE time >= ? AND time < ?${route ? ' AND route = ?' : ''} LIMIT ?`,
+  /** Per bucket, status and code, the calls. Parameters: origin, step, since, until (, route). */
+  bucketCounts: (route: boolean) =>
+    `SELECT ${BUCKET} AS b, status, code, count(*) AS n FROM calls
+      WHERE time >= ? AND time < ?${route ? ' AND route = ?' : ''} GROUP BY 1, 2, 3`,
+  /**
+   * Per bucket, the durations at the nearest ranks ceil(q·n) of q = 0.5, 0.95 and 0.99 (integer
+   * arithmetic, the same on both stores), with the bucket's n: three rows per bucket at most.
+   * Parameters: origin, step, since, until (, route).
+   */
+  bucketPercentiles: (route: boolean) =>
+    `SELECT b, n, rn, duration_ms FROM (
+        SELECT b, duration_ms, row_number() OVER (PARTITION BY b ORDER BY duration_ms) AS rn,
+          count(*) OVER (PARTITION BY b) AS n
+        FROM (SELECT ${BUCKET} AS b, duration_ms FROM calls
+          WHERE time >= ? AND time < ?${route ? ' AND route = ?' : ''}) AS c) AS r
+      WHERE ${PERCENTILES.map((p) => `rn = (${p} * n + 99) / 100`).join(' OR ')}`,
   /** Parameters: since, until, limit. */
   hotspotConflicts: (by: HotspotBy) => {
     const k = HOTSPOT_COLUMNS[by];
@@ -101,17 +120,43 @@ export function rawAnalytics(all: RunQuery): CallAnalytics {
       const t = (await all(SQL.oldest, []))[0]?.['t'];
       return t === null || t === undefined ? null : num(t);
     },
-    async points(route, since, until, limit) {
-      const rows = await all(
-        SQL.points(route !== undefined),
-        route === undefined ? [since, until, limit] : [since, until, route, limit],
-      );
-      return rows.map((r) => ({
-        time: num(r['time']),
-        status: num(r['status']),
-        code: r['code'] as string | null,
-        durationMs: num(r['duration_ms']),
-      }));
+    async rawBuckets(route, since, until, origin, step) {
+      const args = [origin, step, since, until, ...(route === undefined ? [] : [route])];
+      const [counts, ranks] = await Promise.all([
+        all(SQL.bucketCounts(route !== undefined), args),
+        all(SQL.bucketPercentiles(route !== undefined), args),
+      ]);
+      const out = new Map<number, { -readonly [K in keyof RawBucket]: RawBucket[K] }>();
+      const at = (b: number) => {
+        let bucket = out.get(b);
+        if (!bucket) {
+          bucket = { start: origin + b * step, calls: 0, byStatus: {}, byCode: {}, p50: 0, p95: 0, p99: 0 };
+          out.set(b, bucket);
+        }
+        return bucket;
+      };
+      for (const r of counts) {
+        const bucket = at(num(r['b']));
+        const n = num(r['n']);
+        bucket.calls += n;
+        const status = String(r['status']);
+        bucket.byStatus[status] = (bucket.byStatus[status] ?? 0) + n;
+        const code = r['code'];
+        if (code !== null && code !== undefined)
+          bucket.byCode[String(code)] = (bucket.byCode[String(code)] ?? 0) + n;
+      }
+      for (const r of ranks) {
+        const bucket = at(num(r['b']));
+        const n = num(r['n']);
+        const rn = num(r['rn']);
+        const ms = num(r['duration_ms']);
+        // Several percentiles may fall on one rank.
+        const [p50, p95, p99] = PERCENTILES.map((p) => Math.trunc((p * n + 99) / 100) === rn);
+        if (p50) bucket.p50 = ms;
+        if (p95) bucket.p95 = ms;
+        if (p99) bucket.p99 = ms;
+      }
+      return [...out.values()].sort((a, b) => a.start - b.start);
     },
     async hotspots(by, since, until, limit) {
       const top = await all(SQL.hotspotConflicts(by), [since, until, limit]);

@@ -94,6 +94,81 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(exact.p99).toBe(sorted[Math.ceil(0.99 * sorted.length) - 1]);
       const rolled = await summary(log, { since: T0 - 2 * 3_600_000, until: T0 + 6 * MINUTE });
       expect(Math.abs(rolled.p99! - exact.p99!) / exact.p99!).toBeLessThanOrEqual(0.05);
+      // Each raw bucket's percentiles are its own calls' nearest ranks, taken in the store.
+      const { items } = await series(log, { route: 'shop', since: T0, until: T0 + 6 * MINUTE }, MINUTE);
+      for (const item of items) {
+        const at = Date.parse(item.time);
+        const own = records
+          .filter((r) => r.route === 'shop' && r.time >= at && r.time < at + MINUTE)
+          .map((r) => r.durationMs)
+          .sort((a, b) => a - b);
+        const rank = (q: number) => own[Math.ceil(q * own.length) - 1];
+        expect([item.p50, item.p95, item.p99]).toEqual([rank(0.5), rank(0.95), rank(0.99)]);
+      }
+    });
+
+    it('reads whole hours from the hourly roll-ups, minutes at the edges, as the raw calls count them', async () => {
+      const log = await open();
+      // 3.5 hours from 07:40, one call every 20 s, on two routes; durations spread 1 to 300 ms.
+      const from = T0 - 80 * MINUTE;
+      const records = Array.from({ length: 630 }, (_, i) =>
+        callRecord({
+          time: from + i * 20_000,
+          route: i % 4 === 0 ? 'orders' : 'shop',
+          status: i % 10 === 0 ? 412 : i % 25 === 0 ? 500 : 200,
+          code: i % 10 === 0 ? 'stale-write' : null,
+          durationMs: 1 + ((i * 37) % 300),
+        }),
+      );
+      await write(log, records);
+      // The hourly rows hold what the minutes hold.
+      const hours = await log.rollups('shop', T0 - 2 * HOUR, T0 + 2 * HOUR, { span: 'hour' });
+      expect(hours.map((h) => h.minute)).toEqual([T0 - 2 * HOUR, T0 - HOUR, T0, T0 + HOUR]);
+      for (const h of hours) {
+        const minutes = await log.rollups('shop', h.minute, h.minute + HOUR);
+        expect(h.calls).toBe(minutes.reduce((n, m) => n + m.calls, 0));
+        const latency: Record<string, number> = {};
+        for (const m of minutes)
+          for (const [k, v] of Object.entries(m.latency)) latency[k] = (latency[k] ?? 0) + v;
+        expect(Object.fromEntries(Object.entries(h.latency).map(([k, v]) => [k, Number(v)]))).toEqual(
+          latency,
+        );
+      }
+      const count = (since: number, until: number, route?: string) =>
+        records.filter(
+          (r) =>
+            r.time >= Math.floor(since / MINUTE) * MINUTE &&
+            r.time < Math.ceil(until / MINUTE) * MINUTE &&
+            (route === undefined || r.route === route),
+        );
+      // Windows past an hour, aligned and not, on every route and on one.
+      for (const route of [undefined, 'orders'])
+        for (const [since, until] of [
+          [T0 - 2 * HOUR, T0 + 2 * HOUR],
+          [from + 5 * MINUTE + 7_000, from + 200 * MINUTE + 30_000],
+          [T0 - 23 * HOUR, T0 + HOUR],
+        ] as const) {
+          const expected = count(since, until, route);
+          const s = await summary(log, { route, since, until });
+          expect(s).toMatchObject({
+            calls: expected.length,
+            conflicts: expected.filter((r) => r.status === 412).length,
+            errors: expected.filter((r) => r.status >= 500).length,
+          });
+          expect(s.byCode).toEqual({ 'stale-write': expected.filter((r) => r.status === 412).length });
+          const sorted = expected.map((r) => r.durationMs).sort((a, b) => a - b);
+          const p95 = sorted[Math.ceil(0.95 * sorted.length) - 1]!;
+          expect(Math.abs(s.p95! - p95) / p95).toBeLessThanOrEqual(0.05);
+          for (const step of [HOUR, 2 * HOUR, MINUTE]) {
+            const { items } = await series(log, { route, since, until }, step);
+            for (const item of items) {
+              const at = Date.parse(item.time);
+              const own = count(Math.max(at, since), Math.min(at + step, until), route);
+              expect(item.calls, `${item.time} step ${step}`).toBe(own.length);
+              expect(item.conflicts).toBe(own.filter((r) => r.status === 412).length);
+            }
+          }
+        }
     });
 
     it('ranks hotspots by resource, route and consumer, with codes, calls and the last conflict', async () => {

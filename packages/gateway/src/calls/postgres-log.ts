@@ -6,9 +6,17 @@ import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
 import { KeyRollups, postgresDriver } from './key-rollup-drivers.js';
-import { KEY_DELTA_COLUMNS, keyDeltas, keyDeltaValues, keyUpsertSet } from './key-rollups.js';
+import { HOUR, KEY_DELTA_COLUMNS, keyDeltas, keyDeltaValues, keyUpsertSet } from './key-rollups.js';
 import { CallLinker } from './links.js';
-import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import type {
+  CallAnalytics,
+  CallLog,
+  CallLogStats,
+  CallQuery,
+  Rollup,
+  RollupRead,
+  StoredCall,
+} from './log.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -129,6 +137,7 @@ export class PostgresCallLog implements CallLog {
         return typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v;
       });
     const deltas = rollupDeltas(batch);
+    const hours = rollupDeltas(batch, HOUR);
     const keyed = keyDeltas(batch, rows).map(keyDeltaValues);
     // Keys and codes as the calls store them; a NUL's JSON escape would not pass the jsonb merge either.
     const keyColumn = (i: number) =>
@@ -202,6 +211,23 @@ export class PostgresCallLog implements CallLog {
           ],
         });
         await client.query({
+          name: 'truce_gw_rollup_hours_upsert',
+          text: `INSERT INTO ${this.s}.rollup_hours AS r (route, hour, calls, by_status, by_code, latency)
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::jsonb[])
+            ON CONFLICT (route, hour) DO UPDATE SET calls = r.calls + excluded.calls,
+              by_status = ${this.s}.truce_merge_counts(r.by_status, excluded.by_status),
+              by_code = ${this.s}.truce_merge_counts(r.by_code, excluded.by_code),
+              latency = ${this.s}.truce_merge_counts(r.latency, excluded.latency)`,
+          values: [
+            hours.map((d) => d.route),
+            hours.map((d) => d.minute),
+            hours.map((d) => d.calls),
+            hours.map((d) => JSON.stringify(d.byStatus)),
+            hours.map((d) => JSON.stringify(d.byCode)),
+            hours.map((d) => JSON.stringify(d.latency)),
+          ],
+        });
+        await client.query({
           name: 'truce_gw_key_rollups_upsert',
           text: `INSERT INTO ${this.s}.key_rollups AS r (${KEY_DELTA_COLUMNS.join(', ')})
             SELECT * FROM unnest(${KEY_DELTA_COLUMNS.map((c, i) => `$${i + 1}::${c === 'dim' || c === 'key' || c === 'by_code' ? 'text' : 'bigint'}[]`).join(', ')})
@@ -250,6 +276,9 @@ export class PostgresCallLog implements CallLog {
       const newest = rows[0]?.s ?? null;
       if (newest !== null) await slice('seq <= $1', newest - maxCalls, 'seq');
       await this.pool.query(`DELETE FROM ${this.s}.rollups WHERE minute < $1`, [now - rollupsMs]);
+      await this.pool.query(`DELETE FROM ${this.s}.rollup_hours WHERE hour < $1`, [
+        Math.floor((now - rollupsMs) / HOUR) * HOUR,
+      ]);
       if (failed !== undefined) throw failed;
     } finally {
       this.retaining = false;
@@ -318,7 +347,13 @@ export class PostgresCallLog implements CallLog {
     return rows[0]?.n ?? 0;
   }
 
-  async rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]> {
+  async rollups(
+    route: string | undefined,
+    since: number,
+    until: number,
+    read: RollupRead = {},
+  ): Promise<Rollup[]> {
+    const [table, start] = read.span === 'hour' ? ['rollup_hours', 'hour'] : ['rollups', 'minute'];
     const { rows } = await this.pool.query<{
       minute: number;
       calls: number;
@@ -326,8 +361,9 @@ export class PostgresCallLog implements CallLog {
       by_code: Record<string, number>;
       latency: Histogram;
     }>(
-      `SELECT minute, calls, by_status, by_code, latency FROM ${this.s}.rollups
-        WHERE minute >= $1 AND minute < $2 AND ($3::text IS NULL OR route = $3) ORDER BY minute, route`,
+      `SELECT ${start} AS minute, calls, by_status, ${read.codes === false ? "'{}'::jsonb AS by_code" : 'by_code'}, latency
+        FROM ${this.s}.${table}
+        WHERE ${start} >= $1 AND ${start} < $2 AND ($3::text IS NULL OR route = $3) ORDER BY ${start}, route`,
       [since, until, route ?? null],
     );
     // The parsed JSON is the histogram as it is, as on SQLite: its keys are bucket indexes, as strings.
@@ -338,6 +374,15 @@ export class PostgresCallLog implements CallLog {
       byCode: r.by_code,
       latency: r.latency,
     }));
+  }
+
+  async rolledCalls(route: string | undefined, since: number, until: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT CAST(coalesce(sum(calls), 0) AS BIGINT) AS n FROM ${this.s}.rollups
+        WHERE minute >= $1 AND minute < $2 AND ($3::text IS NULL OR route = $3)`,
+      [since, until, route ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   /** Stops the timers, writes what is queued (or drops it if PostgreSQL is down), lets go of the pool. */

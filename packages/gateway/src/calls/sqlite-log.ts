@@ -4,10 +4,11 @@ import Database from 'better-sqlite3';
 import type { LogConfig } from '../config/types.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
-import type { Histogram } from './histogram.js';
+import { type Histogram, merge } from './histogram.js';
 import { ANALYTICS_INDEXES, rawAnalytics, REPLACED_INDEX } from './analytics-sql.js';
 import { KeyRollups, sqliteDriver } from './key-rollup-drivers.js';
 import {
+  HOUR,
   KEY_DELTA_COLUMNS,
   keyDeltas,
   keyDeltaValues,
@@ -15,7 +16,15 @@ import {
   keyUpsertSet,
 } from './key-rollups.js';
 import { CallLinker } from './links.js';
-import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import type {
+  CallAnalytics,
+  CallLog,
+  CallLogStats,
+  CallQuery,
+  Rollup,
+  RollupRead,
+  StoredCall,
+} from './log.js';
 import type { CallRecord } from './record.js';
 import {
   callColumns,
@@ -65,6 +74,20 @@ CREATE TABLE IF NOT EXISTS rollups (
 CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute);
 `;
 
+/** The hourly route roll-ups: the minutes' counts, added to by the writer in the same transaction. */
+const HOURS_SCHEMA = `
+CREATE TABLE rollup_hours (
+  route TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  calls INTEGER NOT NULL,
+  by_status TEXT NOT NULL,
+  by_code TEXT NOT NULL,
+  latency TEXT NOT NULL,
+  PRIMARY KEY (route, hour)
+);
+CREATE INDEX rollup_hours_hour ON rollup_hours (hour);
+`;
+
 /** Columns added by issue 12, for a database file part 1 created. */
 const ADDED_COLUMNS = [
   'blind INTEGER',
@@ -97,6 +120,7 @@ export class SqliteCallLog implements CallLog {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
+  private readonly upsertHour: Database.Statement;
   private readonly upsertKey: Database.Statement;
   private readonly linker = new CallLinker();
   readonly analytics: CallAnalytics;
@@ -133,9 +157,17 @@ export class SqliteCallLog implements CallLog {
     this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
       mergeCounts(String(a), String(b)),
     );
+    this.addHours();
     this.upsertRollup = this.db.prepare(
       `INSERT INTO rollups (route, minute, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (route, minute) DO UPDATE SET calls = calls + excluded.calls,
+         by_status = truce_merge_counts(by_status, excluded.by_status),
+         by_code = truce_merge_counts(by_code, excluded.by_code),
+         latency = truce_merge_counts(latency, excluded.latency)`,
+    );
+    this.upsertHour = this.db.prepare(
+      `INSERT INTO rollup_hours (route, hour, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (route, hour) DO UPDATE SET calls = calls + excluded.calls,
          by_status = truce_merge_counts(by_status, excluded.by_status),
          by_code = truce_merge_counts(by_code, excluded.by_code),
          latency = truce_merge_counts(latency, excluded.latency)`,
@@ -163,6 +195,41 @@ export class SqliteCallLog implements CallLog {
     if (this.queue.length >= FLUSH_RECORDS) setImmediate(() => this.writeQueued());
   }
 
+  /**
+   * Creates the hourly roll-ups where a file has none yet, filled from the minutes it holds, in
+   * one transaction (a file from before them).
+   */
+  private addHours(): void {
+    const have = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_hours'")
+      .get();
+    if (have) return;
+    this.db
+      .transaction(() => {
+        this.db.exec(HOURS_SCHEMA);
+        const hours = new Map<string, { route: string; hour: number; calls: number; counts: Histogram[] }>();
+        const rows = this.db
+          .prepare('SELECT route, minute, calls, by_status, by_code, latency FROM rollups')
+          .iterate() as Iterable<{ route: string; minute: number; calls: number } & Record<string, string>>;
+        for (const r of rows) {
+          const hour = Math.floor(r.minute / HOUR) * HOUR;
+          const id = `${r.route}\u0000${hour}`;
+          let h = hours.get(id);
+          if (!h) hours.set(id, (h = { route: r.route, hour, calls: 0, counts: [{}, {}, {}] }));
+          h.calls += r.calls;
+          ['by_status', 'by_code', 'latency'].forEach((c, i) =>
+            merge(h.counts[i]!, JSON.parse(r[c]!) as Histogram),
+          );
+        }
+        const insert = this.db.prepare(
+          'INSERT INTO rollup_hours (route, hour, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)',
+        );
+        for (const h of hours.values())
+          insert.run(h.route, h.hour, h.calls, ...h.counts.map((c) => JSON.stringify(c)));
+      })
+      .immediate();
+  }
+
   /** Writes what is queued, in one transaction with its roll-ups. */
   async flush(): Promise<void> {
     this.writeQueued();
@@ -187,16 +254,19 @@ export class SqliteCallLog implements CallLog {
             });
             return c;
           });
-          for (const d of rollupDeltas(batch)) {
-            this.upsertRollup.run(
-              d.route,
-              d.minute,
-              d.calls,
-              JSON.stringify(d.byStatus),
-              JSON.stringify(d.byCode),
-              JSON.stringify(d.latency),
-            );
-          }
+          for (const [upsert, span] of [
+            [this.upsertRollup, 60_000],
+            [this.upsertHour, HOUR],
+          ] as const)
+            for (const d of rollupDeltas(batch, span))
+              upsert.run(
+                d.route,
+                d.minute,
+                d.calls,
+                JSON.stringify(d.byStatus),
+                JSON.stringify(d.byCode),
+                JSON.stringify(d.latency),
+              );
           for (const d of keyDeltas(batch, links)) this.upsertKey.run(...keyDeltaValues(d));
         })
         .immediate();
@@ -240,6 +310,9 @@ export class SqliteCallLog implements CallLog {
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
+    this.db
+      .prepare('DELETE FROM rollup_hours WHERE hour < ?')
+      .run(Math.floor((now - rollupsMs) / HOUR) * HOUR);
     if (failed !== undefined) throw failed;
   }
 
@@ -300,11 +373,19 @@ export class SqliteCallLog implements CallLog {
     if (this.db.open) this.db.close();
   }
 
-  /** Roll-ups of a route, or of every route, by minute, for analytics after raw calls are gone. */
-  async rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]> {
+  /** Roll-ups of a route, or of every route, by minute or hour, for analytics after raw calls are gone. */
+  async rollups(
+    route: string | undefined,
+    since: number,
+    until: number,
+    read: RollupRead = {},
+  ): Promise<Rollup[]> {
+    const [table, start] = read.span === 'hour' ? ['rollup_hours', 'hour'] : ['rollups', 'minute'];
+    const codes = read.codes !== false;
     const rows = this.db
       .prepare(
-        `SELECT minute, calls, by_status, by_code, latency FROM rollups WHERE minute >= ? AND minute < ? ${route === undefined ? '' : 'AND route = ?'} ORDER BY minute, route`,
+        `SELECT ${start} AS minute, calls, by_status, ${codes ? 'by_code' : "'{}' AS by_code"}, latency FROM ${table}
+          WHERE ${start} >= ? AND ${start} < ? ${route === undefined ? '' : 'AND route = ?'} ORDER BY ${start}, route`,
       )
       .all(...(route === undefined ? [since, until] : [since, until, route])) as {
       minute: number;
@@ -321,5 +402,14 @@ export class SqliteCallLog implements CallLog {
       byCode: JSON.parse(r.by_code) as Record<string, number>,
       latency: JSON.parse(r.latency) as Histogram,
     }));
+  }
+
+  async rolledCalls(route: string | undefined, since: number, until: number): Promise<number> {
+    const row = this.db
+      .prepare(
+        `SELECT coalesce(sum(calls), 0) AS n FROM rollups WHERE minute >= ? AND minute < ?${route === undefined ? '' : ' AND route = ?'}`,
+      )
+      .get(...(route === undefined ? [since, until] : [since, until, route])) as { n: number };
+    return row.n;
   }
 }

@@ -105,6 +105,29 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   DROP INDEX IF EXISTS ${s}.${REPLACED_INDEX};
   ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX IF NOT EXISTS ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
   `,
+  // Issue 12: hourly route roll-ups, written with the minutes; filled from the minutes there are.
+  (s) => `
+  CREATE TABLE ${s}.rollup_hours (
+    route text NOT NULL,
+    hour bigint NOT NULL,
+    calls bigint NOT NULL,
+    by_status jsonb NOT NULL,
+    by_code jsonb NOT NULL,
+    latency jsonb NOT NULL,
+    PRIMARY KEY (route, hour)
+  );
+  CREATE INDEX rollup_hours_hour ON ${s}.rollup_hours (hour);
+  INSERT INTO ${s}.rollup_hours (route, hour, calls, by_status, by_code, latency)
+    SELECT route, hour, sum(calls), ${['by_status', 'by_code', 'latency']
+      .map(
+        (c) => `(SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb) FROM (
+          SELECT e.key, sum(e.value::numeric) AS total FROM ${s}.rollups AS m, jsonb_each_text(m.${c}) AS e
+          WHERE m.route = h.route AND m.minute >= h.hour AND m.minute < h.hour + 3600000 GROUP BY e.key) AS sums)`,
+      )
+      .join(', ')}
+    FROM (SELECT route, minute - minute % 3600000 AS hour, calls FROM ${s}.rollups) AS h
+    GROUP BY route, hour;
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */
