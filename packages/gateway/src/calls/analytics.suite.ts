@@ -6,7 +6,7 @@ import { registerAnalyticsRoutes } from '../analytics/routes.js';
 import { series, summary } from '../analytics/reports.js';
 import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import type { CallLog } from './log.js';
-import { HOUR, HOUR_TOP_K, MINUTE_TOP_K } from './key-rollups.js';
+import { HOUR, HOUR_TOP_K, MINUTE_TOP_K, readKeys, rollUpStep, type Script } from './key-rollups.js';
 import type { CallRecord } from './record.js';
 
 const MINUTE = 60_000;
@@ -202,6 +202,68 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       ]);
       expect((await log.analytics.hotspots('consumer', ...window, 1)).map((h) => h.key)).toEqual(['bob']);
       expect(await log.analytics.hotspots('resource', T0 + MINUTE, T0 + 2 * MINUTE, 10)).toEqual([]);
+    });
+
+    it('rolls up in small steps: one dimension of a minute or hour per step, pruning one period per step', async () => {
+      const log = await open();
+      await write(log, [
+        callRecord({
+          time: T0,
+          resource: '/products/a',
+          consumer: 'alice',
+          status: 412,
+          code: 'stale-write',
+        }),
+        callRecord({ time: T0 + 1_000, resource: '/products/b', consumer: 'bob', route: 'orders' }),
+      ]);
+      const now = T0 + 10 * MINUTE;
+      // One step at a time, as the driver runs each in a transaction of its own.
+      const step = () => log.keys.read(rollUpStep(now, logConfig().retention.rollupsMs));
+      function* bounds(span: number, start: number): Script<string[]> {
+        const rows = yield {
+          sql: 'SELECT dim FROM {s}key_rollup_bounds WHERE span = ? AND start = ? ORDER BY dim',
+          args: [span, start],
+        };
+        return rows.map((r) => String(r['dim']));
+      }
+      const cut: string[][] = [];
+      for (let i = 0; i < 3; i++) {
+        expect(await step()).toBe(true);
+        cut.push(await log.keys.read(bounds(MINUTE, T0)));
+      }
+      expect(cut).toEqual([['resource'], ['resource', 'route'], ['consumer', 'resource', 'route']]);
+      expect((await log.keys.state())?.rolledTo).toBe(T0);
+      expect(await step()).toBe(true);
+      expect((await log.keys.state())?.rolledTo).toBe(T0 + MINUTE);
+      // Past that: overlaps (none), then the hour 09:00 is not finished; nothing to prune.
+      for (let i = 0; i < 10 && (await step()); i++);
+      expect(await step()).toBe(false);
+      expect(await log.keys.read(bounds(HOUR, T0))).toEqual([]);
+
+      // Six hours on, the hour is compacted one dimension per step, then its minutes are pruned,
+      // one dimension's minute per step.
+      const later = T0 + 6 * HOUR;
+      const stepLater = () => log.keys.read(rollUpStep(later, logConfig().retention.rollupsMs));
+      const compacted: string[][] = [];
+      for (let i = 0; i < 40 && compacted.length < 3; i++) {
+        expect(await stepLater()).toBe(true);
+        const now = await log.keys.read(bounds(HOUR, T0));
+        if (now.length > (compacted.at(-1)?.length ?? 0)) compacted.push(now);
+      }
+      expect(compacted).toEqual([['resource'], ['resource', 'route'], ['consumer', 'resource', 'route']]);
+      const pruned: string[][] = [];
+      for (let i = 0; i < 10 && (await stepLater()); i++)
+        pruned.push(await log.keys.read(bounds(MINUTE, T0)));
+      expect(pruned.slice(-4)).toEqual([
+        ['consumer', 'resource', 'route'],
+        ['consumer', 'route'],
+        ['consumer'],
+        [],
+      ]);
+      const hotspots = await log.keys.read(
+        readKeys('resource', T0 - HOUR, later, (await log.keys.state())!, later),
+      );
+      expect([...hotspots.keys.keys()].sort()).toEqual(['/products/a', '/products/b']);
     });
 
     it('links retries (early, blind) and conflicts to the write that made them stale', async () => {

@@ -21,8 +21,8 @@ export interface ScriptDriver {
   exclusive<T>(script: Script<T>): Promise<T | undefined>;
 }
 
-/** Steps one `rollUp` takes at most: six hours of minutes, or their overlaps. */
-const MAX_STEPS = 360;
+/** Steps one `rollUp` takes at most: six hours of minutes (a step per dimension), or their overlaps. */
+const MAX_STEPS = 360 * 4;
 
 /** The key roll-ups of one call log: rolling up (the retention timer) and reading (the reports). */
 export class KeyRollups {
@@ -35,7 +35,8 @@ export class KeyRollups {
 
   /**
    * Rolls up what `now` has closed and prunes what `rollupsMs` has expired (key-rollups.ts), one
-   * step (a minute or an hour) per transaction, letting other work run between steps; at most
+   * step (a dimension of a minute or an hour) per transaction, letting other work (the proxy, on
+   * SQLite's synchronous driver) run between steps; at most
    * MAX_STEPS steps, so a long backlog is caught up over several calls.
    */
   async rollUp(now: number, rollupsMs: number): Promise<void> {

@@ -106,9 +106,11 @@ export function* readState(): Script<KeyRollupState | null> {
 }
 
 /**
- * One step of rolling up: the next minute closed by `now`, else the overlaps of the next minute
- * whose following minute is closed too, else the next finished hour, else pruning. Each step is one
- * transaction, by one process at a time; it answers whether there may be more to do.
+ * One step of rolling up: one dimension of the next minute closed by `now`, else the overlaps of
+ * the next minute whose following minute is closed too, else one dimension of the next finished
+ * hour, else pruning one period. Each step is one transaction, by one process at a time, kept small
+ * so that on SQLite (synchronous) it holds the event loop briefly; it answers whether there may be
+ * more to do.
  */
 export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
   let state = yield* readState();
@@ -138,9 +140,11 @@ export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
     ))[0]?.['t'];
     if (next === null || next === undefined) yield save('rolled_to', closed);
     else {
+      // One dimension per step (its bounds row says it is cut), so no step holds the store long.
       const minute = num(next);
-      for (const dim of DIMS) yield* cutMinute(dim, minute);
-      yield save('rolled_to', minute + MINUTE);
+      const dim = yield* uncut(MINUTE, minute);
+      if (dim !== undefined) yield* cutMinute(dim, minute);
+      else yield save('rolled_to', minute + MINUTE);
     }
     return true;
   }
@@ -174,19 +178,46 @@ export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
     if (next === null || next === undefined) yield save('compacted_to', hoursClosed);
     else {
       const hour = floorTo(num(next), HOUR);
-      for (const dim of DIMS) yield* compactHour(dim, hour);
-      yield save('compacted_to', hour + HOUR);
+      const dim = yield* uncut(HOUR, hour);
+      if (dim !== undefined) yield* compactHour(dim, hour);
+      else yield save('compacted_to', hour + HOUR);
     }
     return true;
   }
 
+  // Pruning, one period of one dimension per step (a minute's keys, or an hour's).
   const minutesBefore = Math.min(compactedTo, floorTo(now - MINUTE_ROWS_MS, HOUR));
   const hoursBefore = floorTo(now - rollupsMs, HOUR);
-  for (const table of ['key_rollups', 'key_rollup_bounds']) {
-    yield q(`DELETE FROM {s}${table} WHERE span = ? AND start < ?`, MINUTE, minutesBefore);
-    yield q(`DELETE FROM {s}${table} WHERE span = ? AND start < ?`, HOUR, hoursBefore);
-  }
+  for (const [span, before] of [
+    [MINUTE, minutesBefore],
+    [HOUR, hoursBefore],
+  ] as const)
+    for (const dim of DIMS) {
+      const oldest = (yield q(
+        'SELECT min(start) AS t FROM {s}key_rollups WHERE dim = ? AND span = ? AND start < ?',
+        dim,
+        span,
+        before,
+      ))[0]?.['t'];
+      if (oldest === null || oldest === undefined) continue;
+      for (const table of ['key_rollups', 'key_rollup_bounds'])
+        yield q(`DELETE FROM {s}${table} WHERE dim = ? AND span = ? AND start = ?`, dim, span, num(oldest));
+      return true;
+    }
+  // Bounds of periods whose rows are gone already (few: one row per dimension and period).
+  yield q('DELETE FROM {s}key_rollup_bounds WHERE span = ? AND start < ?', MINUTE, minutesBefore);
+  yield q('DELETE FROM {s}key_rollup_bounds WHERE span = ? AND start < ?', HOUR, hoursBefore);
   return false;
+}
+
+/** The first dimension of a period not cut (or compacted) yet: the ones that are have their bounds row. */
+function* uncut(span: number, start: number): Script<Dim | undefined> {
+  const done = new Set(
+    (yield q('SELECT dim FROM {s}key_rollup_bounds WHERE span = ? AND start = ?', span, start)).map((r) =>
+      String(r['dim']),
+    ),
+  );
+  return DIMS.find((d) => !done.has(d));
 }
 
 /** One key's counts of a batch in one minute, for the writer's upsert. */

@@ -101,10 +101,16 @@ const MAX_QUEUE = 20_000;
 /** A batch is written at least this often, or as soon as this many records wait. */
 const FLUSH_MS = 200;
 const FLUSH_RECORDS = 2_000;
-/** Retention deletes in slices of this many rows, so no single transaction holds the file for long. */
-const DELETE_SLICE = 5_000;
+/**
+ * Retention deletes in slices of this many rows, each its own transaction with the event loop free
+ * between them: on this synchronous driver a slice holds the proxy too, so it is kept to a few ms.
+ */
+const DELETE_SLICE = 1_000;
 
 export type { CallLogStats, CallQuery, StoredCall } from './log.js';
+
+/** Lets the proxy's pending work run between two synchronous slices of background work. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The call log on SQLite (SPEC 5.3). `push` only queues: a timer writes batches in one transaction
@@ -123,6 +129,7 @@ export class SqliteCallLog implements CallLog {
   private readonly upsertHour: Database.Statement;
   private readonly upsertKey: Database.Statement;
   private readonly linker = new CallLinker();
+  private retention: Promise<void> = Promise.resolve();
   readonly analytics: CallAnalytics;
   readonly keys: KeyRollups;
 
@@ -279,6 +286,14 @@ export class SqliteCallLog implements CallLog {
 
   /** Rolls up per key, then deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs. */
   async enforceRetention(): Promise<void> {
+    // The steps yield between them, so a run may still be going when another is asked for: runs
+    // go one after the other, each seeing what the one before left.
+    const run = this.retention.then(() => this.retain());
+    this.retention = run.catch(() => undefined);
+    return run;
+  }
+
+  private async retain(): Promise<void> {
     if (!this.db.open) return;
     const now = this.now();
     const { callsMs, rollupsMs, maxCalls } = this.log.retention;
@@ -296,6 +311,7 @@ export class SqliteCallLog implements CallLog {
         .run(oldest, DELETE_SLICE).changes;
       this.stats.deleted += gone;
       if (gone < DELETE_SLICE) break;
+      await yieldToLoop();
     }
     const newest = (this.db.prepare('SELECT max(seq) AS s FROM calls').get() as { s: number | null }).s;
     if (newest !== null) {
@@ -307,6 +323,7 @@ export class SqliteCallLog implements CallLog {
           .run(newest - maxCalls, DELETE_SLICE).changes;
         this.stats.deleted += gone;
         if (gone < DELETE_SLICE) break;
+        await yieldToLoop();
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
@@ -369,6 +386,8 @@ export class SqliteCallLog implements CallLog {
   async close(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.retentionTimer);
+    // A retention run between two of its steps finishes first rather than meet a closed file.
+    await this.retention;
     this.writeQueued();
     if (this.db.open) this.db.close();
   }
