@@ -24,6 +24,22 @@ const items = (properties: Record<string, Schema>) => ({
     items: { type: 'array', items: { type: 'object', required: Object.keys(properties), properties } },
   },
 });
+/** Items and, when a count may be short (key roll-ups past their top-K), by how much at most. */
+const approximate = (properties: Record<string, Schema>, fields: readonly string[]) => {
+  const schema = items(properties);
+  return {
+    ...schema,
+    properties: {
+      ...schema.properties,
+      error: {
+        type: 'object',
+        description:
+          'Present when a count came from key roll-ups that cut keys: each listed count may be short of the true one by at most this much, never over it.',
+        properties: Object.fromEntries(fields.map((f) => [f, count])),
+      },
+    },
+  };
+};
 const window = [
   q('since', 'ISO 8601 time (inclusive); default an hour before until.'),
   q('until', 'ISO 8601 time (exclusive); default now.'),
@@ -81,28 +97,33 @@ export const analyticsPaths = {
         maximum: 1000,
       }),
     ],
-    items({
-      key: { type: 'string' },
-      conflicts: count,
-      calls: count,
-      byCode: counts,
-      lastAt: { type: 'string', format: 'date-time' },
-    }),
+    approximate(
+      {
+        key: { type: 'string' },
+        conflicts: count,
+        calls: count,
+        byCode: counts,
+        lastAt: { type: 'string', format: 'date-time' },
+      },
+      ['conflicts', 'calls'],
+    ),
   ),
   '/analytics/unconditional': get(
     'Per consumer: writes, unconditional writes, and those near another consumer’s write of the resource',
     window,
-    items({
-      consumer: { type: ['string', 'null'] },
-      writes: count,
-      unconditional: count,
-      overlapping: count,
-    }),
+    approximate(
+      { consumer: { type: ['string', 'null'] }, writes: count, unconditional: count, overlapping: count },
+      ['writes', 'unconditional', 'overlapping'],
+    ),
   ),
   '/analytics/retries': get(
     'Per consumer: retries, those before Retry-After, and blind repeats of a 409 or 412',
     window,
-    items({ consumer: { type: ['string', 'null'] }, retries: count, early: count, blind: count }),
+    approximate({ consumer: { type: ['string', 'null'] }, retries: count, early: count, blind: count }, [
+      'retries',
+      'early',
+      'blind',
+    ]),
   ),
   '/analytics/lifecycle': get(
     'Per route with a deprecation or sunset date: each consumer’s calls, 410s after the sunset, last call',

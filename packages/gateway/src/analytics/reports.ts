@@ -1,22 +1,21 @@
-import { type Histogram, merge, quantile } from '../calls/histogram.js';
-import type { CallAnalytics, CallLog, CallPoint, Rollup, WriteRow } from '../calls/log.js';
+import { type Histogram, merge, quantiles } from '../calls/histogram.js';
+import type { CallLog, Rollup } from '../calls/log.js';
 import { CONFLICT_STATUSES } from '../calls/stored-call.js';
 
 /*
  * The analytics reports of SPEC 5.4 over the CallLog interface, the same on SQLite and PostgreSQL.
- * `summary` and `series` read raw calls (true percentiles) when the window is at most an hour, the
- * raw calls of all of it are still kept and there are at most RAW_POINTS of them; otherwise they
- * read the per-minute roll-ups (whole minutes; percentiles from the merged histograms, within ±5%).
- * From roll-ups, a minute's calls count in the `series` step that holds the minute's start.
+ * `summary` and `series` read raw calls (true percentiles, taken in the store) when the window is
+ * at most an hour, the raw calls of all of it are still kept and there are at most RAW_POINTS of
+ * them; otherwise they read the roll-ups, hourly where they can and per minute at the edges (whole
+ * minutes; percentiles from the merged histograms, within ±5%).
  */
 
 /** The longest window read from raw calls, and the most raw calls read for one answer. */
 export const RAW_WINDOW_MS = 3_600_000;
 export const RAW_POINTS = 100_000;
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
 const CONFLICT = new Set<number>(CONFLICT_STATUSES);
-/** Another consumer's write within this of an unconditional one makes it `overlapping` (SPEC 5.6). */
-const OVERLAP_MS = 60_000;
 
 export interface Window {
   readonly route?: string | undefined;
@@ -53,8 +52,8 @@ class Bucket {
   calls = 0;
   byStatus: Record<string, number> = {};
   byCode: Record<string, number> = {};
-  /** Raw durations (exact percentiles) or, from roll-ups, a histogram. */
-  durations: number[] = [];
+  /** From raw calls, the store's true percentiles; from roll-ups, the merged histogram's. */
+  raw: [number, number, number] | undefined;
   histogram: Histogram = {};
 
   counts(): { calls: number; errors: number; conflicts: number } {
@@ -67,14 +66,11 @@ class Bucket {
     return { calls: this.calls, errors, conflicts };
   }
 
-  percentile(q: number): number | null {
-    if (this.durations.length > 0) {
-      // Nearest rank over the sorted raw durations.
-      const i = Math.max(0, Math.ceil(q * this.durations.length) - 1);
-      return round(this.durations[i]!);
-    }
-    const v = quantile(this.histogram, q);
-    return v === null ? null : round(v);
+  percentiles(): { p50: number | null; p95: number | null; p99: number | null } {
+    const [p50, p95, p99] = (this.raw ?? quantiles(this.histogram, [0.5, 0.95, 0.99])).map((v) =>
+      v === null || v === undefined ? null : round(v),
+    );
+    return { p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null };
   }
 }
 
@@ -82,13 +78,16 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * The calls of the window in buckets of `step` ms aligned to the epoch (a `step` of the whole window
- * gives one bucket). Raw calls when they cover it, roll-ups otherwise (see the top of this file);
- * `from` is the first instant counted: `since`, or from roll-ups the start of its minute.
+ * gives one bucket). Raw calls when they cover it, counted and their percentiles taken in the store;
+ * roll-ups otherwise (see the top of this file): whole hours from the hourly roll-ups where every
+ * bucket is made of whole hours, minutes at the edges and for finer steps. `codes: false` leaves
+ * the codes unread (a series shows none).
  */
 async function buckets(
   log: CallLog,
   w: Window,
   step: number | undefined,
+  codes: boolean,
 ): Promise<{ found: Map<number, Bucket>; from: number }> {
   const out = new Map<number, Bucket>();
   const at = (time: number) => {
@@ -97,77 +96,69 @@ async function buckets(
     if (!b) out.set(key, (b = new Bucket()));
     return b;
   };
-  const since = Math.floor(w.since / MINUTE) * MINUTE;
-  const rollups = await log.rollups(w.route, since, w.until);
-  // The roll-ups say how many raw calls the window holds before any is read.
-  const rolled = rollups.reduce((n, r) => n + r.calls, 0);
-  const points = rolled <= RAW_POINTS ? await rawPoints(log.analytics, w, rollups) : undefined;
-  if (points) {
-    for (const p of points) {
-      const b = at(p.time);
-      b.calls++;
-      b.byStatus[p.status] = (b.byStatus[p.status] ?? 0) + 1;
-      if (p.code !== null) b.byCode[p.code] = (b.byCode[p.code] ?? 0) + 1;
-      b.durations.push(p.durationMs);
+  if (await rawCovers(log, w)) {
+    const origin = step === undefined ? w.since : 0;
+    const width = step ?? Math.max(1, w.until - w.since);
+    for (const r of await log.analytics.rawBuckets(w.route, w.since, w.until, origin, width)) {
+      const b = at(r.start);
+      b.calls = r.calls;
+      b.byStatus = r.byStatus;
+      b.byCode = r.byCode;
+      b.raw = [r.p50, r.p95, r.p99];
     }
-    for (const b of out.values()) b.durations.sort((x, y) => x - y);
     return { found: out, from: w.since };
   }
-  for (const r of rollups) {
-    const b = at(r.minute);
-    b.calls += r.calls;
-    for (const [k, v] of Object.entries(r.byStatus)) b.byStatus[k] = (b.byStatus[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(r.byCode)) b.byCode[k] = (b.byCode[k] ?? 0) + v;
-    merge(b.histogram, r.latency);
-  }
+  const since = Math.floor(w.since / MINUTE) * MINUTE;
+  // Hours where each bucket is whole hours (a summary, or a step of hours); minutes around them.
+  const hourly = step === undefined || step % HOUR === 0;
+  const hs = hourly ? Math.ceil(since / HOUR) * HOUR : since;
+  const he = hourly ? Math.max(hs, Math.floor(w.until / HOUR) * HOUR) : since;
+  const reads: Promise<Rollup[]>[] = [];
+  if (he > hs) {
+    reads.push(log.rollups(w.route, hs, he, { span: 'hour', codes }));
+    if (since < hs) reads.push(log.rollups(w.route, since, hs, { codes }));
+    reads.push(log.rollups(w.route, he, w.until, { codes }));
+  } else reads.push(log.rollups(w.route, since, w.until, { codes }));
+  for (const rollups of await Promise.all(reads))
+    for (const r of rollups) {
+      const b = at(r.minute);
+      b.calls += r.calls;
+      for (const [k, v] of Object.entries(r.byStatus)) b.byStatus[k] = (b.byStatus[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(r.byCode)) b.byCode[k] = (b.byCode[k] ?? 0) + v;
+      merge(b.histogram, r.latency);
+    }
   return { found: out, from: since };
 }
 
 /**
- * The raw calls of the window when they are all kept and not too many, else undefined. No raw call
- * is older than `oldest`: when it is after `since`, the window either began before the log's first
- * call or retention deleted its start. The window's roll-ups (`rollups`, read before the raw calls),
- * which retention keeps longer, tell which: they count no call in the minutes before the oldest's,
- * and no more in its minute than are kept there.
+ * Whether a window is read from raw calls: at most an hour, all of it kept, at most RAW_POINTS
+ * calls (as the route roll-ups count them). The key reports (key-reports.ts) follow the same rule.
  */
-async function rawPoints(
-  log: CallAnalytics,
-  w: Window,
-  rollups: readonly Rollup[],
-): Promise<CallPoint[] | undefined> {
-  if (w.until - w.since > RAW_WINDOW_MS) return undefined;
-  const oldest = await log.oldest();
-  const first = oldest === null ? Infinity : Math.floor(oldest / MINUTE) * MINUTE;
-  const partial = oldest === null || oldest > w.since;
-  // With a partial start, the whole of the oldest call's minute is read, to count what it kept.
-  const end = partial && first !== Infinity ? Math.max(w.until, first + MINUTE) : w.until;
-  const points = await log.points(w.route, w.since, end, RAW_POINTS + 1);
-  if (points.length > RAW_POINTS) return undefined;
-  if (partial) {
-    let before = 0;
-    let inFirst = 0;
-    for (const r of rollups) {
-      if (r.minute < first) before += r.calls;
-      else if (r.minute === first) inFirst += r.calls;
-    }
-    const kept = points.filter((p) => p.time >= first && p.time < first + MINUTE).length;
-    if (before > 0 || kept < inFirst) return undefined;
-  }
-  return end === w.until ? points : points.filter((p) => p.time < w.until);
+export async function rawCovers(log: CallLog, w: Window): Promise<boolean> {
+  if (w.until - w.since > RAW_WINDOW_MS) return false;
+  const since = Math.floor(w.since / MINUTE) * MINUTE;
+  if ((await log.rolledCalls(w.route, since, w.until)) > RAW_POINTS) return false;
+  const oldest = await log.analytics.oldest();
+  if (oldest === null || oldest <= w.since) return true;
+  // No raw call before `oldest`: the window began before the log's first call, or retention deleted
+  // its start. The roll-ups, kept longer, tell which: they count no call in the minutes before the
+  // oldest's, and no more in its minute than the raw calls kept there.
+  const first = Math.floor(oldest / MINUTE) * MINUTE;
+  if (first > since && (await log.rolledCalls(w.route, since, first)) > 0) return false;
+  const [kept] = await log.analytics.rawBuckets(w.route, first, first + MINUTE, first, MINUTE);
+  return (await log.rolledCalls(w.route, first, first + MINUTE)) <= (kept?.calls ?? 0);
 }
 
 /** `GET /analytics/summary` (SPEC 5.4, 5.6). */
 export async function summary(log: CallLog, w: Window): Promise<Summary> {
-  const b = (await buckets(log, w, undefined)).found.get(w.since) ?? new Bucket();
+  const b = (await buckets(log, w, undefined, true)).found.get(w.since) ?? new Bucket();
   const { calls, errors, conflicts } = b.counts();
   return {
     calls,
     errors,
     conflicts,
     conflictRate: calls === 0 ? 0 : conflicts / calls,
-    p50: b.percentile(0.5),
-    p95: b.percentile(0.95),
-    p99: b.percentile(0.99),
+    ...b.percentiles(),
     byStatus: b.byStatus,
     byCode: b.byCode,
   };
@@ -175,70 +166,15 @@ export async function summary(log: CallLog, w: Window): Promise<Summary> {
 
 /** `GET /analytics/series`: every bucket of the window, ascending, empty ones included. */
 export async function series(log: CallLog, w: Window, step: number): Promise<{ items: SeriesItem[] }> {
-  const { found, from } = await buckets(log, w, step);
+  const { found, from } = await buckets(log, w, step, false);
   const items: SeriesItem[] = [];
   for (let t = Math.floor(from / step) * step; t < w.until; t += step) {
     const b = found.get(t) ?? new Bucket();
     items.push({
       time: new Date(t).toISOString(),
       ...b.counts(),
-      p50: b.percentile(0.5),
-      p95: b.percentile(0.95),
-      p99: b.percentile(0.99),
+      ...b.percentiles(),
     });
   }
   return { items };
-}
-
-/** One item of `GET /analytics/unconditional` (SPEC 5.6). */
-export interface UnconditionalItem {
-  consumer: string | null;
-  writes: number;
-  unconditional: number;
-  overlapping: number;
-}
-
-/**
- * `GET /analytics/unconditional`: per consumer, its writes, those without a precondition, and those
- * of them on a resource another consumer wrote successfully within 60 s before or after.
- */
-export async function unconditional(log: CallLog, w: Window): Promise<{ items: UnconditionalItem[] }> {
-  const all = await log.analytics.writes(w.since - OVERLAP_MS, w.until + OVERLAP_MS);
-  const done = new Map<string, WriteRow[]>();
-  for (const x of all) {
-    if (x.resource === null || x.status < 200 || x.status >= 300) continue;
-    let list = done.get(x.resource);
-    if (!list) done.set(x.resource, (list = []));
-    list.push(x);
-  }
-  const by = new Map<string | null, UnconditionalItem>();
-  for (const x of all) {
-    if (x.time < w.since || x.time >= w.until) continue;
-    let item = by.get(x.consumer);
-    if (!item)
-      by.set(x.consumer, (item = { consumer: x.consumer, writes: 0, unconditional: 0, overlapping: 0 }));
-    item.writes++;
-    if (x.conditional) continue;
-    item.unconditional++;
-    const near = x.resource === null ? undefined : done.get(x.resource);
-    if (near && overlaps(near, x)) item.overlapping++;
-  }
-  const items = [...by.values()].sort(
-    (a, b) => b.overlapping - a.overlapping || b.unconditional - a.unconditional || b.writes - a.writes,
-  );
-  return { items };
-}
-
-/** Another consumer's write in `writes` (in time order) within 60 s of `x`: a binary search, then a short scan. */
-function overlaps(writes: readonly WriteRow[], x: WriteRow): boolean {
-  let lo = 0;
-  let hi = writes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (writes[mid]!.time < x.time - OVERLAP_MS) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < writes.length && writes[i]!.time <= x.time + OVERLAP_MS; i++)
-    if (writes[i]!.consumer !== x.consumer) return true;
-  return false;
 }

@@ -4,7 +4,8 @@ import { badParameter } from '../admin/app.js';
 import type { RouteConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { lifecycle } from './lifecycle.js';
-import { series, summary, unconditional, type Window } from './reports.js';
+import { hotspots, retries, unconditional } from './key-reports.js';
+import { series, summary, type Window } from './reports.js';
 
 /** The default window of every report: the last hour. */
 const DEFAULT_WINDOW_MS = 3_600_000;
@@ -41,21 +42,15 @@ export function registerAnalyticsRoutes(
     if (!(HOTSPOT_BY as readonly string[]).includes(by))
       throw badParameter('by', 'must be resource, route or consumer');
     const w = window(q, now);
-    const rows = await log.analytics.hotspots(
-      by as (typeof HOTSPOT_BY)[number],
-      w.since,
-      w.until,
-      limit(q['limit']),
-    );
-    return { items: rows.map((r) => ({ ...r, lastAt: new Date(r.lastAt).toISOString() })) };
+    const found = await hotspots(log, by as (typeof HOTSPOT_BY)[number], w, limit(q['limit']), now());
+    return { ...found, items: found.items.map((r) => ({ ...r, lastAt: new Date(r.lastAt).toISOString() })) };
   });
 
-  app.get('/analytics/unconditional', async (request) => unconditional(log, window(request.query, now)));
+  app.get('/analytics/unconditional', async (request) =>
+    unconditional(log, window(request.query, now), now()),
+  );
 
-  app.get('/analytics/retries', async (request) => {
-    const w = window(request.query, now);
-    return { items: await log.analytics.retries(w.since, w.until) };
-  });
+  app.get('/analytics/retries', async (request) => retries(log, window(request.query, now), now()));
 
   app.get('/analytics/lifecycle', async (request) => lifecycle(log, routes, window(request.query, now)));
 }

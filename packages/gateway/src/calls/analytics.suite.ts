@@ -1,9 +1,14 @@
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lifecycle } from '../analytics/lifecycle.js';
-import { series, summary, unconditional } from '../analytics/reports.js';
+import { unconditional } from '../analytics/key-reports.js';
+import { writeCounts } from '../analytics/overlap.js';
+import { registerAnalyticsRoutes } from '../analytics/routes.js';
+import { series, summary } from '../analytics/reports.js';
 import { resolveGatewayConfig } from '../config/load.js';
 import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import type { CallLog } from './log.js';
+import { HOUR, HOUR_TOP_K, MINUTE_TOP_K, readKeys, rollUpStep, type Script } from './key-rollups.js';
 import type { CallRecord } from './record.js';
 
 const MINUTE = 60_000;
@@ -33,6 +38,17 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
     const write = async (log: CallLog, records: CallRecord[]) => {
       for (const r of records) log.push(r);
       await log.flush();
+    };
+    /** The analytics routes over `log`, asked through Fastify's `inject` at the time `now()`. */
+    const admin = (log: CallLog, now: () => number) => {
+      const app = Fastify({ logger: false });
+      registerAnalyticsRoutes(app, log, [], now);
+      return async (path: string) => {
+        const res = await app.inject({ method: 'GET', url: path });
+        expect(res.statusCode, res.body).toBe(200);
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read loosely
+        return res.json<Record<string, any>>();
+      };
     };
 
     it('summary and series agree with each other and with the raw calls, raw and rolled up', async () => {
@@ -80,6 +96,81 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(exact.p99).toBe(sorted[Math.ceil(0.99 * sorted.length) - 1]);
       const rolled = await summary(log, { since: T0 - 2 * 3_600_000, until: T0 + 6 * MINUTE });
       expect(Math.abs(rolled.p99! - exact.p99!) / exact.p99!).toBeLessThanOrEqual(0.05);
+      // Each raw bucket's percentiles are its own calls' nearest ranks, taken in the store.
+      const { items } = await series(log, { route: 'shop', since: T0, until: T0 + 6 * MINUTE }, MINUTE);
+      for (const item of items) {
+        const at = Date.parse(item.time);
+        const own = records
+          .filter((r) => r.route === 'shop' && r.time >= at && r.time < at + MINUTE)
+          .map((r) => r.durationMs)
+          .sort((a, b) => a - b);
+        const rank = (q: number) => own[Math.ceil(q * own.length) - 1];
+        expect([item.p50, item.p95, item.p99]).toEqual([rank(0.5), rank(0.95), rank(0.99)]);
+      }
+    });
+
+    it('reads whole hours from the hourly roll-ups, minutes at the edges, as the raw calls count them', async () => {
+      const log = await open();
+      // 3.5 hours from 07:40, one call every 20 s, on two routes; durations spread 1 to 300 ms.
+      const from = T0 - 80 * MINUTE;
+      const records = Array.from({ length: 630 }, (_, i) =>
+        callRecord({
+          time: from + i * 20_000,
+          route: i % 4 === 0 ? 'orders' : 'shop',
+          status: i % 10 === 0 ? 412 : i % 25 === 0 ? 500 : 200,
+          code: i % 10 === 0 ? 'stale-write' : null,
+          durationMs: 1 + ((i * 37) % 300),
+        }),
+      );
+      await write(log, records);
+      // The hourly rows hold what the minutes hold.
+      const hours = await log.rollups('shop', T0 - 2 * HOUR, T0 + 2 * HOUR, { span: 'hour' });
+      expect(hours.map((h) => h.minute)).toEqual([T0 - 2 * HOUR, T0 - HOUR, T0, T0 + HOUR]);
+      for (const h of hours) {
+        const minutes = await log.rollups('shop', h.minute, h.minute + HOUR);
+        expect(h.calls).toBe(minutes.reduce((n, m) => n + m.calls, 0));
+        const latency: Record<string, number> = {};
+        for (const m of minutes)
+          for (const [k, v] of Object.entries(m.latency)) latency[k] = (latency[k] ?? 0) + v;
+        expect(Object.fromEntries(Object.entries(h.latency).map(([k, v]) => [k, Number(v)]))).toEqual(
+          latency,
+        );
+      }
+      const count = (since: number, until: number, route?: string) =>
+        records.filter(
+          (r) =>
+            r.time >= Math.floor(since / MINUTE) * MINUTE &&
+            r.time < Math.ceil(until / MINUTE) * MINUTE &&
+            (route === undefined || r.route === route),
+        );
+      // Windows past an hour, aligned and not, on every route and on one.
+      for (const route of [undefined, 'orders'])
+        for (const [since, until] of [
+          [T0 - 2 * HOUR, T0 + 2 * HOUR],
+          [from + 5 * MINUTE + 7_000, from + 200 * MINUTE + 30_000],
+          [T0 - 23 * HOUR, T0 + HOUR],
+        ] as const) {
+          const expected = count(since, until, route);
+          const s = await summary(log, { route, since, until });
+          expect(s).toMatchObject({
+            calls: expected.length,
+            conflicts: expected.filter((r) => r.status === 412).length,
+            errors: expected.filter((r) => r.status >= 500).length,
+          });
+          expect(s.byCode).toEqual({ 'stale-write': expected.filter((r) => r.status === 412).length });
+          const sorted = expected.map((r) => r.durationMs).sort((a, b) => a - b);
+          const p95 = sorted[Math.ceil(0.95 * sorted.length) - 1]!;
+          expect(Math.abs(s.p95! - p95) / p95).toBeLessThanOrEqual(0.05);
+          for (const step of [HOUR, 2 * HOUR, MINUTE]) {
+            const { items } = await series(log, { route, since, until }, step);
+            for (const item of items) {
+              const at = Date.parse(item.time);
+              const own = count(Math.max(at, since), Math.min(at + step, until), route);
+              expect(item.calls, `${item.time} step ${step}`).toBe(own.length);
+              expect(item.conflicts).toBe(own.filter((r) => r.status === 412).length);
+            }
+          }
+        }
     });
 
     it('summary and series agree at any step when the window starts before the first call, or retention took its start', async () => {
@@ -148,6 +239,68 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(await log.analytics.hotspots('resource', T0 + MINUTE, T0 + 2 * MINUTE, 10)).toEqual([]);
     });
 
+    it('rolls up in small steps: one dimension of a minute or hour per step, pruning one period per step', async () => {
+      const log = await open();
+      await write(log, [
+        callRecord({
+          time: T0,
+          resource: '/products/a',
+          consumer: 'alice',
+          status: 412,
+          code: 'stale-write',
+        }),
+        callRecord({ time: T0 + 1_000, resource: '/products/b', consumer: 'bob', route: 'orders' }),
+      ]);
+      const now = T0 + 10 * MINUTE;
+      // One step at a time, as the driver runs each in a transaction of its own.
+      const step = () => log.keys.read(rollUpStep(now, logConfig().retention.rollupsMs));
+      function* bounds(span: number, start: number): Script<string[]> {
+        const rows = yield {
+          sql: 'SELECT dim FROM {s}key_rollup_bounds WHERE span = ? AND start = ? ORDER BY dim',
+          args: [span, start],
+        };
+        return rows.map((r) => String(r['dim']));
+      }
+      const cut: string[][] = [];
+      for (let i = 0; i < 3; i++) {
+        expect(await step()).toBe(true);
+        cut.push(await log.keys.read(bounds(MINUTE, T0)));
+      }
+      expect(cut).toEqual([['resource'], ['resource', 'route'], ['consumer', 'resource', 'route']]);
+      expect((await log.keys.state())?.rolledTo).toBe(T0);
+      expect(await step()).toBe(true);
+      expect((await log.keys.state())?.rolledTo).toBe(T0 + MINUTE);
+      // Past that: overlaps (none), then the hour 09:00 is not finished; nothing to prune.
+      for (let i = 0; i < 10 && (await step()); i++);
+      expect(await step()).toBe(false);
+      expect(await log.keys.read(bounds(HOUR, T0))).toEqual([]);
+
+      // Six hours on, the hour is compacted one dimension per step, then its minutes are pruned,
+      // one dimension's minute per step.
+      const later = T0 + 6 * HOUR;
+      const stepLater = () => log.keys.read(rollUpStep(later, logConfig().retention.rollupsMs));
+      const compacted: string[][] = [];
+      for (let i = 0; i < 40 && compacted.length < 3; i++) {
+        expect(await stepLater()).toBe(true);
+        const now = await log.keys.read(bounds(HOUR, T0));
+        if (now.length > (compacted.at(-1)?.length ?? 0)) compacted.push(now);
+      }
+      expect(compacted).toEqual([['resource'], ['resource', 'route'], ['consumer', 'resource', 'route']]);
+      const pruned: string[][] = [];
+      for (let i = 0; i < 10 && (await stepLater()); i++)
+        pruned.push(await log.keys.read(bounds(MINUTE, T0)));
+      expect(pruned.slice(-4)).toEqual([
+        ['consumer', 'resource', 'route'],
+        ['consumer', 'route'],
+        ['consumer'],
+        [],
+      ]);
+      const hotspots = await log.keys.read(
+        readKeys('resource', T0 - HOUR, later, (await log.keys.state())!, later),
+      );
+      expect([...hotspots.keys.keys()].sort()).toEqual(['/products/a', '/products/b']);
+    });
+
     it('links retries (early, blind) and conflicts to the write that made them stale', async () => {
       const log = await open();
       const body = { data: Buffer.from('{"n":1}'), truncated: false, contentType: 'application/json' };
@@ -188,6 +341,156 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       expect(await shown(late)).toMatchObject({ staleBy: { id: win.id, consumer: 'alice' } });
     });
 
+    it('answers hotspots, unconditional and retries from key roll-ups once the raw calls are gone, as the raw calls did', async () => {
+      current ??= await fixture();
+      let now = T0;
+      const log = await current.open(logConfig(), () => now);
+      opened.push(log);
+      // 2 h 10 min of traffic: skewed resources, three consumers (one anonymous), two routes, conflicts
+      // with and without a code, unconditional writes near each other, and retries (same body hash).
+      const statuses = [200, 200, 412, 200, 409, 200, 428, 204, 200, 423, 500, 200];
+      const consumers = ['alice', 'bob', null] as const;
+      const records = Array.from({ length: 1_300 }, (_, i) => {
+        const status = statuses[i % statuses.length]!;
+        return callRecord({
+          time: T0 + i * 6_000 + (i % 7),
+          route: i % 4 === 0 ? 'orders' : 'shop',
+          consumer: consumers[i % 3]!,
+          resource: `/products/p${(i * i) % 13 < 6 ? 1 : (i % 9) + 2}`,
+          method: i % 2 === 0 ? 'PUT' : 'GET',
+          conditional: i % 5 < 2,
+          status,
+          code: status === 412 ? 'stale-write' : status === 428 ? 'precondition-required' : null,
+          bodyHash: `h${i % 3}`,
+          path: `/shop/products/p${i % 3}`,
+        });
+      });
+      await write(log, records);
+      const end = T0 + 1_300 * 6_000;
+      const day = `since=${new Date(T0 - 22 * HOUR).toISOString()}&until=${new Date(end).toISOString()}`;
+
+      // What the raw calls say, before any roll-up.
+      const raw = {
+        resource: await log.analytics.hotspots('resource', T0, end, 50),
+        route: await log.analytics.hotspots('route', T0, end, 50),
+        consumer: await log.analytics.hotspots('consumer', T0, end, 50),
+        retries: await log.analytics.retries(T0, end),
+        writes: writeCounts(await log.analytics.writes(T0 - MINUTE, end + MINUTE), T0, end),
+      };
+      expect(raw.resource.length).toBeGreaterThan(5);
+      expect(raw.retries.length).toBeGreaterThan(0);
+      expect(raw.writes.some((w) => w.overlapping > 0)).toBe(true);
+
+      const expectRaw = async (ask: ReturnType<typeof admin>) => {
+        for (const by of ['resource', 'route', 'consumer'] as const) {
+          const found = await ask(`/analytics/hotspots?by=${by}&limit=50&${day}`);
+          expect(found).not.toHaveProperty('error');
+          expect(found['items']).toEqual(
+            raw[by].map((h) => ({ ...h, lastAt: new Date(h.lastAt).toISOString() })),
+          );
+        }
+        const retries = await ask(`/analytics/retries?${day}`);
+        expect(retries['items']).toEqual(expect.arrayContaining(raw.retries));
+        expect(retries['items']).toHaveLength(raw.retries.length);
+        const writes = await ask(`/analytics/unconditional?${day}`);
+        expect(writes['items']).toEqual(expect.arrayContaining(raw.writes));
+        expect(writes['items']).toHaveLength(raw.writes.length);
+      };
+
+      // Mid-way: the first hour compacted, minutes after it cut to their top-K, the newest minutes
+      // whole and their overlaps still raw; the sums are what the raw calls say.
+      now = T0 + 90 * MINUTE + 20_000;
+      const mid = T0 + 90 * MINUTE;
+      await log.enforceRetention();
+      expect(await log.keys.state()).toEqual({
+        rolledTo: T0 + 89 * MINUTE,
+        overlapTo: T0 + 88 * MINUTE,
+        compactedTo: T0 + HOUR,
+      });
+      const ask = admin(log, () => now);
+      const upTo = `since=${new Date(T0 - 2 * HOUR).toISOString()}&until=${new Date(mid).toISOString()}`;
+      for (const by of ['resource', 'route', 'consumer'] as const)
+        expect((await ask(`/analytics/hotspots?by=${by}&${upTo}`))['items']).toEqual(
+          (await log.analytics.hotspots(by, T0, mid, 50)).map((h) => ({
+            ...h,
+            lastAt: new Date(h.lastAt).toISOString(),
+          })),
+        );
+      expect((await ask(`/analytics/unconditional?${upTo}`))['items']).toEqual(
+        expect.arrayContaining(writeCounts(await log.analytics.writes(T0 - MINUTE, mid + MINUTE), T0, mid)),
+      );
+
+      // An hour after the traffic every hour is compacted.
+      now = end + HOUR;
+      await log.enforceRetention();
+      expect(await log.keys.state()).toMatchObject({ compactedTo: T0 + 3 * HOUR });
+      await expectRaw(ask);
+
+      // Another gateway on the same store with a minute of raw retention deletes every raw call; the
+      // reports answer the same from the roll-ups alone.
+      now = end + HOUR;
+      const short = await current.open(logConfig({ callsMs: MINUTE }), () => now);
+      opened.push(short);
+      await short.enforceRetention();
+      expect(await log.count()).toBe(0);
+      await expectRaw(ask);
+      await expectRaw(admin(short, () => now));
+    });
+
+    it('keeps the top keys of a skewed workload within the stated error bound', async () => {
+      current ??= await fixture();
+      let now = T0;
+      const log = await current.open(logConfig(), () => now);
+      opened.push(log);
+      // Per minute, 3,000 conflicts over more than MINUTE_TOP_K resources: a few hot ones, a long cold tail.
+      const records: CallRecord[] = [];
+      for (let m = 0; m < 3; m++)
+        for (let i = 0; i < 3_000; i++) {
+          const hot = i % 3 === 0;
+          const resource = hot ? `/hot/h${i % 10}` : `/cold/c${(i * 7 + m * 13) % (MINUTE_TOP_K + 500)}`;
+          records.push(
+            callRecord({
+              time: T0 + m * MINUTE + i * 19,
+              resource,
+              status: 412,
+              code: 'stale-write',
+              method: 'PUT',
+            }),
+          );
+        }
+      await write(log, records);
+      const until = T0 + 3 * MINUTE;
+      const truth = new Map<string, number>();
+      for (const r of records) truth.set(r.resource!, (truth.get(r.resource!) ?? 0) + 1);
+      now = until + HOUR;
+      await log.enforceRetention();
+      const ask = admin(log, () => now);
+      const found = await ask(
+        `/analytics/hotspots?by=resource&limit=200&since=${new Date(T0 - 2 * HOUR).toISOString()}&until=${new Date(until).toISOString()}`,
+      );
+      // The cut left keys out: the answer says by how much a count may be short, within
+      // N/(minute K + 1) + N/(hour K + 1) for N conflicts.
+      const error = found['error'] as { conflicts: number; calls: number };
+      expect(error.conflicts).toBeGreaterThan(0);
+      expect(error.conflicts).toBeLessThanOrEqual(
+        records.length / (MINUTE_TOP_K + 1) + records.length / (HOUR_TOP_K + 1),
+      );
+      for (const item of found['items'] as { key: string; conflicts: number }[]) {
+        const exact = truth.get(item.key)!;
+        expect(item.conflicts).toBeLessThanOrEqual(exact);
+        expect(item.conflicts).toBeGreaterThanOrEqual(exact - error.conflicts);
+      }
+      // The hot keys lead, exactly, in order.
+      const hot = [...truth]
+        .filter(([k]) => k.startsWith('/hot/'))
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      expect(
+        (found['items'] as { key: string; conflicts: number }[])
+          .slice(0, 10)
+          .map((i) => [i.key, i.conflicts]),
+      ).toEqual(hot);
+    });
+
     it('reports unconditional writes and those near another consumer’s write of the resource', async () => {
       const log = await open();
       const w = (consumer: string, resource: string, time: number, conditional: boolean, status = 200) =>
@@ -202,7 +505,9 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
         w('bob', '/products/d', T0, true),
         callRecord({ method: 'GET', consumer: 'carol', time: T0 }),
       ]);
-      expect((await unconditional(log, { since: T0, until: T0 + 5 * MINUTE })).items).toEqual([
+      expect(
+        (await unconditional(log, { since: T0, until: T0 + 5 * MINUTE }, T0 + 10 * MINUTE)).items,
+      ).toEqual([
         { consumer: 'alice', writes: 3, unconditional: 3, overlapping: 1 },
         { consumer: 'bob', writes: 4, unconditional: 1, overlapping: 1 },
       ]);

@@ -44,3 +44,21 @@ export function quantile(h: Histogram, q: number): number | null {
   }
   return bucketValue(entries[entries.length - 1]![0]);
 }
+
+/** Several q-quantiles (0..1, ascending) of the histogram in one pass, null each when it is empty. */
+export function quantiles(h: Histogram, qs: readonly number[]): (number | null)[] {
+  const entries = Object.entries(h)
+    .map(([k, v]) => [Number(k), v] as const)
+    .sort((a, b) => a[0] - b[0]);
+  const total = entries.reduce((s, [, v]) => s + v, 0);
+  if (total === 0) return qs.map(() => null);
+  const out: (number | null)[] = [];
+  let seen = 0;
+  let i = 0;
+  for (const q of qs) {
+    const rank = Math.max(1, Math.ceil(q * total));
+    while (i < entries.length - 1 && seen + entries[i]![1] < rank) seen += entries[i++]![1];
+    out.push(bucketValue(entries[i]![0]));
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import type { Page } from '../store/types.js';
 import type { Histogram } from './histogram.js';
 import type { LifecycleUsage } from './lifecycle-rollups.js';
+import type { KeyRollups } from './key-rollup-drivers.js';
 import type { CallRecord, CallSink } from './record.js';
 
 /** Filters of `GET /calls` (SPEC 5.4). */
@@ -28,8 +29,9 @@ export interface CallLogStats {
   deleted: number;
 }
 
-/** One route's calls in one minute: counts by status and code, and a latency histogram. */
+/** One route's calls in one minute or hour: counts by status and code, and a latency histogram. */
 export interface Rollup {
+  /** The start of the minute or hour. */
   readonly minute: number;
   readonly calls: number;
   readonly byStatus: Record<string, number>;
@@ -47,6 +49,8 @@ export interface CallLog extends CallSink {
   readonly stats: CallLogStats;
   /** The reads of raw calls the analytics API makes. */
   readonly analytics: CallAnalytics;
+  /** Roll-ups per resource, route and consumer, for the reports past the raw calls (key-rollups.ts). */
+  readonly keys: KeyRollups;
   push(record: CallRecord): void;
   /** Writes what is queued now (what was queued before the call, at least). */
   flush(): Promise<void>;
@@ -54,14 +58,23 @@ export interface CallLog extends CallSink {
   query(q: CallQuery): Promise<Page<StoredCall>>;
   /** `GET /calls/{id}`: one call with its headers and bodies. */
   get(id: string): Promise<StoredCall | undefined>;
-  /** Roll-ups of one route (or every route, one item per route and minute) in [since, until). */
-  rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]>;
+  /**
+   * Roll-ups of one route (or every route, one item per route and period) starting in [since,
+   * until): per minute, or with `span: HOUR` per hour (the same counts, written with the minutes).
+   * With `codes: false`, `byCode` is left empty and not read.
+   */
+  rollups(route: string | undefined, since: number, until: number, read?: RollupRead): Promise<Rollup[]>;
+  /** The calls the minute roll-ups count in [since, until), summed in the store. */
+  rolledCalls(route: string | undefined, since: number, until: number): Promise<number>;
   /**
    * Calls to lifecycle routes by route and consumer, from their per-minute roll-ups in
    * [since, until) (whole minutes), in no particular order.
    */
   lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]>;
-  /** Deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs, in slices. */
+  /**
+   * Rolls up per key what has closed, then deletes raw calls past their age or past `maxCalls`, and
+   * roll-ups past theirs, in slices.
+   */
   enforceRetention(): Promise<void>;
   /** Raw calls stored, for tests and metrics. */
   count(): Promise<number>;
@@ -69,12 +82,22 @@ export interface CallLog extends CallSink {
   close(): Promise<void>;
 }
 
-/** A raw call as `summary` and `series` read it: enough for counts and true percentiles. */
-export interface CallPoint {
-  readonly time: number;
-  readonly status: number;
-  readonly code: string | null;
-  readonly durationMs: number;
+/** Which roll-ups `rollups` reads: per minute (the default) or per hour, with or without codes. */
+export interface RollupRead {
+  readonly span?: 'minute' | 'hour';
+  readonly codes?: boolean;
+}
+
+/** Raw calls of one bucket `start + i·step` as `rawBuckets` counts them, with true percentiles. */
+export interface RawBucket {
+  readonly start: number;
+  readonly calls: number;
+  readonly byStatus: Record<string, number>;
+  readonly byCode: Record<string, number>;
+  /** Nearest-rank percentiles of the bucket's durations (p50, p95, p99), from the store. */
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
 }
 
 /** One key of `GET /analytics/hotspots` as the store counts it. */
@@ -107,8 +130,17 @@ export interface RetryRow {
 export interface CallAnalytics {
   /** The oldest raw call still kept, or null when there is none. */
   oldest(): Promise<number | null>;
-  /** At most `limit` raw calls of the window (in no particular order). */
-  points(route: string | undefined, since: number, until: number, limit: number): Promise<CallPoint[]>;
+  /**
+   * The raw calls of [since, until) in buckets of `step` ms from `origin`, counted and their
+   * percentiles taken in the store, so no raw call goes through the driver. Empty buckets are left out.
+   */
+  rawBuckets(
+    route: string | undefined,
+    since: number,
+    until: number,
+    origin: number,
+    step: number,
+  ): Promise<RawBucket[]>;
   /** Keys with conflicts, most first (then by key), at most `limit`. */
   hotspots(
     by: 'resource' | 'route' | 'consumer',
@@ -118,5 +150,7 @@ export interface CallAnalytics {
   ): Promise<HotspotRow[]>;
   /** Writes in time order. */
   writes(since: number, until: number): Promise<WriteRow[]>;
+  /** Per consumer, its unconditional writes in the window that overlap another consumer's (SPEC 5.6). */
+  overlapping(since: number, until: number): Promise<{ consumer: string | null; overlapping: number }[]>;
   retries(since: number, until: number): Promise<RetryRow[]>;
 }

@@ -3,8 +3,10 @@ import type { LogConfig } from '../config/types.js';
 import { type PostgresDatabase, sqlState } from '../storage/postgres.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
-import { type Histogram, merge } from './histogram.js';
+import type { Histogram } from './histogram.js';
 import { numbered, rawAnalytics } from './analytics-sql.js';
+import { KeyRollups, postgresDriver } from './key-rollup-drivers.js';
+import { HOUR, KEY_DELTA_COLUMNS, keyDeltas, keyDeltaValues, keyUpsertSet } from './key-rollups.js';
 import {
   LIFECYCLE_RETENTION_SQL,
   lifecycleDeltas,
@@ -15,7 +17,15 @@ import {
   postgresLifecycleUpsert,
 } from './lifecycle-rollups.js';
 import { CallLinker } from './links.js';
-import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import type {
+  CallAnalytics,
+  CallLog,
+  CallLogStats,
+  CallQuery,
+  Rollup,
+  RollupRead,
+  StoredCall,
+} from './log.js';
 import { RecordQueue } from './queue.js';
 import type { CallRecord } from './record.js';
 import {
@@ -62,6 +72,7 @@ export class PostgresCallLog implements CallLog {
   private readonly retentionTimer: NodeJS.Timeout;
   private readonly linker = new CallLinker();
   readonly analytics: CallAnalytics;
+  readonly keys: KeyRollups;
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -77,6 +88,7 @@ export class PostgresCallLog implements CallLog {
         (await this.pool.query(numbered(sql).replace(/\bFROM calls\b/g, `FROM ${this.s}.calls`), [...args]))
           .rows as Record<string, unknown>[],
     );
+    this.keys = new KeyRollups(postgresDriver(this.pool, this.s, db.schema));
     this.timer = setInterval(() => this.kick(), FLUSH_MS);
     this.timer.unref();
     this.retentionTimer = setInterval(
@@ -133,6 +145,14 @@ export class PostgresCallLog implements CallLog {
       });
     const deltas = rollupDeltas(batch);
     const lifecycle = lifecycleDeltas(batch);
+    const hours = rollupDeltas(batch, HOUR);
+    const keyed = keyDeltas(batch, rows).map(keyDeltaValues);
+    // Keys and codes as the calls store them; a NUL's JSON escape would not pass the jsonb merge either.
+    const keyColumn = (i: number) =>
+      keyed.map((values) => {
+        const v = values[i];
+        return typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd').replaceAll('\\u0000', '\\ufffd') : v;
+      });
     for (let attempt = 0; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -199,6 +219,30 @@ export class PostgresCallLog implements CallLog {
           ],
         });
         if (lifecycle.length > 0) await client.query(postgresLifecycleUpsert(this.s, lifecycle));
+        await client.query({
+          name: 'truce_gw_rollup_hours_upsert',
+          text: `INSERT INTO ${this.s}.rollup_hours AS r (route, hour, calls, by_status, by_code, latency)
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::jsonb[])
+            ON CONFLICT (route, hour) DO UPDATE SET calls = r.calls + excluded.calls,
+              by_status = ${this.s}.truce_merge_counts(r.by_status, excluded.by_status),
+              by_code = ${this.s}.truce_merge_counts(r.by_code, excluded.by_code),
+              latency = ${this.s}.truce_merge_counts(r.latency, excluded.latency)`,
+          values: [
+            hours.map((d) => d.route),
+            hours.map((d) => d.minute),
+            hours.map((d) => d.calls),
+            hours.map((d) => JSON.stringify(d.byStatus)),
+            hours.map((d) => JSON.stringify(d.byCode)),
+            hours.map((d) => JSON.stringify(d.latency)),
+          ],
+        });
+        await client.query({
+          name: 'truce_gw_key_rollups_upsert',
+          text: `INSERT INTO ${this.s}.key_rollups AS r (${KEY_DELTA_COLUMNS.join(', ')})
+            SELECT * FROM unnest(${KEY_DELTA_COLUMNS.map((c, i) => `$${i + 1}::${c === 'dim' || c === 'key' || c === 'by_code' ? 'text' : 'bigint'}[]`).join(', ')})
+            ON CONFLICT (dim, span, start, key) DO UPDATE SET ${keyUpsertSet('r.', (a, b) => `${this.s}.truce_merge_counts(${a}::jsonb, ${b}::jsonb)::text`)}`,
+          values: KEY_DELTA_COLUMNS.map((_, i) => keyColumn(i)),
+        });
         await client.query('COMMIT');
         return;
       } catch (error) {
@@ -217,6 +261,11 @@ export class PostgresCallLog implements CallLog {
     try {
       const now = this.now();
       const { callsMs, rollupsMs, maxCalls } = this.log.retention;
+      // Before the raw calls go; a roll-up that fails still lets them go, and is reported after.
+      const failed = await this.keys.rollUp(now, rollupsMs).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       const slice = async (where: string, value: number, order: string) => {
         for (;;) {
           const result = await this.pool.query(
@@ -241,6 +290,10 @@ export class PostgresCallLog implements CallLog {
         `${this.s}.lifecycle_rollups`,
       );
       for (const args of lifecycleRetention(now - rollupsMs)) await this.pool.query(dropLifecycle, args);
+      await this.pool.query(`DELETE FROM ${this.s}.rollup_hours WHERE hour < $1`, [
+        Math.floor((now - rollupsMs) / HOUR) * HOUR,
+      ]);
+      if (failed !== undefined) throw failed;
     } finally {
       this.retaining = false;
     }
@@ -308,7 +361,13 @@ export class PostgresCallLog implements CallLog {
     return rows[0]?.n ?? 0;
   }
 
-  async rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]> {
+  async rollups(
+    route: string | undefined,
+    since: number,
+    until: number,
+    read: RollupRead = {},
+  ): Promise<Rollup[]> {
+    const [table, start] = read.span === 'hour' ? ['rollup_hours', 'hour'] : ['rollups', 'minute'];
     const { rows } = await this.pool.query<{
       minute: number;
       calls: number;
@@ -316,15 +375,28 @@ export class PostgresCallLog implements CallLog {
       by_code: Record<string, number>;
       latency: Histogram;
     }>(
-      `SELECT minute, calls, by_status, by_code, latency FROM ${this.s}.rollups
-        WHERE minute >= $1 AND minute < $2 AND ($3::text IS NULL OR route = $3) ORDER BY minute, route`,
+      `SELECT ${start} AS minute, calls, by_status, ${read.codes === false ? "'{}'::jsonb AS by_code" : 'by_code'}, latency
+        FROM ${this.s}.${table}
+        WHERE ${start} >= $1 AND ${start} < $2 AND ($3::text IS NULL OR route = $3) ORDER BY ${start}, route`,
       [since, until, route ?? null],
     );
-    return rows.map((r) => {
-      const latency: Histogram = {};
-      merge(latency, r.latency);
-      return { minute: r.minute, calls: r.calls, byStatus: r.by_status, byCode: r.by_code, latency };
-    });
+    // The parsed JSON is the histogram as it is, as on SQLite: its keys are bucket indexes, as strings.
+    return rows.map((r) => ({
+      minute: r.minute,
+      calls: r.calls,
+      byStatus: r.by_status,
+      byCode: r.by_code,
+      latency: r.latency,
+    }));
+  }
+
+  async rolledCalls(route: string | undefined, since: number, until: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT CAST(coalesce(sum(calls), 0) AS BIGINT) AS n FROM ${this.s}.rollups
+        WHERE minute >= $1 AND minute < $2 AND ($3::text IS NULL OR route = $3)`,
+      [since, until, route ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   async lifecycleUsage(since: number, until: number): Promise<LifecycleUsage[]> {

@@ -4,8 +4,17 @@ import Database from 'better-sqlite3';
 import type { LogConfig } from '../config/types.js';
 import { decodeCursor, encodeCursor } from '../store/ids.js';
 import type { Page } from '../store/types.js';
-import type { Histogram } from './histogram.js';
-import { ANALYTICS_INDEXES, rawAnalytics } from './analytics-sql.js';
+import { type Histogram, merge } from './histogram.js';
+import { ANALYTICS_INDEXES, rawAnalytics, REPLACED_INDEX } from './analytics-sql.js';
+import { KeyRollups, sqliteDriver } from './key-rollup-drivers.js';
+import {
+  HOUR,
+  KEY_DELTA_COLUMNS,
+  keyDeltas,
+  keyDeltaValues,
+  keyRollupSchema,
+  keyUpsertSet,
+} from './key-rollups.js';
 import {
   LIFECYCLE_RETENTION_SQL,
   lifecycleDeltas,
@@ -17,7 +26,15 @@ import {
   SQLITE_LIFECYCLE_UPSERT,
 } from './lifecycle-rollups.js';
 import { CallLinker } from './links.js';
-import type { CallAnalytics, CallLog, CallLogStats, CallQuery, Rollup, StoredCall } from './log.js';
+import type {
+  CallAnalytics,
+  CallLog,
+  CallLogStats,
+  CallQuery,
+  Rollup,
+  RollupRead,
+  StoredCall,
+} from './log.js';
 import { RecordQueue } from './queue.js';
 import type { CallRecord } from './record.js';
 import {
@@ -68,6 +85,20 @@ CREATE TABLE IF NOT EXISTS rollups (
 CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute);
 `;
 
+/** The hourly route roll-ups: the minutes' counts, added to by the writer in the same transaction. */
+const HOURS_SCHEMA = `
+CREATE TABLE rollup_hours (
+  route TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  calls INTEGER NOT NULL,
+  by_status TEXT NOT NULL,
+  by_code TEXT NOT NULL,
+  latency TEXT NOT NULL,
+  PRIMARY KEY (route, hour)
+);
+CREATE INDEX rollup_hours_hour ON rollup_hours (hour);
+`;
+
 /** Columns added by issue 12, for a database file part 1 created. */
 const ADDED_COLUMNS = [
   'blind INTEGER',
@@ -79,10 +110,16 @@ const ADDED_COLUMNS = [
 /** A batch is written at least this often, or as soon as this many records wait. */
 const FLUSH_MS = 200;
 const FLUSH_RECORDS = 2_000;
-/** Retention deletes in slices of this many rows, so no single transaction holds the file for long. */
-const DELETE_SLICE = 5_000;
+/**
+ * Retention deletes in slices of this many rows, each its own transaction with the event loop free
+ * between them: on this synchronous driver a slice holds the proxy too, so it is kept to a few ms.
+ */
+const DELETE_SLICE = 1_000;
 
 export type { CallLogStats, CallQuery, StoredCall } from './log.js';
+
+/** Lets the proxy's pending work run between two synchronous slices of background work. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The call log on SQLite (SPEC 5.3). `push` only queues: a timer writes batches in one transaction
@@ -100,8 +137,12 @@ export class SqliteCallLog implements CallLog {
   private readonly insert: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   private readonly upsertLifecycle: Database.Statement;
+  private readonly upsertHour: Database.Statement;
+  private readonly upsertKey: Database.Statement;
   private readonly linker = new CallLinker();
+  private retention: Promise<void> = Promise.resolve();
   readonly analytics: CallAnalytics;
+  readonly keys: KeyRollups;
 
   constructor(
     path: string,
@@ -120,7 +161,9 @@ export class SqliteCallLog implements CallLog {
     );
     for (const column of ADDED_COLUMNS)
       if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
+    this.db.exec(`DROP INDEX IF EXISTS ${REPLACED_INDEX}`);
     for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
+    this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
     this.insert = this.db
       .prepare(`INSERT OR IGNORE INTO calls (id, time, route, target, consumer, client_ip, method, path, query, resource,
       status, code, conditional, warned, retry_of, early, blind, stale_by_id, stale_by_consumer, stale_by_time,
@@ -133,6 +176,7 @@ export class SqliteCallLog implements CallLog {
     this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
       mergeCounts(String(a), String(b)),
     );
+    this.addHours();
     this.upsertRollup = this.db.prepare(
       `INSERT INTO rollups (route, minute, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (route, minute) DO UPDATE SET calls = calls + excluded.calls,
@@ -141,12 +185,24 @@ export class SqliteCallLog implements CallLog {
          latency = truce_merge_counts(latency, excluded.latency)`,
     );
     this.upsertLifecycle = this.db.prepare(SQLITE_LIFECYCLE_UPSERT);
+    this.upsertHour = this.db.prepare(
+      `INSERT INTO rollup_hours (route, hour, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (route, hour) DO UPDATE SET calls = calls + excluded.calls,
+         by_status = truce_merge_counts(by_status, excluded.by_status),
+         by_code = truce_merge_counts(by_code, excluded.by_code),
+         latency = truce_merge_counts(latency, excluded.latency)`,
+    );
+    this.upsertKey = this.db.prepare(
+      `INSERT INTO key_rollups (${KEY_DELTA_COLUMNS.join(', ')}) VALUES (${KEY_DELTA_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (dim, span, start, key) DO UPDATE SET ${keyUpsertSet('', (a, b) => `truce_merge_counts(${a}, ${b})`)}`,
+    );
     this.analytics = rawAnalytics(
       async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
     );
+    this.keys = new KeyRollups(sqliteDriver(this.db));
     this.timer = setInterval(() => this.writeQueued(), FLUSH_MS);
     this.timer.unref();
-    this.retentionTimer = setInterval(() => void this.enforceRetention(), 10_000);
+    this.retentionTimer = setInterval(() => void this.enforceRetention().catch(() => undefined), 10_000);
     this.retentionTimer.unref();
   }
 
@@ -156,6 +212,41 @@ export class SqliteCallLog implements CallLog {
       return;
     }
     if (this.queue.length >= FLUSH_RECORDS) setImmediate(() => this.writeQueued());
+  }
+
+  /**
+   * Creates the hourly roll-ups where a file has none yet, filled from the minutes it holds, in
+   * one transaction (a file from before them).
+   */
+  private addHours(): void {
+    const have = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_hours'")
+      .get();
+    if (have) return;
+    this.db
+      .transaction(() => {
+        this.db.exec(HOURS_SCHEMA);
+        const hours = new Map<string, { route: string; hour: number; calls: number; counts: Histogram[] }>();
+        const rows = this.db
+          .prepare('SELECT route, minute, calls, by_status, by_code, latency FROM rollups')
+          .iterate() as Iterable<{ route: string; minute: number; calls: number } & Record<string, string>>;
+        for (const r of rows) {
+          const hour = Math.floor(r.minute / HOUR) * HOUR;
+          const id = `${r.route}\u0000${hour}`;
+          let h = hours.get(id);
+          if (!h) hours.set(id, (h = { route: r.route, hour, calls: 0, counts: [{}, {}, {}] }));
+          h.calls += r.calls;
+          ['by_status', 'by_code', 'latency'].forEach((c, i) =>
+            merge(h.counts[i]!, JSON.parse(r[c]!) as Histogram),
+          );
+        }
+        const insert = this.db.prepare(
+          'INSERT INTO rollup_hours (route, hour, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)',
+        );
+        for (const h of hours.values())
+          insert.run(h.route, h.hour, h.calls, ...h.counts.map((c) => JSON.stringify(c)));
+      })
+      .immediate();
   }
 
   /** Writes what is queued, in one transaction with its roll-ups. */
@@ -170,7 +261,7 @@ export class SqliteCallLog implements CallLog {
       // IMMEDIATE: the write lock is taken first, so another process's commit cannot come between.
       this.db
         .transaction(() => {
-          for (const r of batch) {
+          const links = batch.map((r) => {
             const c = callColumns(r, this.log, this.linker.link(r));
             this.insert.run({
               ...c,
@@ -179,17 +270,22 @@ export class SqliteCallLog implements CallLog {
               early: c.early ? 1 : 0,
               blind: c.blind ? 1 : 0,
             });
-          }
-          for (const d of rollupDeltas(batch)) {
-            this.upsertRollup.run(
-              d.route,
-              d.minute,
-              d.calls,
-              JSON.stringify(d.byStatus),
-              JSON.stringify(d.byCode),
-              JSON.stringify(d.latency),
-            );
-          }
+            return c;
+          });
+          for (const [upsert, span] of [
+            [this.upsertRollup, 60_000],
+            [this.upsertHour, HOUR],
+          ] as const)
+            for (const d of rollupDeltas(batch, span))
+              upsert.run(
+                d.route,
+                d.minute,
+                d.calls,
+                JSON.stringify(d.byStatus),
+                JSON.stringify(d.byCode),
+                JSON.stringify(d.latency),
+              );
+          for (const d of keyDeltas(batch, links)) this.upsertKey.run(...keyDeltaValues(d));
           for (const d of lifecycleDeltas(batch))
             this.upsertLifecycle.run(d.route, d.consumer, d.span, d.start, d.calls, d.gone, d.lastAt);
         })
@@ -201,11 +297,24 @@ export class SqliteCallLog implements CallLog {
     }
   }
 
-  /** Deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs, in slices. */
+  /** Rolls up per key, then deletes raw calls past their age or past `maxCalls`, and roll-ups past theirs. */
   async enforceRetention(): Promise<void> {
+    // The steps yield between them, so a run may still be going when another is asked for: runs
+    // go one after the other, each seeing what the one before left.
+    const run = this.retention.then(() => this.retain());
+    this.retention = run.catch(() => undefined);
+    return run;
+  }
+
+  private async retain(): Promise<void> {
     if (!this.db.open) return;
     const now = this.now();
     const { callsMs, rollupsMs, maxCalls } = this.log.retention;
+    // Before the raw calls go; a roll-up that fails (the file locked too long) still lets them go.
+    const failed = await this.keys.rollUp(now, rollupsMs).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     const oldest = now - callsMs;
     for (;;) {
       const gone = this.db
@@ -215,6 +324,7 @@ export class SqliteCallLog implements CallLog {
         .run(oldest, DELETE_SLICE).changes;
       this.stats.deleted += gone;
       if (gone < DELETE_SLICE) break;
+      await yieldToLoop();
     }
     const newest = (this.db.prepare('SELECT max(seq) AS s FROM calls').get() as { s: number | null }).s;
     if (newest !== null) {
@@ -226,11 +336,16 @@ export class SqliteCallLog implements CallLog {
           .run(newest - maxCalls, DELETE_SLICE).changes;
         this.stats.deleted += gone;
         if (gone < DELETE_SLICE) break;
+        await yieldToLoop();
       }
     }
     this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(now - rollupsMs);
     const dropLifecycle = this.db.prepare(LIFECYCLE_RETENTION_SQL);
     for (const args of lifecycleRetention(now - rollupsMs)) dropLifecycle.run(...args);
+    this.db
+      .prepare('DELETE FROM rollup_hours WHERE hour < ?')
+      .run(Math.floor((now - rollupsMs) / HOUR) * HOUR);
+    if (failed !== undefined) throw failed;
   }
 
   /** `GET /calls`: records without headers and bodies, newest or oldest first, by cursor. */
@@ -286,6 +401,8 @@ export class SqliteCallLog implements CallLog {
   async close(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.retentionTimer);
+    // A retention run between two of its steps finishes first rather than meet a closed file.
+    await this.retention;
     this.writeQueued();
     if (this.db.open) this.db.close();
   }
@@ -297,11 +414,19 @@ export class SqliteCallLog implements CallLog {
     return (this.db.prepare(q.sql).all(...q.args) as Record<string, unknown>[]).map(lifecycleUsage);
   }
 
-  /** Roll-ups of a route, or of every route, by minute, for analytics after raw calls are gone. */
-  async rollups(route: string | undefined, since: number, until: number): Promise<Rollup[]> {
+  /** Roll-ups of a route, or of every route, by minute or hour, for analytics after raw calls are gone. */
+  async rollups(
+    route: string | undefined,
+    since: number,
+    until: number,
+    read: RollupRead = {},
+  ): Promise<Rollup[]> {
+    const [table, start] = read.span === 'hour' ? ['rollup_hours', 'hour'] : ['rollups', 'minute'];
+    const codes = read.codes !== false;
     const rows = this.db
       .prepare(
-        `SELECT minute, calls, by_status, by_code, latency FROM rollups WHERE minute >= ? AND minute < ? ${route === undefined ? '' : 'AND route = ?'} ORDER BY minute, route`,
+        `SELECT ${start} AS minute, calls, by_status, ${codes ? 'by_code' : "'{}' AS by_code"}, latency FROM ${table}
+          WHERE ${start} >= ? AND ${start} < ? ${route === undefined ? '' : 'AND route = ?'} ORDER BY ${start}, route`,
       )
       .all(...(route === undefined ? [since, until] : [since, until, route])) as {
       minute: number;
@@ -318,5 +443,14 @@ export class SqliteCallLog implements CallLog {
       byCode: JSON.parse(r.by_code) as Record<string, number>,
       latency: JSON.parse(r.latency) as Histogram,
     }));
+  }
+
+  async rolledCalls(route: string | undefined, since: number, until: number): Promise<number> {
+    const row = this.db
+      .prepare(
+        `SELECT coalesce(sum(calls), 0) AS n FROM rollups WHERE minute >= ? AND minute < ?${route === undefined ? '' : ' AND route = ?'}`,
+      )
+      .get(...(route === undefined ? [since, until] : [since, until, route])) as { n: number };
+    return row.n;
   }
 }

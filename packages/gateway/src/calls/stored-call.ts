@@ -224,10 +224,10 @@ export interface RollupDelta {
  * The roll-ups of a batch, one per route and minute, sorted by both: writers that upsert them in
  * this order lock the same rows in the same order and cannot deadlock each other.
  */
-export function rollupDeltas(batch: readonly CallRecord[]): RollupDelta[] {
+export function rollupDeltas(batch: readonly CallRecord[], span = 60_000): RollupDelta[] {
   const deltas = new Map<string, RollupDelta>();
   for (const r of batch) {
-    const minute = Math.floor(r.time / 60_000) * 60_000;
+    const minute = Math.floor(r.time / span) * span;
     const route = r.route ?? '';
     const key = `${route}\u0000${minute}`;
     let d = deltas.get(key);

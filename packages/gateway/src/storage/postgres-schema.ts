@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
-import { ANALYTICS_INDEXES } from '../calls/analytics-sql.js';
+import { ANALYTICS_INDEXES, REPLACED_INDEX } from '../calls/analytics-sql.js';
+import { keyRollupSchema } from '../calls/key-rollups.js';
 
 /*
  * The gateway's PostgreSQL schema, an append-only list of migrations (each a function of the quoted
@@ -94,7 +95,38 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
   ALTER TABLE ${s}.calls ADD COLUMN blind boolean, ADD COLUMN stale_by_id text,
     ADD COLUMN stale_by_consumer text, ADD COLUMN stale_by_time bigint;
-  ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
+  CREATE INDEX calls_conflicts ON ${s}.calls (time) WHERE status IN (409, 412, 423, 428);
+  CREATE INDEX calls_writes ON ${s}.calls (time) WHERE method IN ('POST', 'PUT', 'PATCH', 'DELETE');
+  CREATE INDEX calls_retries ON ${s}.calls (time) WHERE retry_of IS NOT NULL;
+  `,
+  // Issue 12: roll-ups per resource, route and consumer, minutes and hours (calls/key-rollups.ts);
+  // the writes' index by time made covering (calls/analytics-sql.ts).
+  (s) => `${keyRollupSchema('bigint').replaceAll('{s}', `${s}.`)}
+  DROP INDEX IF EXISTS ${s}.${REPLACED_INDEX};
+  ${ANALYTICS_INDEXES.map((i) => `CREATE INDEX IF NOT EXISTS ${i.replace(' ON calls ', ` ON ${s}.calls `)};`).join('\n  ')}
+  `,
+  // Issue 12: hourly route roll-ups, written with the minutes; filled from the minutes there are.
+  (s) => `
+  CREATE TABLE ${s}.rollup_hours (
+    route text NOT NULL,
+    hour bigint NOT NULL,
+    calls bigint NOT NULL,
+    by_status jsonb NOT NULL,
+    by_code jsonb NOT NULL,
+    latency jsonb NOT NULL,
+    PRIMARY KEY (route, hour)
+  );
+  CREATE INDEX rollup_hours_hour ON ${s}.rollup_hours (hour);
+  INSERT INTO ${s}.rollup_hours (route, hour, calls, by_status, by_code, latency)
+    SELECT route, hour, sum(calls), ${['by_status', 'by_code', 'latency']
+      .map(
+        (c) => `(SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb) FROM (
+          SELECT e.key, sum(e.value::numeric) AS total FROM ${s}.rollups AS m, jsonb_each_text(m.${c}) AS e
+          WHERE m.route = h.route AND m.minute >= h.hour AND m.minute < h.hour + 3600000 GROUP BY e.key) AS sums)`,
+      )
+      .join(', ')}
+    FROM (SELECT route, minute - minute % 3600000 AS hour, calls FROM ${s}.rollups) AS h
+    GROUP BY route, hour;
   `,
   // Issue 12: calls to lifecycle routes per consumer and minute, hour and day (calls/lifecycle-rollups.ts).
   (s) => `
