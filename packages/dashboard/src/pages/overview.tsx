@@ -58,7 +58,9 @@ export function Overview() {
   );
   const points = data.data?.series ?? [];
   const times = points.map((p) => Date.parse(p.time));
-  const stepMinutes = Number(win.step.replace('m', ''));
+  const stepMinutes = win.step.endsWith('h')
+    ? 60 * Number(win.step.slice(0, -1))
+    : Number(win.step.slice(0, -1));
   const s = data.data?.summary;
   return (
     <section aria-labelledby="overview-title">
