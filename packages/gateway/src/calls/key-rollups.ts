@@ -44,6 +44,8 @@ export const HOUR_TOP_K = 1000;
 export const LATE_MS = 35_000;
 /** Minute rows are kept this long, then windows are read in whole hours. */
 export const MINUTE_ROWS_MS = 3 * HOUR;
+/** Rows a cut deletes per step at most (a minute's resources may be tens of thousands). */
+const CUT_SLICE = 1_000;
 /** Rows per multi-row INSERT. */
 const INSERT_ROWS = 200;
 
@@ -140,11 +142,9 @@ export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
     ))[0]?.['t'];
     if (next === null || next === undefined) yield save('rolled_to', closed);
     else {
-      // One dimension per step (its bounds row says it is cut), so no step holds the store long.
+      // One dimension per step, at most CUT_SLICE rows deleted, so no step holds the store long.
       const minute = num(next);
-      const dim = yield* uncut(MINUTE, minute);
-      if (dim !== undefined) yield* cutMinute(dim, minute);
-      else yield save('rolled_to', minute + MINUTE);
+      if (!(yield* cutStep(minute))) yield save('rolled_to', minute + MINUTE);
     }
     return true;
   }
@@ -298,8 +298,37 @@ export function keyUpsertSet(r: string, merge: (a: string, b: string) => string)
   ].join(', ');
 }
 
-/** Cuts one closed minute of one dimension to its top-K, recording the cut's error. */
-function* cutMinute(dim: Dim, minute: number): Script<void> {
+/**
+ * One step of cutting a closed minute: the first dimension not cut yet (no bounds row) or not cut
+ * through (more than MINUTE_TOP_K rows left). Answers false when every dimension is cut.
+ */
+function* cutStep(minute: number): Script<boolean> {
+  for (const dim of DIMS) {
+    const row = (yield q(
+      `SELECT count(*) AS n, (SELECT count(*) FROM {s}key_rollup_bounds WHERE dim = ? AND span = ? AND start = ?) AS b
+        FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?`,
+      dim,
+      MINUTE,
+      minute,
+      dim,
+      MINUTE,
+      minute,
+    ))[0];
+    const bounded = num(row?.['b']) > 0;
+    if (bounded && num(row?.['n']) <= MINUTE_TOP_K) continue;
+    yield* cutMinute(dim, minute, bounded);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Cuts one closed minute of one dimension towards its top-K: records the cut's error (raised to
+ * cover what is dropped, when a step before recorded it) and deletes at most CUT_SLICE of the
+ * dropped rows; the rest go in the next steps. The kept keys rank first among the rows left, so
+ * each step finds the same ones.
+ */
+function* cutMinute(dim: Dim, minute: number, bounded: boolean): Script<void> {
   const rows = yield q(
     `SELECT key, ${COUNT_COLUMNS}, last_at FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?`,
     dim,
@@ -310,17 +339,30 @@ function* cutMinute(dim: Dim, minute: number): Script<void> {
     rows.map((r) => toKeyCounts(r, {})),
     MINUTE_TOP_K,
   );
-  // One statement naming the few kept keys, rather than the many dropped ones.
-  if (kept.length < rows.length)
+  if (bounded)
     yield q(
-      `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?
-        AND key NOT IN (${kept.map(() => '?').join(', ')})`,
+      `UPDATE {s}key_rollup_bounds SET ${FIELDS.map((f) => `err_${f} = CASE WHEN err_${f} > ? THEN err_${f} ELSE ? END`).join(', ')}
+        WHERE dim = ? AND span = ? AND start = ?`,
+      ...FIELDS.flatMap((f) => [error[f], error[f]]),
       dim,
       MINUTE,
       minute,
-      ...kept.map((k) => k.key),
     );
-  yield* insertBounds(dim, MINUTE, minute, error);
+  else yield* insertBounds(dim, MINUTE, minute, error);
+  const keep = new Set(kept.map((k) => k.key));
+  const dropped: string[] = [];
+  for (const r of rows) {
+    if (dropped.length === CUT_SLICE) break;
+    if (!keep.has(String(r['key']))) dropped.push(String(r['key']));
+  }
+  if (dropped.length > 0)
+    yield q(
+      `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ? AND key IN (${dropped.map(() => '?').join(', ')})`,
+      dim,
+      MINUTE,
+      minute,
+      ...dropped,
+    );
 }
 
 function* insertPeriod(
