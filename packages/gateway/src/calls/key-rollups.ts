@@ -325,44 +325,42 @@ function* cutStep(minute: number): Script<boolean> {
 /**
  * Cuts one closed minute of one dimension towards its top-K: records the cut's error (raised to
  * cover what is dropped, when a step before recorded it) and deletes at most CUT_SLICE of the
- * dropped rows; the rest go in the next steps. The kept keys rank first among the rows left, so
- * each step finds the same ones.
+ * dropped rows; the rest go in the next steps. The ranking (as top-k.ts ranks: conflicts, calls,
+ * key) and the error are taken in SQL, so a step reads K keys and one row, not the minute's tens of
+ * thousands; the kept keys rank first among the rows left, so each step finds the same ones.
  */
 function* cutMinute(dim: Dim, minute: number, bounded: boolean): Script<void> {
-  const rows = yield q(
-    `SELECT key, ${COUNT_COLUMNS}, last_at FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?`,
-    dim,
-    MINUTE,
-    minute,
-  );
-  const { kept, error } = topK(
-    rows.map((r) => toKeyCounts(r, {})),
+  const where = 'dim = ? AND span = ? AND start = ?';
+  const at = [dim, MINUTE, minute] as const;
+  const kept = (yield q(
+    `SELECT key FROM {s}key_rollups WHERE ${where} ORDER BY conflicts DESC, calls DESC, key LIMIT ?`,
+    ...at,
     MINUTE_TOP_K,
-  );
+  )).map((r) => String(r['key']));
+  const dropped = kept.length === 0 ? '' : ` AND key NOT IN (${kept.map(() => '?').join(', ')})`;
+  const row = (yield q(
+    `SELECT ${FIELDS.map((f) => `max(${f}) AS ${f}`).join(', ')} FROM {s}key_rollups WHERE ${where}${dropped}`,
+    ...at,
+    ...kept,
+  ))[0];
+  const error = zeroCounts();
+  for (const f of FIELDS) error[f] = num(row?.[f]);
   if (bounded)
     yield q(
       `UPDATE {s}key_rollup_bounds SET ${FIELDS.map((f) => `err_${f} = CASE WHEN err_${f} > ? THEN err_${f} ELSE ? END`).join(', ')}
-        WHERE dim = ? AND span = ? AND start = ?`,
+        WHERE ${where}`,
       ...FIELDS.flatMap((f) => [error[f], error[f]]),
-      dim,
-      MINUTE,
-      minute,
+      ...at,
     );
   else yield* insertBounds(dim, MINUTE, minute, error);
-  const keep = new Set(kept.map((k) => k.key));
-  const dropped: string[] = [];
-  for (const r of rows) {
-    if (dropped.length === CUT_SLICE) break;
-    if (!keep.has(String(r['key']))) dropped.push(String(r['key']));
-  }
-  if (dropped.length > 0)
-    yield q(
-      `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ? AND key IN (${dropped.map(() => '?').join(', ')})`,
-      dim,
-      MINUTE,
-      minute,
-      ...dropped,
-    );
+  yield q(
+    `DELETE FROM {s}key_rollups WHERE ${where}
+      AND key IN (SELECT key FROM {s}key_rollups WHERE ${where}${dropped} LIMIT ?)`,
+    ...at,
+    ...at,
+    ...kept,
+    CUT_SLICE,
+  );
 }
 
 function* insertPeriod(
