@@ -6,7 +6,6 @@ import {
   emptyKey,
   FIELDS,
   type KeyCounts,
-  topK,
   zeroCounts,
 } from '../analytics/top-k.js';
 import { SQL } from './analytics-sql.js';
@@ -445,22 +444,41 @@ function* overlapMinute(minute: number): Script<void> {
     );
 }
 
+/**
+ * Compacts one dimension of a finished hour into its top-HOUR_TOP_K: the keys summed, ranked and
+ * cut in SQL, and the cut's error (per field, the largest sum left out) too, so the hour's minute
+ * rows are not read into JS; then only the codes of the kept keys' rows with conflicts.
+ */
 function* compactHour(dim: Dim, hour: number): Script<void> {
-  const rows = yield q(
-    `SELECT key, ${COUNT_COLUMNS}, last_at, by_code FROM {s}key_rollups WHERE dim = ? AND span = ? AND start >= ? AND start < ?`,
-    dim,
-    MINUTE,
-    hour,
-    hour + HOUR,
-  );
-  const keys = new Map<string, KeyCounts>();
-  for (const r of rows) {
-    const key = String(r['key']);
-    let k = keys.get(key);
-    if (!k) keys.set(key, (k = emptyKey(key)));
-    addKey(k, toKeyCounts(r, JSON.parse(String(r['by_code'])) as Record<string, number>));
+  const where = 'dim = ? AND span = ? AND start >= ? AND start < ?';
+  const at = [dim, MINUTE, hour, hour + HOUR] as const;
+  const sums = FIELDS.map((f) => `sum(${f}) AS ${f}`).join(', ');
+  const kept = (yield q(
+    `SELECT key, ${sums}, max(last_at) AS last_at FROM {s}key_rollups WHERE ${where}
+      GROUP BY key ORDER BY sum(conflicts) DESC, sum(calls) DESC, key LIMIT ?`,
+    ...at,
+    HOUR_TOP_K,
+  )).map((r) => toKeyCounts(r, {}));
+  const names = kept.map((k) => k.key);
+  const dropped = names.length === 0 ? '' : ` AND key NOT IN (${names.map(() => '?').join(', ')})`;
+  const row = (yield q(
+    `SELECT ${FIELDS.map((f) => `max(${f}) AS ${f}`).join(', ')} FROM (
+      SELECT key, ${sums} FROM {s}key_rollups WHERE ${where}${dropped} GROUP BY key) AS left_out`,
+    ...at,
+    ...names,
+  ))[0];
+  const error = zeroCounts();
+  for (const f of FIELDS) error[f] = num(row?.[f]);
+  const byKey = new Map(kept.map((k) => [k.key, k]));
+  for (const r of yield q(
+    `SELECT key, by_code FROM {s}key_rollups WHERE ${where} AND conflicts > 0`,
+    ...at,
+  )) {
+    const k = byKey.get(String(r['key']));
+    if (!k) continue;
+    for (const [code, n] of Object.entries(JSON.parse(String(r['by_code'])) as Record<string, number>))
+      k.byCode[code] = (k.byCode[code] ?? 0) + n;
   }
-  const { kept, error } = topK([...keys.values()], HOUR_TOP_K);
   const minutes = yield* errorOf(dim, MINUTE, hour, hour + HOUR);
   for (const f of FIELDS) error[f] += minutes[f];
   yield* insertPeriod(dim, HOUR, hour, kept, error);
