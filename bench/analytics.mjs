@@ -14,9 +14,9 @@
 // The raw calls spread their conflicts (2%) over RESOURCES resources with a skew (a few hot ones).
 // Usage: npm run build && node bench/analytics.mjs   (RAW_CALLS, RESOURCES; STORES=sqlite,postgres)
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import os, { loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { SqliteCallLog } from '../packages/gateway/dist/calls/sqlite-log.js';
 import { PostgresCallLog } from '../packages/gateway/dist/calls/postgres-log.js';
@@ -27,11 +27,13 @@ import { FIELDS } from '../packages/gateway/dist/analytics/top-k.js';
 import {
   HOUR,
   HOUR_TOP_K,
+  LATE_MS,
   MINUTE,
   MINUTE_ROWS_MS,
   MINUTE_TOP_K,
 } from '../packages/gateway/dist/calls/key-rollups.js';
 import { addTo } from '../packages/gateway/dist/calls/histogram.js';
+import { OVERLAP_MS } from '../packages/gateway/dist/analytics/overlap.js';
 import { openBenchSchema, stopBenchDatabase } from './lib/postgres.mjs';
 
 const RAW_CALLS = Number(process.env.RAW_CALLS ?? 300_000);
@@ -60,6 +62,15 @@ function dayRows() {
   const code = JSON.stringify({ 'stale-write': 200, conflict: 100, 'not-found': 100 });
   for (let m = end - DAY; m < firstRawMinute; m += MINUTE)
     for (const route of ROUTES) rollups.push([route, m, 15_000, status, code, JSON.stringify(latency)]);
+  // The hourly roll-ups the writer adds to with the minutes: the bulk minutes of each hour, summed.
+  const hours = [];
+  const times = (json, n) =>
+    JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(json)).map(([k, v]) => [k, v * n])));
+  for (let h = end - DAY; h < firstRawMinute; h += HOUR) {
+    const n = (Math.min(h + HOUR, firstRawMinute) - h) / MINUTE;
+    for (const route of ROUTES)
+      hours.push([route, h, 15_000 * n, times(status, n), times(code, n), times(JSON.stringify(latency), n)]);
+  }
 
   // Per-key periods, full to the top-K for resources: hours up to the last, then minutes.
   const keys = [];
@@ -108,6 +119,7 @@ function dayRows() {
   return [
     ['key_rollup_state', ['one', 'rolled_to', 'overlap_to', 'compacted_to'], state],
     ['rollups', ['route', 'minute', 'calls', 'by_status', 'by_code', 'latency'], rollups],
+    ['rollup_hours', ['route', 'hour', 'calls', 'by_status', 'by_code', 'latency'], hours],
     ['key_rollups', ['dim', 'span', 'start', 'key', ...FIELDS, 'last_at', 'by_code'], keys],
     ['key_rollup_bounds', ['dim', 'span', 'start', ...FIELDS.map((f) => `err_${f}`)], bounds],
   ];
@@ -222,6 +234,7 @@ const QUERIES = [
   ['summary, day, one route', (log) => summary(log, { ...day, route: 'shop' })],
   ['series, day, step 1m', (log) => series(log, day, MINUTE)],
   ['series, day, step 1h', (log) => series(log, day, HOUR)],
+  ['series, day, one route, step 1m', (log) => series(log, { ...day, route: 'shop' }, MINUTE)],
   ['hotspots by resource, day', (log) => hotspots(log, 'resource', day, 50, end)],
   ['hotspots by route, day', (log) => hotspots(log, 'route', day, 50, end)],
   ['hotspots by consumer, day', (log) => hotspots(log, 'consumer', day, 50, end)],
@@ -250,7 +263,11 @@ for (const which of STORES) {
     now = end - 70_000;
     const before = await store.log.keys.state();
     const rolling = performance.now();
+    // The longest the steps hold the event loop: what a proxied request would wait behind them.
+    const held = monitorEventLoopDelay({ resolution: 1 });
+    held.enable();
     await store.log.enforceRetention();
+    held.disable();
     const rolled = performance.now() - rolling;
     const after = await store.log.keys.state();
     const minutes = (after.rolledTo - before.rolledTo) / MINUTE;
@@ -258,7 +275,8 @@ for (const which of STORES) {
     notes.push(
       `${store.name}: ${RAW_CALLS.toLocaleString()} raw calls written in ${(written / 1000).toFixed(1)} s; ` +
         `the roll-up steps took ${rolled.toFixed(0)} ms to cut ${minutes} minutes of 60,000 calls to their top-K and add ${overlaps} minutes' overlaps; ` +
-        `minutes from ${new Date(after.rolledTo).toISOString().slice(11, 16)} uncut, overlaps from ${new Date(after.overlapTo).toISOString().slice(11, 16)} read raw`,
+        `minutes from ${new Date(after.rolledTo).toISOString().slice(11, 16)} uncut, overlaps from ${new Date(after.overlapTo).toISOString().slice(11, 16)} read raw; ` +
+        `the event loop was held ${(held.max / 1e6).toFixed(0)} ms at most (p99 ${(held.percentile(99) / 1e6).toFixed(0)} ms)`,
     );
     now = end;
     for (const [name, run] of QUERIES) {
@@ -266,6 +284,23 @@ for (const which of STORES) {
       row[store.name] = await time(() => run(store.log));
       results.set(name, row);
     }
+    // The hour closes: its last minutes are cut, their overlaps added, then the hour is compacted.
+    now = end + LATE_MS + OVERLAP_MS + MINUTE;
+    const closing = monitorEventLoopDelay({ resolution: 1 });
+    closing.enable();
+    const compacting = performance.now();
+    // The log's own timer may be rolling up already (PostgreSQL then skips the call): until it is done.
+    for (let i = 0; i < 600 && (await store.log.keys.state()).compactedTo < end; i++) {
+      await store.log.enforceRetention();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const compacted = performance.now() - compacting;
+    closing.disable();
+    notes.push(
+      `${store.name}: closing the last hour (cutting its last minutes, compacting it) took ${compacted.toFixed(0)} ms; ` +
+        `the event loop was held ${(closing.max / 1e6).toFixed(0)} ms at most; compacted to ${new Date((await store.log.keys.state()).compactedTo).toISOString().slice(11, 16)}`,
+    );
+    now = end;
     const shown = await hotspots(store.log, 'resource', day, 50, end);
     notes.push(
       `${store.name}: hotspots by resource over the day, error bound ${JSON.stringify(shown.error ?? {})}`,
@@ -285,3 +320,8 @@ for (const [name, row] of results)
     `| ${name} | ${names.map((n) => `${row[n].toFixed(1)} (${(row[n] / 200).toFixed(2)}×)`).join(' | ')} |`,
   );
 for (const note of notes) console.log(`- ${note}`);
+console.log(
+  `- load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')} (${os.availableParallelism()} cores)`,
+);

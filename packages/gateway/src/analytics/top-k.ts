@@ -64,7 +64,9 @@ export function byConflicts(a: KeyCounts, b: KeyCounts): number {
 
 /**
  * The `k` keys that rank first by {@link byConflicts}, and the error of the cut: per field, the
- * largest count among the keys left out (0 when none was).
+ * largest count among the keys left out (0 when none was). The roll-up steps make this cut in SQL
+ * (calls/key-rollups.ts: ORDER BY conflicts, calls, key; the error as max over the rest, the key
+ * order by the store's collation); this is its reference, whose bounds the property test checks.
  */
 export function topK(rows: readonly KeyCounts[], k: number): { kept: KeyCounts[]; error: Counts } {
   const sorted = [...rows].sort(byConflicts);

@@ -442,12 +442,13 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       let now = T0;
       const log = await current.open(logConfig(), () => now);
       opened.push(log);
-      // Per minute, 3,000 conflicts over more than MINUTE_TOP_K resources: a few hot ones, a long cold tail.
+      // Per minute, 3,000 conflicts over more than MINUTE_TOP_K resources: a few hot ones, a long cold
+      // tail, more than a cut deletes in one step (1,000 rows).
       const records: CallRecord[] = [];
       for (let m = 0; m < 3; m++)
         for (let i = 0; i < 3_000; i++) {
           const hot = i % 3 === 0;
-          const resource = hot ? `/hot/h${i % 10}` : `/cold/c${(i * 7 + m * 13) % (MINUTE_TOP_K + 500)}`;
+          const resource = hot ? `/hot/h${i % 10}` : `/cold/c${(i * 7 + m * 13) % (MINUTE_TOP_K + 1_500)}`;
           records.push(
             callRecord({
               time: T0 + m * MINUTE + i * 19,
@@ -464,6 +465,15 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
       for (const r of records) truth.set(r.resource!, (truth.get(r.resource!) ?? 0) + 1);
       now = until + HOUR;
       await log.enforceRetention();
+      // Each minute cut through to its top-K, over several steps.
+      function* perMinute(): Script<number[]> {
+        const rows = yield {
+          sql: 'SELECT count(*) AS n FROM {s}key_rollups WHERE dim = ? AND span = ? GROUP BY start ORDER BY start',
+          args: ['resource', MINUTE],
+        };
+        return rows.map((r) => Number(r['n']));
+      }
+      expect(await log.keys.read(perMinute())).toEqual([MINUTE_TOP_K, MINUTE_TOP_K, MINUTE_TOP_K]);
       const ask = admin(log, () => now);
       const found = await ask(
         `/analytics/hotspots?by=resource&limit=200&since=${new Date(T0 - 2 * HOUR).toISOString()}&until=${new Date(until).toISOString()}`,

@@ -6,7 +6,6 @@ import {
   emptyKey,
   FIELDS,
   type KeyCounts,
-  topK,
   zeroCounts,
 } from '../analytics/top-k.js';
 import { SQL } from './analytics-sql.js';
@@ -44,6 +43,8 @@ export const HOUR_TOP_K = 1000;
 export const LATE_MS = 35_000;
 /** Minute rows are kept this long, then windows are read in whole hours. */
 export const MINUTE_ROWS_MS = 3 * HOUR;
+/** Rows a cut deletes per step at most (a minute's resources may be tens of thousands). */
+const CUT_SLICE = 1_000;
 /** Rows per multi-row INSERT. */
 const INSERT_ROWS = 200;
 
@@ -140,11 +141,9 @@ export function* rollUpStep(now: number, rollupsMs: number): Script<boolean> {
     ))[0]?.['t'];
     if (next === null || next === undefined) yield save('rolled_to', closed);
     else {
-      // One dimension per step (its bounds row says it is cut), so no step holds the store long.
+      // One dimension per step, at most CUT_SLICE rows deleted, so no step holds the store long.
       const minute = num(next);
-      const dim = yield* uncut(MINUTE, minute);
-      if (dim !== undefined) yield* cutMinute(dim, minute);
-      else yield save('rolled_to', minute + MINUTE);
+      if (!(yield* cutStep(minute))) yield save('rolled_to', minute + MINUTE);
     }
     return true;
   }
@@ -298,29 +297,69 @@ export function keyUpsertSet(r: string, merge: (a: string, b: string) => string)
   ].join(', ');
 }
 
-/** Cuts one closed minute of one dimension to its top-K, recording the cut's error. */
-function* cutMinute(dim: Dim, minute: number): Script<void> {
-  const rows = yield q(
-    `SELECT key, ${COUNT_COLUMNS}, last_at FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?`,
-    dim,
-    MINUTE,
-    minute,
-  );
-  const { kept, error } = topK(
-    rows.map((r) => toKeyCounts(r, {})),
-    MINUTE_TOP_K,
-  );
-  // One statement naming the few kept keys, rather than the many dropped ones.
-  if (kept.length < rows.length)
-    yield q(
-      `DELETE FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?
-        AND key NOT IN (${kept.map(() => '?').join(', ')})`,
+/**
+ * One step of cutting a closed minute: the first dimension not cut yet (no bounds row) or not cut
+ * through (more than MINUTE_TOP_K rows left). Answers false when every dimension is cut.
+ */
+function* cutStep(minute: number): Script<boolean> {
+  for (const dim of DIMS) {
+    const row = (yield q(
+      `SELECT count(*) AS n, (SELECT count(*) FROM {s}key_rollup_bounds WHERE dim = ? AND span = ? AND start = ?) AS b
+        FROM {s}key_rollups WHERE dim = ? AND span = ? AND start = ?`,
       dim,
       MINUTE,
       minute,
-      ...kept.map((k) => k.key),
+      dim,
+      MINUTE,
+      minute,
+    ))[0];
+    const bounded = num(row?.['b']) > 0;
+    if (bounded && num(row?.['n']) <= MINUTE_TOP_K) continue;
+    yield* cutMinute(dim, minute, bounded);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Cuts one closed minute of one dimension towards its top-K: records the cut's error (raised to
+ * cover what is dropped, when a step before recorded it) and deletes at most CUT_SLICE of the
+ * dropped rows; the rest go in the next steps. The ranking (as top-k.ts ranks: conflicts, calls,
+ * key) and the error are taken in SQL, so a step reads K keys and one row, not the minute's tens of
+ * thousands; the kept keys rank first among the rows left, so each step finds the same ones.
+ */
+function* cutMinute(dim: Dim, minute: number, bounded: boolean): Script<void> {
+  const where = 'dim = ? AND span = ? AND start = ?';
+  const at = [dim, MINUTE, minute] as const;
+  const kept = (yield q(
+    `SELECT key FROM {s}key_rollups WHERE ${where} ORDER BY conflicts DESC, calls DESC, key LIMIT ?`,
+    ...at,
+    MINUTE_TOP_K,
+  )).map((r) => String(r['key']));
+  const dropped = kept.length === 0 ? '' : ` AND key NOT IN (${kept.map(() => '?').join(', ')})`;
+  const row = (yield q(
+    `SELECT ${FIELDS.map((f) => `max(${f}) AS ${f}`).join(', ')} FROM {s}key_rollups WHERE ${where}${dropped}`,
+    ...at,
+    ...kept,
+  ))[0];
+  const error = zeroCounts();
+  for (const f of FIELDS) error[f] = num(row?.[f]);
+  if (bounded)
+    yield q(
+      `UPDATE {s}key_rollup_bounds SET ${FIELDS.map((f) => `err_${f} = CASE WHEN err_${f} > ? THEN err_${f} ELSE ? END`).join(', ')}
+        WHERE ${where}`,
+      ...FIELDS.flatMap((f) => [error[f], error[f]]),
+      ...at,
     );
-  yield* insertBounds(dim, MINUTE, minute, error);
+  else yield* insertBounds(dim, MINUTE, minute, error);
+  yield q(
+    `DELETE FROM {s}key_rollups WHERE ${where}
+      AND key IN (SELECT key FROM {s}key_rollups WHERE ${where}${dropped} LIMIT ?)`,
+    ...at,
+    ...at,
+    ...kept,
+    CUT_SLICE,
+  );
 }
 
 function* insertPeriod(
@@ -405,22 +444,41 @@ function* overlapMinute(minute: number): Script<void> {
     );
 }
 
+/**
+ * Compacts one dimension of a finished hour into its top-HOUR_TOP_K: the keys summed, ranked and
+ * cut in SQL, and the cut's error (per field, the largest sum left out) too, so the hour's minute
+ * rows are not read into JS; then only the codes of the kept keys' rows with conflicts.
+ */
 function* compactHour(dim: Dim, hour: number): Script<void> {
-  const rows = yield q(
-    `SELECT key, ${COUNT_COLUMNS}, last_at, by_code FROM {s}key_rollups WHERE dim = ? AND span = ? AND start >= ? AND start < ?`,
-    dim,
-    MINUTE,
-    hour,
-    hour + HOUR,
-  );
-  const keys = new Map<string, KeyCounts>();
-  for (const r of rows) {
-    const key = String(r['key']);
-    let k = keys.get(key);
-    if (!k) keys.set(key, (k = emptyKey(key)));
-    addKey(k, toKeyCounts(r, JSON.parse(String(r['by_code'])) as Record<string, number>));
+  const where = 'dim = ? AND span = ? AND start >= ? AND start < ?';
+  const at = [dim, MINUTE, hour, hour + HOUR] as const;
+  const sums = FIELDS.map((f) => `sum(${f}) AS ${f}`).join(', ');
+  const kept = (yield q(
+    `SELECT key, ${sums}, max(last_at) AS last_at FROM {s}key_rollups WHERE ${where}
+      GROUP BY key ORDER BY sum(conflicts) DESC, sum(calls) DESC, key LIMIT ?`,
+    ...at,
+    HOUR_TOP_K,
+  )).map((r) => toKeyCounts(r, {}));
+  const names = kept.map((k) => k.key);
+  const dropped = names.length === 0 ? '' : ` AND key NOT IN (${names.map(() => '?').join(', ')})`;
+  const row = (yield q(
+    `SELECT ${FIELDS.map((f) => `max(${f}) AS ${f}`).join(', ')} FROM (
+      SELECT key, ${sums} FROM {s}key_rollups WHERE ${where}${dropped} GROUP BY key) AS left_out`,
+    ...at,
+    ...names,
+  ))[0];
+  const error = zeroCounts();
+  for (const f of FIELDS) error[f] = num(row?.[f]);
+  const byKey = new Map(kept.map((k) => [k.key, k]));
+  for (const r of yield q(
+    `SELECT key, by_code FROM {s}key_rollups WHERE ${where} AND conflicts > 0`,
+    ...at,
+  )) {
+    const k = byKey.get(String(r['key']));
+    if (!k) continue;
+    for (const [code, n] of Object.entries(JSON.parse(String(r['by_code'])) as Record<string, number>))
+      k.byCode[code] = (k.byCode[code] ?? 0) + n;
   }
-  const { kept, error } = topK([...keys.values()], HOUR_TOP_K);
   const minutes = yield* errorOf(dim, MINUTE, hour, hour + HOUR);
   for (const f of FIELDS) error[f] += minutes[f];
   yield* insertPeriod(dim, HOUR, hour, kept, error);

@@ -4,6 +4,7 @@ import { describeWithPostgres, dropSchema, newSchemaName } from '../../../../tes
 import { openPostgresDatabase, PostgresDatabase } from '../storage/postgres.js';
 import { analyticsConformance } from './analytics.suite.js';
 import { callLogConformance, type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
+import { HOUR } from './key-rollups.js';
 import { PostgresCallLog } from './postgres-log.js';
 
 describeWithPostgres('postgres call log', (url) => {
@@ -19,6 +20,53 @@ describeWithPostgres('postgres call log', (url) => {
   };
   callLogConformance('postgres', fixture);
   analyticsConformance('postgres', fixture);
+
+  it('migration 4 fills the hourly roll-ups from the minutes there are', async () => {
+    const schema = newSchemaName('gwh');
+    const at = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+    try {
+      const t0 = Date.UTC(2026, 0, 2, 9, 0, 0);
+      const first = new PostgresCallLog(
+        await openPostgresDatabase(at, { poolSize: 2 }),
+        logConfig(),
+        () => t0,
+      );
+      for (let i = 0; i < 300; i++)
+        first.push(
+          callRecord({ time: t0 + i * 30_000, route: i % 2 ? 'shop' : 'orders', durationMs: 1 + (i % 50) }),
+        );
+      await first.close();
+      // As a database at version 3 (before the hourly roll-ups) would be.
+      const db = await openPostgresDatabase(at, { poolSize: 1 });
+      await db.pool.query(`DROP TABLE ${db.s}.rollup_hours; UPDATE ${db.s}.schema_version SET version = 3`);
+      await db.release();
+      const log = new PostgresCallLog(await openPostgresDatabase(at, { poolSize: 2 }), logConfig(), () => t0);
+      try {
+        const hours = await log.rollups(undefined, t0, t0 + 3 * HOUR, { span: 'hour' });
+        expect(hours.map((h) => [h.minute, Number(h.calls)])).toEqual([
+          [t0, 60],
+          [t0, 60],
+          [t0 + HOUR, 60],
+          [t0 + HOUR, 60],
+          [t0 + 2 * HOUR, 30],
+          [t0 + 2 * HOUR, 30],
+        ]);
+        const minutes = await log.rollups('shop', t0, t0 + HOUR);
+        const [shop] = await log.rollups('shop', t0, t0 + HOUR, { span: 'hour' });
+        const latency: Record<string, number> = {};
+        for (const m of minutes)
+          for (const [k, v] of Object.entries(m.latency)) latency[k] = (latency[k] ?? 0) + Number(v);
+        expect(Object.fromEntries(Object.entries(shop!.latency).map(([k, v]) => [k, Number(v)]))).toEqual(
+          latency,
+        );
+        expect(shop?.byStatus).toEqual({ '200': 60 });
+      } finally {
+        await log.close();
+      }
+    } finally {
+      await dropSchema(url, schema);
+    }
+  });
 });
 
 describe('postgres call log without a database', () => {
