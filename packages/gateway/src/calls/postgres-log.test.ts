@@ -36,9 +36,12 @@ describeWithPostgres('postgres call log', (url) => {
           callRecord({ time: t0 + i * 30_000, route: i % 2 ? 'shop' : 'orders', durationMs: 1 + (i % 50) }),
         );
       await first.close();
-      // As a database at version 3 (before the hourly roll-ups) would be.
+      // As a database at version 3 (before the hourly roll-ups, migration 4, and the lifecycle
+      // roll-ups, migration 5) would be.
       const db = await openPostgresDatabase(at, { poolSize: 1 });
-      await db.pool.query(`DROP TABLE ${db.s}.rollup_hours; UPDATE ${db.s}.schema_version SET version = 3`);
+      await db.pool.query(
+        `DROP TABLE ${db.s}.rollup_hours, ${db.s}.lifecycle_rollups; UPDATE ${db.s}.schema_version SET version = 3`,
+      );
       await db.release();
       const log = new PostgresCallLog(await openPostgresDatabase(at, { poolSize: 2 }), logConfig(), () => t0);
       try {
