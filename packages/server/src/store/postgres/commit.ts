@@ -26,8 +26,8 @@ import type { Statements } from './statements.js';
  * Lock waits that form a cycle are PostgreSQL deadlocks (40P01), which the caller retries.
  *
  * Heads and changes are written last, in one statement that also takes the change sequence numbers
- * (statements.ts, `finish`): the counter row stays locked until COMMIT, so seqs are assigned in
- * commit order. Until then, later ops of the same commit see earlier ones through `pending`.
+ * (statements.ts, `finish`; feed.ts says how readers of the feed wait for the numbers still in
+ * flight). Until then, later ops of the same commit see earlier ones through `pending`.
  */
 
 /** How many times a unique key is claimed again when its holder vanished between two statements. */
@@ -339,7 +339,7 @@ async function finish(
   heads: readonly Known[],
   channel: string,
 ): Promise<void> {
-  const [row] = await run<{ base: number; rewritten: number }>(db, st.finish, [
+  const [row] = await run<{ rewritten: number }>(db, st.finish, [
     changes.length,
     changes.map((c) => c.collection),
     changes.map((c) => c.id),

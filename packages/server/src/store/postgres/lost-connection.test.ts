@@ -36,11 +36,11 @@ function bounded<T>(promise: Promise<T>, ms = TIMEOUT): Promise<T> {
   ]);
 }
 
-/** Matches the COMMIT of a transaction that wrote changes (after its `finish` statement was bound). */
-function commitAfterFinish(): (m: FrontendMessage) => boolean {
+/** Matches the COMMIT of a transaction that wrote changes (after `statement` was bound). */
+function commitAfter(statement = 'truce_finish'): (m: FrontendMessage) => boolean {
   let finished = false;
   return (m) => {
-    if (m.type === 'B' && m.text.includes('truce_finish')) finished = true;
+    if (m.type === 'B' && m.text.includes(statement)) finished = true;
     return finished && m.type === 'Q' && m.text.startsWith('COMMIT');
   };
 }
@@ -88,7 +88,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
   it('a transaction whose COMMIT answer is lost is outcome-unknown; it did commit, and If-Match tells', async () => {
     const created = await request('/accounts/a', json({ email: 'a@x', n: 1 }));
     const etag = created.headers.get('etag')!;
-    const cut = proxy.cutAfter(commitAfterFinish());
+    const cut = proxy.cutAfter(commitAfter());
     const res = await request('/accounts/a', json({ email: 'a@x', n: 2 }, { 'if-match': etag }));
     const body = await problem(res, 'outcome-unknown');
     expect(body.detail).toMatch(/Idempotency-Key/);
@@ -104,7 +104,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a keyed write whose COMMIT answer is lost is outcome-unknown, and its repeat replays it', async () => {
     await request('/plain/k', json({ n: 1 }));
-    const cut = proxy.cutAfter(commitAfterFinish());
+    const cut = proxy.cutAfter(commitAfter());
     const headers = { 'idempotency-key': 'lost-commit-1' };
     await problem(await request('/plain/k', json({ n: 2 }, headers)), 'outcome-unknown');
     await bounded(cut);
@@ -114,13 +114,22 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
     expect(await (await request('/plain/k')).json()).toMatchObject({ n: 2, _version: 2 });
   });
 
-  it('a one-statement write whose answer is lost is outcome-unknown', async () => {
+  it('a one-statement write whose COMMIT answer is lost is outcome-unknown', async () => {
     const created = await request('/plain/p', json({ n: 1 }));
-    const cut = proxy.cutAfter((m) => m.type === 'B' && m.text.includes('truce_plainUpdate'));
+    const cut = proxy.cutAfter(commitAfter('truce_plainUpdate'));
     const res = await request('/plain/p', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'outcome-unknown');
     await bounded(cut);
     expect(await (await request('/plain/p')).json()).toMatchObject({ n: 2, _version: 2 });
+  });
+
+  it('a one-statement write cut off before its group commits is busy, and nothing was written', async () => {
+    const created = await request('/plain/q', json({ n: 1 }));
+    const cut = proxy.cutAfter((m) => m.type === 'B' && m.text.includes('truce_plainUpdate'));
+    const res = await request('/plain/q', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
+    await problem(res, 'busy');
+    await bounded(cut);
+    expect(await (await request('/plain/q')).json()).toMatchObject({ n: 1, _version: 1 });
   });
 
   it('a connection lost before COMMIT is busy, and nothing was written', async () => {

@@ -31,6 +31,7 @@ import {
   type WriteOp,
 } from '../types.js';
 import { applyOps } from './commit.js';
+import { type GroupCall, GroupCommit } from './group-commit.js';
 import { leaseIn } from './leases.js';
 import { createList } from './list.js';
 import {
@@ -63,6 +64,18 @@ export interface PostgresStoreOptions {
   readonly lockTimeoutMs?: number | undefined;
   /** How long to wait for a connection (from the pool or to the server); default 10 s. */
   readonly connectTimeoutMs?: number | undefined;
+  /** Group commit (group-commit.ts); every field optional. */
+  readonly groupCommit?: GroupCommitSettings | undefined;
+}
+
+/** How writes of one process share transactions (group-commit.ts). */
+export interface GroupCommitSettings {
+  /** How long the first write of a group waits for others; default 0: the current event-loop turn only. */
+  readonly windowMs?: number | undefined;
+  /** The most writes in one transaction; default 128. */
+  readonly maxWrites?: number | undefined;
+  /** The most transactions of grouped writes in flight at once; default half the pool, at least 1. */
+  readonly maxGroups?: number | undefined;
 }
 
 /** SQLSTATEs after which the whole transaction may simply run again. */
@@ -152,12 +165,15 @@ const types = {
  * The PostgreSQL adapter of {@link Store}, over a `pg` connection pool: the store for several server
  * processes sharing one database (SPEC 2, `storage: postgres://...`).
  *
- * Every commit is one READ COMMITTED transaction whose checks are made under row locks (commit.ts
- * explains which), so it has exactly the semantics of the SQLite adapter, whatever the number of
- * processes. Change sequence numbers are taken by the commit's last statement from a counter row
- * locked until COMMIT (schema.ts), so the feed is in commit order and never shows a gap that fills
- * later. Deadlocks are run again with jittered backoff, up to `retries` times; then, as for lock
- * timeouts and an unreachable database, the call rejects with {@link StoreBusyError} (503 `busy`).
+ * Writes of one process are grouped (group-commit.ts): the commits, leases and idempotency-key
+ * steps that arrive together share one READ COMMITTED transaction and one WAL flush, each call's
+ * checks made under row locks (commit.ts explains which) and, where it could be refused after
+ * writing, inside a savepoint of its own. So it has exactly the semantics of the SQLite adapter,
+ * whatever the number of processes. Change sequence numbers are taken by each commit's last
+ * statement, and feed readers stop below the lowest one still in flight (feed.ts), so the feed never
+ * shows a gap that fills later. Deadlocks are run again with jittered backoff, up to `retries`
+ * times; then, as for lock timeouts and an unreachable database, the call rejects with
+ * {@link StoreBusyError} (503 `busy`).
  *
  * Durability is PostgreSQL's: a commit resolves after COMMIT returned, which with the default
  * `synchronous_commit = on` means the WAL record is flushed to disk. Nothing acknowledged is lost to
@@ -179,12 +195,27 @@ export class PostgresStore implements Store {
   /** The NOTIFY channel of this schema's commits. */
   readonly #channel: string;
   readonly #listeners = new Set<() => void>();
+  readonly #groups: GroupCommit;
+  /** The feed boundary query that callers join, not started yet (see #feedBoundary). */
+  #nextBoundary: Promise<number> | undefined;
+  /** The one running. */
+  #runningBoundary: Promise<number> | undefined;
   #listener: pg.Client | undefined;
   #relisten: NodeJS.Timeout | undefined;
   #closed = false;
 
   /** Use {@link openPostgresStore}, which also migrates the schema. */
-  constructor(pool: pg.Pool, schema: string, retries: number, url: string) {
+  constructor(
+    pool: pg.Pool,
+    schema: string,
+    retries: number,
+    url: string,
+    groupCommit: { readonly windowMs: number; readonly maxWrites: number; readonly maxGroups: number } = {
+      windowMs: 0,
+      maxWrites: 128,
+      maxGroups: 1,
+    },
+  ) {
     this.#pool = pool;
     this.#url = url;
     // Channel names are identifiers (at most 63 bytes): a digest keeps any schema name short and plain.
@@ -193,6 +224,24 @@ export class PostgresStore implements Store {
     this.#st = createStatements(this.#s);
     this.#retries = retries;
     this.#list = createList(this.#s);
+    this.#groups = new GroupCommit({
+      windowMs: groupCommit.windowMs,
+      maxCalls: groupCommit.maxWrites,
+      maxGroups: groupCommit.maxGroups,
+      transaction: (fn) => this.#transaction(fn),
+    });
+  }
+
+  /** Queues `call` for the next group (group-commit.ts); settles after its COMMIT. */
+  #grouped<T>(call: GroupCall<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('The store is closed.'));
+    // A lock timeout of one call fails that call alone, as busy too.
+    return this.#track(
+      this.#groups.submit(call).catch((error: unknown) => {
+        if (error instanceof StoreBusyError || isStoreOutcomeUnknownError(error)) throw error;
+        throw unavailable(error) ?? error;
+      }),
+    );
   }
 
   /** See {@link Store.get}. */
@@ -202,35 +251,37 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * See {@link Store.commit}. A commit of one plain write (a whole document, no unique keys,
-   * references, increment or idempotency completion: the common PUT and PATCH) is one statement
-   * outside any explicit transaction (`#plainWrite`); anything else runs the general path of
-   * commit.ts.
+   * See {@link Store.commit}: one call of a group (group-commit.ts). A commit of one plain write (a
+   * whole document, no unique keys, references, increment or idempotency completion: the common
+   * PUT and PATCH) is one statement (`#plainWrite`); anything else runs the general path of
+   * commit.ts, inside a savepoint when it could be refused after writing.
    */
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     const [only] = ops;
+    const keys = ops.map((op) => resourceKey(op.collection, op.id));
     if (ops.length === 1 && only !== undefined && isPlain(only)) {
       checkOp(only, 0);
-      return this.#track(this.#plainWrite(only));
+      return this.#grouped({ keys, savepoint: false, run: (db) => this.#plainWrite(db, only) });
     }
-    try {
-      const heads = await this.#transaction((db) => applyOps(db, this.#st, ops, this.#channel));
-      return { ok: true, heads };
-    } catch (error) {
-      if (error instanceof Refused) return error.failure;
-      throw error;
-    }
+    return this.#grouped({
+      keys,
+      savepoint: mayWriteBeforeRefusing(ops),
+      run: async (db): Promise<CommitResult> => ({
+        ok: true,
+        heads: await applyOps(db, this.#st, ops, this.#channel),
+      }),
+    });
   }
 
   /**
    * One plain write in one round trip (statements.ts, `plainUpdate` and `plainCreate`): the head's
    * row lock, the lease and version checks, the seq, the change and the head all happen inside
-   * PostgreSQL, and the change counter is held for no network round trip at all.
+   * PostgreSQL. It writes nothing unless it succeeds, so it needs no savepoint in its group.
    */
   async #plainWrite(
+    db: Queryable,
     op: WriteOp & { readonly doc: JsonObject; readonly expectVersion: number },
   ): Promise<CommitResult> {
-    if (this.#closed) throw new Error('The store is closed.');
     const version = op.expectVersion + 1;
     const etag = op.etag ?? newEtag(version);
     const json = JSON.stringify(op.doc);
@@ -256,30 +307,13 @@ export class PostgresStore implements Store {
       reason: 'version-mismatch',
       current,
     });
-    const outcome = await this.#retrying(async () => {
-      // A connection of its own, so that a failure to connect (nothing sent) stays apart from a
-      // connection lost while the statement ran, which may have committed it.
-      const client = await checkout(this.#pool);
-      let broken: Error | undefined;
-      try {
-        const [row] = await run<PlainRow>(client, statement, values);
-        return { row };
-      } catch (error) {
-        // Another creator of the same URL committed first: the statement was rolled back whole.
-        const constraint = (error as { constraint?: string }).constraint;
-        if (creating && sqlState(error) === '23505' && constraint === 'heads_pkey') return 'taken' as const;
-        if (lostAnswer(error)) {
-          broken = error as Error;
-          throw outcomeUnknown('a write', error);
-        }
-        throw error;
-      } finally {
-        client.checkin(broken);
-      }
-    });
-    if (outcome === 'taken') return mismatch(await this.get(op.collection, op.id));
-    const { row } = outcome;
+    const [row] = await run<PlainRow>(db, statement, values);
     if (row === undefined) return mismatch(null);
+    // Another creator of the same URL committed while this one waited for it: report its head.
+    if (creating && !row.written && row.version === null) {
+      const [taken] = await run<HeadRow>(db, this.#st.getHead, [op.collection, op.id]);
+      return mismatch(taken === undefined ? null : toHead(taken));
+    }
     // Someone else's lease refuses the write whatever version it was based on (SPEC 3.9).
     if (row.locked) {
       return {
@@ -309,9 +343,16 @@ export class PostgresStore implements Store {
     };
   }
 
-  /** See {@link Store.lease}: one transaction, ordered with commits by the head's row lock. */
+  /**
+   * See {@link Store.lease}: one call of a group, ordered with commits by the head's row lock. It
+   * refuses before it writes, so it needs no savepoint.
+   */
   async lease(collection: string, id: string, request: LeaseRequest): Promise<LeaseResult> {
-    return this.#transaction((db) => leaseIn(db, this.#s, collection, id, request));
+    return this.#grouped({
+      keys: [resourceKey(collection, id)],
+      savepoint: false,
+      run: (db) => leaseIn(db, this.#s, collection, id, request),
+    });
   }
 
   /** See {@link Store.list}. */
@@ -350,11 +391,42 @@ export class PostgresStore implements Store {
     readonly limit: number;
     readonly collection?: string | undefined;
   }): Promise<readonly ChangeRecord[]> {
+    const boundary = await this.#feedBoundary();
+    if (boundary <= options.since) return [];
     const rows =
       options.collection === undefined
-        ? await this.#read<ChangeRow>(this.#st.changes, [options.since, options.limit])
-        : await this.#read<ChangeRow>(this.#st.changesOf, [options.collection, options.since, options.limit]);
+        ? await this.#read<ChangeRow>(this.#st.changes, [options.since, options.limit, boundary])
+        : await this.#read<ChangeRow>(this.#st.changesOf, [
+            options.collection,
+            options.since,
+            options.limit,
+            boundary,
+          ]);
     return rows.map(toChangeRecord);
+  }
+
+  /**
+   * The feed's boundary (feed.ts), computed after this call began. Concurrent callers share one
+   * query: those arriving while one runs join the next, which starts when it ends.
+   */
+  #feedBoundary(): Promise<number> {
+    if (this.#nextBoundary !== undefined) return this.#nextBoundary;
+    const previous = this.#runningBoundary;
+    const query = async (): Promise<number> => {
+      await previous?.catch(() => undefined);
+      this.#nextBoundary = undefined;
+      this.#runningBoundary = next;
+      try {
+        const [row] = await this.#read<{ seq: number | null }>(this.#st.feedBoundary, []);
+        return row?.seq ?? 0;
+      } finally {
+        if (this.#runningBoundary === next) this.#runningBoundary = undefined;
+      }
+    };
+    // Started on the next microtask, so that `next` is assigned before the query reads it.
+    const next: Promise<number> = Promise.resolve().then(query);
+    this.#nextBoundary = next;
+    return next;
   }
 
   /** See {@link Store.feedFloor}. */
@@ -376,10 +448,9 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** See {@link Store.lastSeq}. */
+  /** See {@link Store.lastSeq}: the feed's boundary (feed.ts), the highest seq a reader may see now. */
   async lastSeq(): Promise<number> {
-    const [row] = await this.#read<{ seq: number }>(this.#st.lastSeq, []);
-    return row?.seq ?? 0;
+    return this.#feedBoundary();
   }
 
   /**
@@ -388,7 +459,11 @@ export class PostgresStore implements Store {
    * lock before deciding (taking over an expired or lapsed claim is an update under that lock).
    */
   async claimIdempotencyKey(request: IdempotencyClaimRequest): Promise<IdempotencyClaim> {
-    return this.#transaction((db) => this.#claimIn(db, request));
+    return this.#grouped({
+      keys: [idempotencyKey(request.scope, request.key)],
+      savepoint: false,
+      run: (db) => this.#claimIn(db, request),
+    });
   }
 
   /**
@@ -399,39 +474,49 @@ export class PostgresStore implements Store {
    */
   async commitIdempotent(c: IdempotentCommit): Promise<IdempotentCommitResult> {
     const s = this.#s;
-    return this.#transaction(async (db): Promise<IdempotentCommitResult> => {
-      const claim = await this.#claimIn(db, c.claim);
-      if (claim.state !== 'claimed') return claim;
-      let result: CommitResult;
-      await db.query('SAVEPOINT truce_keyed_ops');
-      try {
-        result = { ok: true, heads: await applyOps(db, this.#st, c.ops, this.#channel) };
-        await db.query('RELEASE SAVEPOINT truce_keyed_ops');
-      } catch (error) {
-        if (!(error instanceof Refused)) throw error;
-        await db.query('ROLLBACK TO SAVEPOINT truce_keyed_ops');
-        result = error.failure;
-      }
-      const response = c.answer(result);
-      const scope = escapeNul(c.claim.scope);
-      const key = escapeNul(c.claim.key);
-      if (response === null) {
-        await db.query({
-          name: 'truce_idem_release',
-          text: `DELETE FROM ${s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
-          values: [scope, key],
-        });
-      } else {
-        await run(db, this.#st.completeIdempotency, [
-          scope,
-          key,
-          response.status,
-          JSON.stringify(response.headers),
-          response.body === null ? null : escapeNul(response.body),
-        ]);
-      }
-      return { state: 'claimed', result };
+    const keys = [
+      idempotencyKey(c.claim.scope, c.claim.key),
+      ...c.ops.map((op) => resourceKey(op.collection, op.id)),
+    ];
+    return this.#grouped({
+      keys,
+      savepoint: true,
+      run: (db) => this.#commitIdempotentIn(db, s, c),
     });
+  }
+
+  async #commitIdempotentIn(db: Queryable, s: string, c: IdempotentCommit): Promise<IdempotentCommitResult> {
+    const claim = await this.#claimIn(db, c.claim);
+    if (claim.state !== 'claimed') return claim;
+    let result: CommitResult;
+    await db.query('SAVEPOINT truce_keyed_ops');
+    try {
+      result = { ok: true, heads: await applyOps(db, this.#st, c.ops, this.#channel) };
+      await db.query('RELEASE SAVEPOINT truce_keyed_ops');
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      await db.query('ROLLBACK TO SAVEPOINT truce_keyed_ops');
+      result = error.failure;
+    }
+    const response = c.answer(result);
+    const scope = escapeNul(c.claim.scope);
+    const key = escapeNul(c.claim.key);
+    if (response === null) {
+      await db.query({
+        name: 'truce_idem_release',
+        text: `DELETE FROM ${s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
+        values: [scope, key],
+      });
+    } else {
+      await run(db, this.#st.completeIdempotency, [
+        scope,
+        key,
+        response.status,
+        JSON.stringify(response.headers),
+        response.body === null ? null : escapeNul(response.body),
+      ]);
+    }
+    return { state: 'claimed', result };
   }
 
   /** Claims a key inside the caller's transaction (see {@link claimIdempotencyKey}). */
@@ -473,26 +558,32 @@ export class PostgresStore implements Store {
   /** See {@link Store.completeIdempotencyKey}. */
   async completeIdempotencyKey(c: IdempotencyCompletion): Promise<void> {
     const r = c.response;
-    await this.#transaction((db) =>
-      run(db, this.#st.completeIdempotency, [
-        escapeNul(c.scope),
-        escapeNul(c.key),
-        r.status,
-        JSON.stringify(r.headers),
-        r.body === null ? null : escapeNul(r.body),
-      ]),
-    );
+    await this.#grouped({
+      keys: [idempotencyKey(c.scope, c.key)],
+      savepoint: false,
+      run: (db) =>
+        run(db, this.#st.completeIdempotency, [
+          escapeNul(c.scope),
+          escapeNul(c.key),
+          r.status,
+          JSON.stringify(r.headers),
+          r.body === null ? null : escapeNul(r.body),
+        ]),
+    });
   }
 
   /** See {@link Store.releaseIdempotencyKey}. */
   async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
-    await this.#transaction((db) =>
-      db.query({
-        name: 'truce_idem_release',
-        text: `DELETE FROM ${this.#s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
-        values: [escapeNul(scope), escapeNul(key)],
-      }),
-    );
+    await this.#grouped({
+      keys: [idempotencyKey(scope, key)],
+      savepoint: false,
+      run: (db) =>
+        db.query({
+          name: 'truce_idem_release',
+          text: `DELETE FROM ${this.#s}.idempotency_keys WHERE scope = $1 AND "key" = $2 AND NOT done`,
+          values: [escapeNul(scope), escapeNul(key)],
+        }),
+    });
   }
 
   /** See {@link Store.purgeIdempotencyKeys}. */
@@ -788,6 +879,27 @@ function isPlain(op: WriteOp): op is WriteOp & { readonly doc: JsonObject; reado
   );
 }
 
+/** A resource as a group-commit key (group-commit.ts). */
+function resourceKey(collection: string, id: string): string {
+  return `r${collection.length}:${collection}/${id}`;
+}
+
+/** An idempotency key as a group-commit key. */
+function idempotencyKey(scope: string, key: string): string {
+  return `i${scope.length}:${scope}/${key}`;
+}
+
+/**
+ * Whether a commit of `ops` may be refused after it wrote something (commit.ts): more than one op,
+ * unique keys claimed before a later check, references, or a create (its placeholder head). Only
+ * then does it need a savepoint of its own in its group.
+ */
+function mayWriteBeforeRefusing(ops: readonly WriteOp[]): boolean {
+  if (ops.length !== 1) return true;
+  const [op] = ops;
+  return op!.uniqueKeys !== undefined || op!.references !== undefined || op!.expectVersion === 0;
+}
+
 /** The StoreBusyError for a database that does not answer or will not wait; undefined otherwise. */
 function unavailable(error: unknown): StoreBusyError | undefined {
   const state = sqlState(error);
@@ -852,5 +964,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw error;
   }
-  return new PostgresStore(pool, schema, options.retries ?? 8, options.url);
+  const group = options.groupCommit ?? {};
+  return new PostgresStore(pool, schema, options.retries ?? 8, options.url, {
+    windowMs: group.windowMs ?? 0,
+    maxWrites: group.maxWrites ?? 128,
+    maxGroups: group.maxGroups ?? Math.max(1, Math.floor(poolSize / 2)),
+  });
 }

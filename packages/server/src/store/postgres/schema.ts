@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { feedFunctions, seqLiteral } from './feed.js';
 
 /*
  * The PostgreSQL schema, as an append-only list of migrations, each a function of the quoted schema
@@ -12,11 +13,11 @@ import type { PoolClient } from 'pg';
  *   (the conformance suite checks both). Filters cast to `json`, which keeps the text as written.
  * - Every text key column is `COLLATE "C"`: ids then sort by UTF-8 bytes, as on SQLite, whatever
  *   the database's default collation.
- * - `feed_counter` hands out change sequence numbers. A commit increments it as its very last
- *   statement and holds the row lock until COMMIT, so sequence numbers are taken in commit order
- *   and a transaction with a higher seq becomes visible only after every lower one (see commit.ts).
- *   A plain SEQUENCE would not do: two transactions may take 5 and 6 and commit 6 first, and a
- *   feed reader who saw 6 would then skip 5 forever.
+ * - Change sequence numbers come from the SEQUENCE `change_seq`, taken by a commit's last
+ *   statement. Transactions may take 5 and 6 and commit 6 first, so feed readers stop below the
+ *   lowest number still in flight (feed.ts explains how that is known without a hot row). Before
+ *   migration 3, a counter row (`feed_counter`) locked until COMMIT did this, serialising every
+ *   commit on that lock for the length of its WAL flush.
  * - Times are epoch milliseconds in `bigint`, read back as numbers (they are safe integers).
  *
  * `schema_version` records how many migrations ran. Migrating runs in one transaction under an
@@ -122,6 +123,16 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   ALTER TABLE ${s}.heads ADD COLUMN lease_token text, ADD COLUMN lease_owner text, ADD COLUMN lease_expires_at bigint;
   UPDATE ${s}.heads AS h SET lease_token = l.token, lease_owner = l.owner, lease_expires_at = l.expires_at
   FROM ${s}.leases AS l WHERE l.collection = h.collection AND l.id = h.id AND l.token IS NOT NULL;
+  `,
+  // Issue 14: change sequence numbers from a SEQUENCE and a visibility watermark (feed.ts), instead
+  // of a counter row locked from a commit's last statement to the end of its WAL flush. The
+  // counter's last number carries over; the table is dropped so that a process of an older Truce
+  // still running against this schema fails its writes instead of numbering changes on its own.
+  (s) => `
+  CREATE SEQUENCE ${s}.change_seq AS bigint MINVALUE 1;
+  SELECT setval(${seqLiteral(s)}, seq + 1, false) FROM ${s}.feed_counter WHERE one = 1;
+  DROP TABLE ${s}.feed_counter;
+  ${feedFunctions(s)}
   `,
 ];
 

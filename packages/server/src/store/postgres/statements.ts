@@ -71,25 +71,25 @@ export function createStatements(s: string) {
       WHERE scope = $1 AND "key" = $2`,
 
     /*
-     * The end of every commit, in one statement: take $1 sequence numbers from the counter (its row
-     * lock is held until COMMIT, see schema.ts), append the changes, and rewrite the heads, whose
-     * rows this transaction already holds. Changes: ordinal i (1-based) gets seq base + i; its
-     * previous link is an earlier change of this commit (prev_ord) or the head's last_seq (prev_seq).
-     * The notification on channel $24 reaches other processes' listeners when the commit does.
+     * The end of every commit, in one statement: take $1 sequence numbers (feed.ts), append the
+     * changes, and rewrite the heads, whose rows this transaction already holds. Changes: ordinal i
+     * (1-based) gets the i-th number taken; its previous link is an earlier change of this commit
+     * (prev_ord) or the head's last_seq (prev_seq). The notification on channel $24 reaches other
+     * processes' listeners when the commit does.
      */
     finish: `WITH counter AS (
-        UPDATE ${s}.feed_counter SET seq = seq + $1 WHERE one = 1 RETURNING seq - $1 AS base
+        SELECT ${s}.take_seqs($1) AS seqs
       ), appended AS (
         INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
-        SELECT counter.base + c.ord, c.collection, c.id, c.op, c.version, c.etag, c.doc, c.at, c.by, c.created_at,
-          coalesce(counter.base + c.prev_ord, c.prev_seq)
+        SELECT counter.seqs[c.ord], c.collection, c.id, c.op, c.version, c.etag, c.doc, c.at, c.by, c.created_at,
+          coalesce(counter.seqs[c.prev_ord], c.prev_seq)
         FROM counter, unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
           $8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])
           WITH ORDINALITY AS c(collection, id, op, version, etag, doc, at, by, created_at, prev_seq, prev_ord, ord)
       ), rewritten AS (
         UPDATE ${s}.heads AS h SET version = u.version, etag = u.etag, deleted = u.deleted, doc = u.doc,
           created_at = u.created_at, updated_at = u.updated_at, updated_by = u.updated_by,
-          last_seq = counter.base + u.ord, history_from = greatest(h.history_from, u.history_from),
+          last_seq = counter.seqs[u.ord], history_from = greatest(h.history_from, u.history_from),
           lease_token = CASE WHEN u.deleted THEN NULL ELSE h.lease_token END,
           lease_owner = CASE WHEN u.deleted THEN NULL ELSE h.lease_owner END,
           lease_expires_at = CASE WHEN u.deleted THEN NULL ELSE h.lease_expires_at END
@@ -99,15 +99,13 @@ export function createStatements(s: string) {
         WHERE h.collection = u.collection AND h.id = u.id
         RETURNING 1
       )
-      SELECT base, (SELECT count(*) FROM rewritten)::integer AS rewritten, pg_notify($24, '') AS notified
+      SELECT (SELECT count(*) FROM rewritten)::integer AS rewritten, pg_notify($24, '') AS notified
       FROM counter`,
 
     /*
      * A plain write (commit.ts, `plainWrite`) in one statement, run outside any explicit
-     * transaction: lock the head, and only when its version is the expected one ($3) take a seq,
-     * append the change and rewrite the head. The counter row is locked after the head (it is
-     * updated only once the version check passed) and held for the rest of this statement and its
-     * commit, no network round trip. $4 is the time, $5 the ETag, $6 the JSON text, $7 the actor,
+     * transaction or as one call of a group: lock the head, and only when its version is the
+     * expected one ($3) take a seq (feed.ts), append the change and rewrite the head. $4 is the time, $5 the ETag, $6 the JSON text, $7 the actor,
      * $8 how many versions to keep, $9 the NOTIFY channel; $10 and $11 the time and token of the
      * lease check (SPEC 3.9; $10 null: none). The lease is read from the head's own row, the one
      * just locked, so a lease granted while this statement waited for the lock is seen (the rest of
@@ -119,9 +117,8 @@ export function createStatements(s: string) {
         SELECT ${HEAD_COLUMNS}, last_seq, history_from, lease_token, lease_owner, lease_expires_at
         FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
       ), blocked AS (${BLOCKED}), counter AS (
-        UPDATE ${s}.feed_counter SET seq = seq + 1
-        WHERE one = 1 AND EXISTS (SELECT 1 FROM cur WHERE version = $3) AND NOT EXISTS (SELECT 1 FROM blocked)
-        RETURNING seq
+        SELECT (${s}.take_seqs(1))[1] AS seq
+        WHERE EXISTS (SELECT 1 FROM cur WHERE version = $3) AND NOT EXISTS (SELECT 1 FROM blocked)
       ), w AS (
         SELECT counter.seq, greatest($4::bigint, cur.updated_at + 1) AS at, cur.deleted AS recreated,
           cur.created_at, cur.last_seq
@@ -145,36 +142,40 @@ export function createStatements(s: string) {
       FROM cur LEFT JOIN w ON true LEFT JOIN blocked AS b ON true`,
     /*
      * A plain create of a URL that never held anything ($3 is 0), in one statement: when no head
-     * exists, take a seq and insert change and head. A concurrent creator makes the head insert
-     * fail on the primary key (23505), which aborts the whole statement; the caller reports the
-     * version mismatch. Parameters as plainUpdate's. The result is one row: `written`, or the
-     * existing head (with `locked` as plainUpdate's).
+     * exists, take a seq and insert the head, then the change. A creator of the same URL that has
+     * not committed yet makes the head's insert wait for it; if it commits, nothing is inserted
+     * (ON CONFLICT DO NOTHING, so no error spoils a group's transaction) and `written` is false
+     * with no current head: the caller reads it and reports the version mismatch. Parameters as
+     * plainUpdate's. The result is one row: `written`, or the existing head (with `locked` as
+     * plainUpdate's).
      */
     plainCreate: `WITH cur AS (
         SELECT ${HEAD_COLUMNS}, lease_token, lease_owner, lease_expires_at
         FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
       ), blocked AS (${BLOCKED}), counter AS (
-        UPDATE ${s}.feed_counter SET seq = seq + 1
-        WHERE one = 1 AND NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0 RETURNING seq
-      ), appended AS (
-        INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
-        SELECT counter.seq, $1, $2, 'create', 1, $5::text, $6::text, $4::bigint, $7::text, $4::bigint, NULL FROM counter
+        SELECT (${s}.take_seqs(1))[1] AS seq WHERE NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0
       ), created AS (
         INSERT INTO ${s}.heads (${HEAD_COLUMNS}, last_seq, history_from)
         SELECT $1, $2, 1, $5::text, false, $6::text, $4::bigint, $4::bigint, $7::text, counter.seq, greatest(1, 2 - $8::integer) FROM counter
+        ON CONFLICT DO NOTHING RETURNING last_seq AS seq
+      ), appended AS (
+        INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
+        SELECT created.seq, $1, $2, 'create', 1, $5::text, $6::text, $4::bigint, $7::text, $4::bigint, NULL FROM created
       )
       SELECT cur.*, c.seq IS NOT NULL AS written,
         b.lease_owner AS locked_owner, b.lease_expires_at AS locked_until, b.lease_expires_at IS NOT NULL AS locked,
         CASE WHEN c.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
-      FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN counter AS c ON true LEFT JOIN blocked AS b ON true`,
+      FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN created AS c ON true LEFT JOIN blocked AS b ON true`,
     history: `${walk(s, 'greatest(h.history_from, least($3::integer, h.version + 1) - $4::integer)')}
       WHERE c.version >= chain.low AND c.version < $3::integer ORDER BY c.version DESC LIMIT $4`,
     version: `${walk(s, 'greatest(h.history_from, $3::integer)')} WHERE c.version >= chain.low AND c.version = $3`,
     versionByEtag: `${walk(s, 'h.history_from')} WHERE c.version >= chain.low AND c.etag = $3`,
-    changes: `SELECT ${CHANGE_COLUMNS} FROM ${s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
-    changesOf: `SELECT ${CHANGE_COLUMNS} FROM ${s}.changes WHERE collection = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-    // The counter is taken in the same transaction as the changes, so it is the committed high-water mark.
-    lastSeq: `SELECT seq FROM ${s}.feed_counter WHERE one = 1`,
+    // Feed reads stop at a boundary ($3, $4) computed by an earlier statement (feed.ts).
+    changes: `SELECT ${CHANGE_COLUMNS} FROM ${s}.changes WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2`,
+    changesOf: `SELECT ${CHANGE_COLUMNS} FROM ${s}.changes
+      WHERE collection = $1 AND seq > $2 AND seq <= $4 ORDER BY seq LIMIT $3`,
+    // The highest number below which every transaction has ended: the feed's committed high-water mark.
+    feedBoundary: `SELECT ${s}.feed_boundary() AS seq`,
     feedFloor: `SELECT seq FROM ${s}.feed_floor WHERE one = 1`,
     raiseFloor: `UPDATE ${s}.feed_floor SET seq = greatest(seq, $1) WHERE one = 1`,
     prune: `DELETE FROM ${s}.changes WHERE seq IN (
