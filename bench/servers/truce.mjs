@@ -95,10 +95,16 @@ const {
   TRUCE_BENCH_STORAGE: storage,
   TRUCE_BENCH_PG_SCHEMA: schema,
   TRUCE_BENCH_PG_POOL_SIZE: pool,
+  BENCH_PG_GROUP_COMMIT: groupCommit,
 } = process.env;
 // The `postgres` section as a user writes it; JSON is YAML, and quotes any schema name.
+// BENCH_PG_GROUP_COMMIT is its `groupCommit` as JSON, e.g. {"maxGroups":1,"window":"1ms"}.
 const postgres = storage
-  ? `postgres: ${JSON.stringify({ ...(schema && { schema }), ...(pool && { poolSize: Number(pool) }) })}\n`
+  ? `postgres: ${JSON.stringify({
+      ...(schema && { schema }),
+      ...(pool && { poolSize: Number(pool) }),
+      ...(groupCommit && { groupCommit: JSON.parse(groupCommit) }),
+    })}\n`
   : '';
 const config = parseConfigText(CONFIGS[configName] + postgres, {
   baseDir: dataDir,

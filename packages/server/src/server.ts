@@ -97,7 +97,12 @@ export async function openStore(config: TruceConfig): Promise<Store> {
     return openSqliteStore({ path, durability: config.durability });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    return openPostgresStore({ url, schema: config.postgres.schema, poolSize: config.postgres.poolSize });
+    return openPostgresStore({
+      url,
+      schema: config.postgres.schema,
+      poolSize: config.postgres.poolSize,
+      groupCommit: config.postgres.groupCommit,
+    });
   }
   throw new Error(`unsupported storage "${redactStorage(url)}"`);
 }

@@ -135,11 +135,36 @@ collections:
       'storage: postgresql://u:secret@h:5433/db?sslmode=require\npostgres: { schema: shop, poolSize: 4 }\ncollections: {}\n',
     );
     expect(config.storage).toBe('postgresql://u:secret@h:5433/db?sslmode=require');
-    expect(config.postgres).toEqual({ schema: 'shop', poolSize: 4 });
+    expect(config.postgres).toEqual({
+      schema: 'shop',
+      poolSize: 4,
+      groupCommit: { windowMs: 0, maxWrites: 128, maxGroups: 2 },
+    });
     expect(parseConfigText('storage: postgres://h/db\ncollections: {}\n').postgres).toEqual({
       schema: 'truce',
       poolSize: 10,
+      groupCommit: { windowMs: 0, maxWrites: 128, maxGroups: 2 },
     });
+    expect(
+      parseConfigText(
+        'storage: postgres://h/db\npostgres: { poolSize: 1, groupCommit: { window: 2ms, maxWrites: 16 } }\ncollections: {}\n',
+      ).postgres.groupCommit,
+    ).toEqual({ windowMs: 2, maxWrites: 16, maxGroups: 1 });
+  });
+
+  it('refuses a group-commit window over 1s and more groups in flight than connections', () => {
+    expect(
+      issues(
+        'storage: postgres://h/db\npostgres: { poolSize: 2, groupCommit: { window: 2s, maxGroups: 3 } }\ncollections: {}\n',
+      ).map((i) => i.pointer),
+    ).toEqual(['/postgres/groupCommit/window', '/postgres/groupCommit/maxGroups']);
+    expect(
+      issues(
+        'storage: postgres://h/db\npostgres: { groupCommit: { maxWrites: 0, other: 1 } }\ncollections: {}\n',
+      )
+        .map((i) => i.pointer)
+        .sort(),
+    ).toEqual(['/postgres/groupCommit', '/postgres/groupCommit/maxWrites']);
   });
 
   it('refuses PostgreSQL URLs without a host, bad pool sizes, and shows no password in messages', () => {

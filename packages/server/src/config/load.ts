@@ -140,6 +140,7 @@ export function resolveConfig(
       issues.push({ pointer: `/cors/origins/${i}`, message: issue });
   });
   const timeouts = resolveTimeouts(input, issues);
+  const postgres = resolvePostgres(input, issues);
 
   const collections = new Map<string, CollectionConfig>();
   if (shapeValid) {
@@ -155,7 +156,7 @@ export function resolveConfig(
     listen,
     storage,
     durability: input.durability ?? 'normal',
-    postgres: { schema: input.postgres?.schema ?? 'truce', poolSize: input.postgres?.poolSize ?? 10 },
+    postgres,
     actorHeader: actorHeaderName.toLowerCase(),
     actorHeaderName,
     bodyLimit: input.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -167,6 +168,36 @@ export function resolveConfig(
     collections,
     // --storage is typed relative to where the command runs, the file's storage relative to the file.
     baseDir: storageOverridden ? process.cwd() : (options.baseDir ?? process.cwd()),
+  };
+}
+
+/** The `postgres` settings with defaults (docs/configuration.md). */
+function resolvePostgres(input: TruceConfigInput, issues: ConfigIssue[]): TruceConfig['postgres'] {
+  const reported = (pointer: string) => issues.some((i) => i.pointer === pointer);
+  const poolSize = typeof input.postgres?.poolSize === 'number' ? input.postgres.poolSize : 10;
+  const group = input.postgres?.groupCommit;
+  let windowMs = 0;
+  if (group?.window !== undefined && !reported('/postgres/groupCommit/window')) {
+    const value = group.window;
+    const ms = typeof value === 'number' || typeof value === 'string' ? durationMs(value) : undefined;
+    if (ms === undefined || ms > 1000) {
+      issues.push({
+        pointer: '/postgres/groupCommit/window',
+        message: 'must be a duration from 0 to 1s (0ms, 2ms)',
+      });
+    } else windowMs = ms;
+  }
+  const maxGroups = typeof group?.maxGroups === 'number' ? group.maxGroups : Math.min(2, poolSize);
+  if (maxGroups > poolSize && !reported('/postgres/groupCommit/maxGroups')) {
+    issues.push({
+      pointer: '/postgres/groupCommit/maxGroups',
+      message: `must be at most poolSize (${poolSize}): each group in flight holds a connection`,
+    });
+  }
+  return {
+    schema: input.postgres?.schema ?? 'truce',
+    poolSize,
+    groupCommit: { windowMs, maxWrites: group?.maxWrites ?? 128, maxGroups: Math.min(maxGroups, poolSize) },
   };
 }
 

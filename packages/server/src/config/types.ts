@@ -78,7 +78,15 @@ export interface TruceConfigInput {
   readonly listen?: string;
   readonly storage?: string;
   readonly durability?: 'normal' | 'strict';
-  readonly postgres?: { readonly schema?: string; readonly poolSize?: number };
+  readonly postgres?: {
+    readonly schema?: string;
+    readonly poolSize?: number;
+    readonly groupCommit?: {
+      readonly window?: DurationInput;
+      readonly maxWrites?: number;
+      readonly maxGroups?: number;
+    };
+  };
   readonly actorHeader?: string;
   readonly bodyLimit?: number;
   readonly problemTypeBase?: string;
@@ -119,7 +127,12 @@ export interface TruceConfig {
   readonly storage: string;
   readonly durability: 'normal' | 'strict';
   /** Settings of a `postgres://` storage. */
-  readonly postgres: { readonly schema: string; readonly poolSize: number };
+  readonly postgres: {
+    readonly schema: string;
+    readonly poolSize: number;
+    /** How writes share transactions (store/postgres/group-commit.ts). */
+    readonly groupCommit: { readonly windowMs: number; readonly maxWrites: number; readonly maxGroups: number };
+  };
   /** Lower-cased request header name. */
   readonly actorHeader: string;
   /** The actor header as configured, for messages and documents. */

@@ -7,7 +7,7 @@ import type { Queryable } from './rows.js';
  * transaction and one flush:
  *
  * - Calls queued in the same turn of the event loop (or within `windowMs` of the first of them)
- *   form a group, in arrival order, of at most `maxCalls`. Up to `maxGroups` groups are in flight at
+ *   form a group of at most `maxCalls`, run in the order of their first key (see #take). Up to `maxGroups` groups are in flight at
  *   once, each on a pooled connection of its own; calls that arrive meanwhile wait for the next one.
  * - Two calls that touch the same resource, unique key owner or idempotency key (their `keys`) are
  *   never in two groups in flight at once, and keep their order: the later one waits for a later
@@ -149,7 +149,11 @@ export class GroupCommit {
       } else group.push(q);
     }
     this.#queue = left;
-    return group;
+    // Row locks are taken in the order calls run: in key order, two groups (of this process or
+    // another) lock the rows of one-resource calls in the same order and cannot deadlock. Calls in
+    // one group were in flight together, so no order between them was promised; the sort is
+    // stable, which keeps the arrival order of calls on one key.
+    return group.sort((a, b) => compareKeys(a.call.keys[0], b.call.keys[0]));
   }
 
   async #run(group: Queued[]): Promise<void> {
@@ -176,6 +180,13 @@ export class GroupCommit {
       return;
     }
   }
+}
+
+function compareKeys(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return -1;
+  if (b === undefined) return 1;
+  return a < b ? -1 : 1;
 }
 
 /** Runs the calls of a group in order inside its transaction (see the top of this file). */

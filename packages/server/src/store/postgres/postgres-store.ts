@@ -74,7 +74,7 @@ export interface GroupCommitSettings {
   readonly windowMs?: number | undefined;
   /** The most writes in one transaction; default 128. */
   readonly maxWrites?: number | undefined;
-  /** The most transactions of grouped writes in flight at once; default half the pool, at least 1. */
+  /** The most transactions of grouped writes in flight at once; default 2 (at most the pool size). */
   readonly maxGroups?: number | undefined;
 }
 
@@ -968,6 +968,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return new PostgresStore(pool, schema, options.retries ?? 8, options.url, {
     windowMs: group.windowMs ?? 0,
     maxWrites: group.maxWrites ?? 128,
-    maxGroups: group.maxGroups ?? Math.max(1, Math.floor(poolSize / 2)),
+    maxGroups: Math.min(group.maxGroups ?? 2, poolSize),
   });
 }
