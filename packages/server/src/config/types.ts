@@ -131,7 +131,11 @@ export interface TruceConfig {
     readonly schema: string;
     readonly poolSize: number;
     /** How writes share transactions (store/postgres/group-commit.ts). */
-    readonly groupCommit: { readonly windowMs: number; readonly maxWrites: number; readonly maxGroups: number };
+    readonly groupCommit: {
+      readonly windowMs: number;
+      readonly maxWrites: number;
+      readonly maxGroups: number;
+    };
   };
   /** Lower-cased request header name. */
   readonly actorHeader: string;
