@@ -1,7 +1,15 @@
 import { newEtag } from '../etag.js';
 import { sameToken } from '../records.js';
 import { checkOp, incremented, referencesByPointer, type Refusal, refuse } from '../refusal.js';
-import type { Head, Reference, ReferencedBy, UniqueKey, VersionRecord, WriteOp } from '../types.js';
+import type {
+  Head,
+  JsonObject,
+  Reference,
+  ReferencedBy,
+  UniqueKey,
+  VersionRecord,
+  WriteOp,
+} from '../types.js';
 import { escapeNul, type Queryable, run, toHead, type WriteHeadRow } from './rows.js';
 import type { Statements } from './statements.js';
 
@@ -103,43 +111,7 @@ export async function applyOps(
       if (op.references !== undefined) await replaceReferences(db, st, op, op.references);
     }
 
-    // Read after the head's lock is held, so that times follow commit order on one resource.
-    const now = Date.now();
-    const version = (known?.version ?? 0) + 1;
-    const kind: VersionRecord['op'] = doc === null ? 'delete' : live ? 'update' : 'create';
-    // Never let a resource's clock run backwards (clock steps, several processes, one millisecond).
-    const at = known === undefined ? (op.at ?? now) : Math.max(op.at ?? now, known.updated_at + 1);
-    const etag = op.etag ?? newEtag(version);
-    const json = doc === null ? null : JSON.stringify(doc);
-    const createdAt = kind === 'create' ? at : (known?.created_at ?? at);
-    const ord = changes.length + 1;
-    changes.push({
-      collection: op.collection,
-      id: op.id,
-      op: kind,
-      version,
-      etag,
-      doc: json,
-      at,
-      by: op.actor,
-      createdAt,
-      prevSeq: known?.ord === undefined ? (known?.last_seq ?? null) : null,
-      prevOrd: known?.ord ?? null,
-    });
-    pending.set(key, {
-      collection: op.collection,
-      id: op.id,
-      version,
-      etag,
-      deleted: doc === null,
-      doc: json,
-      created_at: createdAt,
-      updated_at: at,
-      updated_by: op.actor,
-      last_seq: null,
-      history_from: Math.max(current?.history_from ?? 1, version - op.keepHistory + 1),
-      ord,
-    });
+    const head = record(op, doc, known, current, pending, changes);
     if (op.idempotency !== undefined) {
       const { scope, key: idempotencyKey, response } = op.idempotency;
       await run(db, st.completeIdempotency, [
@@ -150,22 +122,161 @@ export async function applyOps(
         response.body === null ? null : escapeNul(response.body),
       ]);
     }
-    heads.push({
-      collection: op.collection,
-      id: op.id,
-      version,
-      etag,
-      deleted: doc === null,
-      // A copy, so that the caller mutating its input cannot change what it was told was stored.
-      doc: json === null ? null : JSON.parse(json),
-      createdAt,
-      updatedAt: at,
-      updatedBy: op.actor,
-    });
+    heads.push(head);
   }
 
   if (changes.length > 0) await finish(db, st, changes, [...pending.values()], channel);
   return heads;
+}
+
+/**
+ * Records what `op` writes (`doc`, null for a delete) on top of `known` (the live or deleted head,
+ * undefined when the URL never held anything; `current` also counts a placeholder): the change to
+ * append, the head as the commit now knows it in `pending`, and the head to answer.
+ */
+function record(
+  op: WriteOp,
+  doc: JsonObject | null,
+  known: Known | undefined,
+  current: Known | undefined,
+  pending: Map<string, Known>,
+  changes: ChangeOut[],
+): Head {
+  const live = known !== undefined && !known.deleted;
+  // Read after the head's lock is held, so that times follow commit order on one resource.
+  const now = Date.now();
+  const version = (known?.version ?? 0) + 1;
+  const kind: VersionRecord['op'] = doc === null ? 'delete' : live ? 'update' : 'create';
+  // Never let a resource's clock run backwards (clock steps, several processes, one millisecond).
+  const at = known === undefined ? (op.at ?? now) : Math.max(op.at ?? now, known.updated_at + 1);
+  const etag = op.etag ?? newEtag(version);
+  const json = doc === null ? null : JSON.stringify(doc);
+  const createdAt = kind === 'create' ? at : (known?.created_at ?? at);
+  const ord = changes.length + 1;
+  changes.push({
+    collection: op.collection,
+    id: op.id,
+    op: kind,
+    version,
+    etag,
+    doc: json,
+    at,
+    by: op.actor,
+    createdAt,
+    prevSeq: known?.ord === undefined ? (known?.last_seq ?? null) : null,
+    prevOrd: known?.ord ?? null,
+  });
+  pending.set(keyOf(op.collection, op.id), {
+    collection: op.collection,
+    id: op.id,
+    version,
+    etag,
+    deleted: doc === null,
+    doc: json,
+    created_at: createdAt,
+    updated_at: at,
+    updated_by: op.actor,
+    last_seq: null,
+    history_from: Math.max(current?.history_from ?? 1, version - op.keepHistory + 1),
+    ord,
+  });
+  return {
+    collection: op.collection,
+    id: op.id,
+    version,
+    etag,
+    deleted: doc === null,
+    // A copy, so that the caller mutating its input cannot change what it was told was stored.
+    doc: json === null ? null : (JSON.parse(json) as JsonObject),
+    createdAt,
+    updatedAt: at,
+    updatedBy: op.actor,
+  };
+}
+
+/**
+ * Whether a commit of `op` alone can join the batched path of {@link applySimpleOps}: a whole new
+ * document or an increment of a resource that exists or is expected to (not a create, which needs
+ * its URL claimed), checked by version and lease only, with nothing else to write.
+ */
+export function isSimple(op: WriteOp): boolean {
+  return (
+    (op.doc !== null || op.increment !== undefined) &&
+    op.expectVersion !== 0 &&
+    op.uniqueKeys === undefined &&
+    op.references === undefined &&
+    op.idempotency === undefined
+  );
+}
+
+/** A head row with the live lease mirrored on it (schema.ts, migration 2). */
+interface LockedHead extends WriteHeadRow {
+  readonly lease_token: string | null;
+  readonly lease_owner: string | null;
+  readonly lease_expires_at: number | null;
+}
+
+/**
+ * Many simple commits of one op each ({@link isSimple}) in three statements whatever their number:
+ * every head they touch is locked in one statement, in key order (so two groups, of this process
+ * or another, cannot deadlock on them); each op is checked and applied in order against what the
+ * ops before it left; and one `finish` writes every change and head. An op that is refused has
+ * written nothing, so none needs a savepoint. Returns, per op, its new head or the error that
+ * refused it ({@link Refused}) or that it threw.
+ */
+export async function applySimpleOps(
+  db: Queryable,
+  st: Statements,
+  ops: readonly WriteOp[],
+  channel: string,
+): Promise<(Head | Error)[]> {
+  const wanted = new Map<string, WriteOp>();
+  for (const op of ops) wanted.set(keyOf(op.collection, op.id), op);
+  const rows = await run<LockedHead>(db, st.lockHeads, [
+    [...wanted.values()].map((op) => op.collection),
+    [...wanted.values()].map((op) => op.id),
+  ]);
+  const locked = new Map<string, LockedHead>();
+  for (const row of rows) locked.set(keyOf(row.collection, row.id), row);
+
+  const pending = new Map<string, Known>();
+  const changes: ChangeOut[] = [];
+  const results: (Head | Error)[] = [];
+  for (const op of ops) {
+    try {
+      checkOp(op, 0);
+      const key = keyOf(op.collection, op.id);
+      const row = locked.get(key);
+      const current: Known | undefined = pending.get(key) ?? row;
+      const known = current !== undefined && current.version > 0 ? current : undefined;
+      // The lease as the head row mirrors it; a lease call takes the same row lock.
+      const lease = row?.lease_token ?? null;
+      if (
+        op.lock !== undefined &&
+        known !== undefined &&
+        lease !== null &&
+        !sameToken(lease, op.lock.token)
+      ) {
+        const until = row!.lease_expires_at ?? 0;
+        if (until > op.lock.now) refuse(0, { reason: 'locked', owner: row!.lease_owner, expiresAt: until });
+      }
+      if (op.expectVersion !== null && (known?.version ?? 0) !== op.expectVersion) {
+        refuse(0, { reason: 'version-mismatch', current: known === undefined ? null : toHead(known) });
+      }
+      const live = known !== undefined && !known.deleted;
+      const doc =
+        op.increment !== undefined
+          ? incremented(op.increment, 0, live, known?.doc ?? null, () => toHead(known!))
+          : op.doc;
+      // No row to rewrite: an unconditional write to a URL that never held anything.
+      if (current === undefined) throw new Error(`${op.collection}/${op.id} does not exist.`);
+      results.push(record(op, doc, known, current, pending, changes));
+    } catch (error) {
+      results.push(error as Error);
+    }
+  }
+  if (changes.length > 0) await finish(db, st, changes, [...pending.values()], channel);
+  return results;
 }
 
 /**

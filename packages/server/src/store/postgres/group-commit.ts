@@ -1,4 +1,5 @@
 import { Refused } from '../refusal.js';
+import type { CommitResult, Head, WriteOp } from '../types.js';
 import type { Queryable } from './rows.js';
 
 /*
@@ -13,6 +14,9 @@ import type { Queryable } from './rows.js';
  *   never in two groups in flight at once, and keep their order: the later one waits for a later
  *   group. Inside one group they run one after the other, and each sees what the earlier wrote, so
  *   a hot document is written many times per flush instead of once per flush.
+ * - Simple writes (one op, checked by version and lease only: commit.ts, applySimpleOps) are applied
+ *   together first, in three statements whatever their number: their heads locked in key order,
+ *   then one statement that writes every change and head.
  * - A call that can be refused after it wrote something (a batch, unique keys, references, a
  *   create, an idempotent commit) runs inside a SAVEPOINT: a refusal or an error rolls back exactly
  *   its own writes, and its neighbours stay applied. Calls that can only be refused before they
@@ -24,15 +28,21 @@ import type { Queryable } from './rows.js';
  *   whose answer was lost leaves every call of the group outcome-unknown, as for a single write.
  */
 
-/** One call of a group. */
-export interface GroupCall<T> {
-  /** What it touches (resources, keys): calls sharing one never run in two groups at once. */
-  readonly keys: readonly string[];
-  /** Whether it may be refused, or fail, after writing: then it runs inside a savepoint. */
-  readonly savepoint: boolean;
-  /** The work, inside the group's transaction. Throwing {@link Refused} resolves with its failure. */
-  readonly run: (db: Queryable) => Promise<T>;
-}
+/** One call of a group: work of its own, or a simple write that the group batches with others. */
+export type GroupCall<T> =
+  | {
+      /** What it touches (resources, keys): calls sharing one never run in two groups at once. */
+      readonly keys: readonly string[];
+      /** Whether it may be refused, or fail, after writing: then it runs inside a savepoint. */
+      readonly savepoint: boolean;
+      /** The work, inside the group's transaction. Throwing {@link Refused} resolves with its failure. */
+      readonly run: (db: Queryable) => Promise<T>;
+    }
+  | {
+      readonly keys: readonly string[];
+      /** One op that `applySimple` applies with the other simple calls of the group, first. */
+      readonly simple: WriteOp;
+    };
 
 /** Options of {@link GroupCommit}. */
 export interface GroupCommitOptions {
@@ -47,6 +57,11 @@ export interface GroupCommitOptions {
    * deadlock; rejects with the error that ended it.
    */
   readonly transaction: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
+  /**
+   * Applies the simple calls' ops of a group in a few statements (commit.ts, applySimpleOps): per
+   * op, its new head, or the error that refused it ({@link Refused}) or that it threw.
+   */
+  readonly applySimple: (db: Queryable, ops: readonly WriteOp[]) => Promise<(Head | Error)[]>;
 }
 
 interface Queued {
@@ -72,6 +87,13 @@ class CallFailed extends Error {
     readonly error: unknown,
   ) {
     super('one call of a group failed');
+  }
+}
+
+/** The simple calls' batch met a database error: the group runs again with each of them alone. */
+class BatchFailed extends Error {
+  constructor(readonly error: unknown) {
+    super('the batch of simple writes failed');
   }
 }
 
@@ -158,11 +180,19 @@ export class GroupCommit {
 
   async #run(group: Queued[]): Promise<void> {
     let calls = group;
+    let singly = false;
     while (calls.length > 0) {
       let outcomes: Outcome[];
       try {
-        outcomes = await this.#options.transaction((db) => runCalls(db, calls));
+        const batched = !singly;
+        outcomes = await this.#options.transaction((db) =>
+          runCalls(db, calls, this.#options.applySimple, batched),
+        );
       } catch (error) {
+        if (error instanceof BatchFailed) {
+          singly = true;
+          continue;
+        }
         if (error instanceof CallFailed) {
           error.queued.reject(error.error);
           calls = calls.filter((q) => q !== error.queued);
@@ -189,16 +219,56 @@ function compareKeys(a: string | undefined, b: string | undefined): number {
   return a < b ? -1 : 1;
 }
 
-/** Runs the calls of a group in order inside its transaction (see the top of this file). */
-async function runCalls(db: Queryable, calls: readonly Queued[]): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
-  for (const queued of calls) {
+/**
+ * Runs the calls of a group inside its transaction (see the top of this file): the simple ones
+ * together first, then the others in order. Outcomes are in the order of `calls`.
+ */
+async function runCalls(
+  db: Queryable,
+  calls: readonly Queued[],
+  applySimple: GroupCommitOptions['applySimple'],
+  batched: boolean,
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = new Array<Outcome>(calls.length);
+  const toOutcome = (result: Head | Error): Outcome =>
+    result instanceof Error
+      ? { error: result }
+      : { value: { ok: true, heads: [result] } satisfies CommitResult };
+  const simple = calls.flatMap((q, i) => ('simple' in q.call ? [{ i, op: q.call.simple }] : []));
+  if (batched && simple.length > 0) {
+    let applied: (Head | Error)[];
+    try {
+      applied = await applySimple(
+        db,
+        simple.map((s) => s.op),
+      );
+    } catch (error) {
+      // A lock timeout, say, of one of them: which one cannot be told, so each runs alone.
+      const state = sqlState(error);
+      if (state === undefined || GROUP_ENDING.test(state)) throw error;
+      if (simple.length === 1) throw new CallFailed(calls[simple[0]!.i]!, error);
+      throw new BatchFailed(error);
+    }
+    simple.forEach(({ i }, n) => (outcomes[i] = toOutcome(applied[n]!)));
+  }
+  for (const [i, queued] of calls.entries()) {
     const { call } = queued;
+    if ('simple' in call) {
+      if (batched) continue;
+      try {
+        outcomes[i] = toOutcome((await applySimple(db, [call.simple]))[0]!);
+      } catch (error) {
+        const state = sqlState(error);
+        if (state === undefined || GROUP_ENDING.test(state)) throw error;
+        throw new CallFailed(queued, error);
+      }
+      continue;
+    }
     if (call.savepoint) await db.query('SAVEPOINT truce_call');
     try {
       const value = await call.run(db);
       if (call.savepoint) await db.query('RELEASE SAVEPOINT truce_call');
-      outcomes.push({ value });
+      outcomes[i] = { value };
     } catch (error) {
       const state = sqlState(error);
       if (state !== undefined && GROUP_ENDING.test(state)) throw error;
@@ -208,7 +278,7 @@ async function runCalls(db: Queryable, calls: readonly Queued[]): Promise<Outcom
       } else if (state !== undefined) {
         throw new CallFailed(queued, error);
       }
-      outcomes.push({ error });
+      outcomes[i] = { error };
     }
   }
   return outcomes;

@@ -114,18 +114,18 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
     expect(await (await request('/plain/k')).json()).toMatchObject({ n: 2, _version: 2 });
   });
 
-  it('a one-statement write whose COMMIT answer is lost is outcome-unknown', async () => {
+  it('a batched write whose COMMIT answer is lost is outcome-unknown', async () => {
     const created = await request('/plain/p', json({ n: 1 }));
-    const cut = proxy.cutAfter(commitAfter('truce_plainUpdate'));
+    const cut = proxy.cutAfter(commitAfter('truce_lockHeads'));
     const res = await request('/plain/p', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'outcome-unknown');
     await bounded(cut);
     expect(await (await request('/plain/p')).json()).toMatchObject({ n: 2, _version: 2 });
   });
 
-  it('a one-statement write cut off before its group commits is busy, and nothing was written', async () => {
+  it('a batched write cut off before its group commits is busy, and nothing was written', async () => {
     const created = await request('/plain/q', json({ n: 1 }));
-    const cut = proxy.cutAfter((m) => m.type === 'B' && m.text.includes('truce_plainUpdate'));
+    const cut = proxy.cutAfter((m) => m.type === 'B' && m.text.includes('truce_lockHeads'));
     const res = await request('/plain/q', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'busy');
     await bounded(cut);

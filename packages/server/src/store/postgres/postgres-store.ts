@@ -30,7 +30,7 @@ import {
   type VersionRecord,
   type WriteOp,
 } from '../types.js';
-import { applyOps } from './commit.js';
+import { applyOps, applySimpleOps, isSimple } from './commit.js';
 import { type GroupCall, GroupCommit } from './group-commit.js';
 import { leaseIn } from './leases.js';
 import { createList } from './list.js';
@@ -229,6 +229,7 @@ export class PostgresStore implements Store {
       maxCalls: groupCommit.maxWrites,
       maxGroups: groupCommit.maxGroups,
       transaction: (fn) => this.#transaction(fn),
+      applySimple: (db, ops) => applySimpleOps(db, this.#st, ops, this.#channel),
     });
   }
 
@@ -251,17 +252,21 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * See {@link Store.commit}: one call of a group (group-commit.ts). A commit of one plain write (a
-   * whole document, no unique keys, references, increment or idempotency completion: the common
-   * PUT and PATCH) is one statement (`#plainWrite`); anything else runs the general path of
+   * See {@link Store.commit}: one call of a group (group-commit.ts). A simple write (one op, a
+   * whole document or an increment, checked by version and lease only: the common PUT, PATCH and
+   * `_increment`) is batched with the group's other simple writes (commit.ts, applySimpleOps); a
+   * plain create is one statement (`#plainCreate`); anything else runs the general path of
    * commit.ts, inside a savepoint when it could be refused after writing.
    */
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     const [only] = ops;
     const keys = ops.map((op) => resourceKey(op.collection, op.id));
-    if (ops.length === 1 && only !== undefined && isPlain(only)) {
+    if (ops.length === 1 && only !== undefined && isSimple(only)) {
+      return this.#grouped<CommitResult>({ keys, simple: only });
+    }
+    if (ops.length === 1 && only !== undefined && isPlainCreate(only)) {
       checkOp(only, 0);
-      return this.#grouped({ keys, savepoint: false, run: (db) => this.#plainWrite(db, only) });
+      return this.#grouped({ keys, savepoint: false, run: (db) => this.#plainCreate(db, only) });
     }
     return this.#grouped({
       keys,
@@ -274,24 +279,18 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One plain write in one round trip (statements.ts, `plainUpdate` and `plainCreate`): the head's
-   * row lock, the lease and version checks, the seq, the change and the head all happen inside
-   * PostgreSQL. It writes nothing unless it succeeds, so it needs no savepoint in its group.
+   * A plain create in one round trip (statements.ts, `plainCreate`): the head's row lock, the lease
+   * and version checks, the seq, the change and the head all happen inside PostgreSQL. It writes
+   * nothing unless it succeeds, so it needs no savepoint in its group.
    */
-  async #plainWrite(
-    db: Queryable,
-    op: WriteOp & { readonly doc: JsonObject; readonly expectVersion: number },
-  ): Promise<CommitResult> {
-    const version = op.expectVersion + 1;
-    const etag = op.etag ?? newEtag(version);
+  async #plainCreate(db: Queryable, op: WriteOp & { readonly doc: JsonObject }): Promise<CommitResult> {
+    const etag = op.etag ?? newEtag(1);
     const json = JSON.stringify(op.doc);
     const at = op.at ?? Date.now();
-    const creating = op.expectVersion === 0;
-    const statement = creating ? this.#st.plainCreate : this.#st.plainUpdate;
     const values = [
       op.collection,
       op.id,
-      op.expectVersion,
+      0,
       at,
       etag,
       json,
@@ -307,10 +306,10 @@ export class PostgresStore implements Store {
       reason: 'version-mismatch',
       current,
     });
-    const [row] = await run<PlainRow>(db, statement, values);
+    const [row] = await run<PlainRow>(db, this.#st.plainCreate, values);
     if (row === undefined) return mismatch(null);
     // Another creator of the same URL committed while this one waited for it: report its head.
-    if (creating && !row.written && row.version === null) {
+    if (!row.written && row.version === null) {
       const [taken] = await run<HeadRow>(db, this.#st.getHead, [op.collection, op.id]);
       return mismatch(taken === undefined ? null : toHead(taken));
     }
@@ -324,19 +323,19 @@ export class PostgresStore implements Store {
         expiresAt: row.locked_until!,
       };
     }
-    if (!row.written) return mismatch(row.version === null ? null : toHead(row));
+    if (!row.written) return mismatch(toHead(row));
     return {
       ok: true,
       heads: [
         {
           collection: op.collection,
           id: op.id,
-          version,
+          version: 1,
           etag,
           deleted: false,
           doc: JSON.parse(json) as JsonObject,
-          createdAt: creating ? at : row.created_at,
-          updatedAt: creating ? at : row.updated_at,
+          createdAt: at,
+          updatedAt: at,
           updatedBy: op.actor,
         },
       ],
@@ -867,11 +866,11 @@ type PlainRow = WriteHeadRow & {
   locked_until: number | null;
 };
 
-/** A write the one-statement path takes: a whole new document, checked by version and lease only. */
-function isPlain(op: WriteOp): op is WriteOp & { readonly doc: JsonObject; readonly expectVersion: number } {
+/** A create the one-statement path takes: a whole new document at a URL expected empty, nothing else. */
+function isPlainCreate(op: WriteOp): op is WriteOp & { readonly doc: JsonObject } {
   return (
     op.doc !== null &&
-    op.expectVersion !== null &&
+    op.expectVersion === 0 &&
     op.increment === undefined &&
     op.uniqueKeys === undefined &&
     op.references === undefined &&

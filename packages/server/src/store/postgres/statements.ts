@@ -17,7 +17,7 @@ const walk = (s: string, low: string) => `
   FROM chain JOIN ${s}.changes AS c ON c.seq = chain.seq`;
 
 /**
- * The lease that refuses a one-statement write (plainUpdate, plainCreate): the live lease mirrored
+ * The lease that refuses a one-statement create (plainCreate): the live lease mirrored
  * on the locked head row `cur`, held under a token other than $11, checked at time $10 (null: the
  * write asks for no lease check).
  */
@@ -37,6 +37,11 @@ export function createStatements(s: string) {
     // The row lock that makes compare-and-set atomic; see commit.ts.
     lockHead: `SELECT ${HEAD_COLUMNS}, last_seq, history_from FROM ${s}.heads
       WHERE collection = $1 AND id = $2 FOR UPDATE`,
+    // The heads of a batch of simple writes (commit.ts, applySimpleOps), locked in key order, with
+    // the live lease mirrored on each.
+    lockHeads: `SELECT ${HEAD_COLUMNS}, last_seq, history_from, lease_token, lease_owner, lease_expires_at
+      FROM ${s}.heads WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+      ORDER BY collection, id FOR UPDATE`,
     // Claims the URL for a create: version 0 is never committed (the commit overwrites it).
     placeholderHead: `INSERT INTO ${s}.heads (${HEAD_COLUMNS}, last_seq, history_from)
       VALUES ($1, $2, 0, '', true, NULL, 0, 0, NULL, NULL, 1) ON CONFLICT DO NOTHING RETURNING version`,
@@ -103,51 +108,15 @@ export function createStatements(s: string) {
       FROM counter`,
 
     /*
-     * A plain write (commit.ts, `plainWrite`) in one statement, run outside any explicit
-     * transaction or as one call of a group: lock the head, and only when its version is the
-     * expected one ($3) take a seq (feed.ts), append the change and rewrite the head. $4 is the time, $5 the ETag, $6 the JSON text, $7 the actor,
-     * $8 how many versions to keep, $9 the NOTIFY channel; $10 and $11 the time and token of the
-     * lease check (SPEC 3.9; $10 null: none). The lease is read from the head's own row, the one
-     * just locked, so a lease granted while this statement waited for the lock is seen (the rest of
-     * the statement reads its starting snapshot). The result is the current head (the written one
-     * when `written`), with `locked` and the lease's owner and expiry when a lease refused it; no
-     * row: the URL holds nothing.
-     */
-    plainUpdate: `WITH cur AS (
-        SELECT ${HEAD_COLUMNS}, last_seq, history_from, lease_token, lease_owner, lease_expires_at
-        FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
-      ), blocked AS (${BLOCKED}), counter AS (
-        SELECT (${s}.take_seqs(1))[1] AS seq
-        WHERE EXISTS (SELECT 1 FROM cur WHERE version = $3) AND NOT EXISTS (SELECT 1 FROM blocked)
-      ), w AS (
-        SELECT counter.seq, greatest($4::bigint, cur.updated_at + 1) AS at, cur.deleted AS recreated,
-          cur.created_at, cur.last_seq
-        FROM counter CROSS JOIN cur
-      ), appended AS (
-        INSERT INTO ${s}.changes (seq, collection, id, op, version, etag, doc, at, by, created_at, prev_seq)
-        SELECT w.seq, $1, $2, CASE WHEN w.recreated THEN 'create' ELSE 'update' END, $3::integer + 1, $5::text, $6::text, w.at, $7::text,
-          CASE WHEN w.recreated THEN w.at ELSE w.created_at END, w.last_seq
-        FROM w
-      ), rewritten AS (
-        UPDATE ${s}.heads AS h SET version = $3::integer + 1, etag = $5::text, deleted = false, doc = $6::text,
-          created_at = CASE WHEN w.recreated THEN w.at ELSE w.created_at END, updated_at = w.at, updated_by = $7::text,
-          last_seq = w.seq, history_from = greatest(h.history_from, $3::integer + 2 - $8::integer)
-        FROM w WHERE h.collection = $1 AND h.id = $2
-      )
-      SELECT cur.collection, cur.id, cur.version, cur.etag, cur.deleted, cur.doc, cur.updated_by,
-        coalesce(CASE WHEN w.recreated THEN w.at ELSE NULL END, cur.created_at) AS created_at,
-        coalesce(w.at, cur.updated_at) AS updated_at, w.seq IS NOT NULL AS written,
-        b.lease_owner AS locked_owner, b.lease_expires_at AS locked_until, b.lease_expires_at IS NOT NULL AS locked,
-        CASE WHEN w.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
-      FROM cur LEFT JOIN w ON true LEFT JOIN blocked AS b ON true`,
-    /*
      * A plain create of a URL that never held anything ($3 is 0), in one statement: when no head
      * exists, take a seq and insert the head, then the change. A creator of the same URL that has
      * not committed yet makes the head's insert wait for it; if it commits, nothing is inserted
      * (ON CONFLICT DO NOTHING, so no error spoils a group's transaction) and `written` is false
-     * with no current head: the caller reads it and reports the version mismatch. Parameters as
-     * plainUpdate's. The result is one row: `written`, or the existing head (with `locked` as
-     * plainUpdate's).
+     * with no current head: the caller reads it and reports the version mismatch. $4 is the time,
+     * $5 the ETag, $6 the JSON text, $7 the actor, $8 how many versions to keep, $9 the NOTIFY
+     * channel; $10 and $11 the time and token of the lease check (SPEC 3.9; $10 null: none). The
+     * result is one row: `written`, or the existing head with `locked` and the lease's owner and
+     * expiry when a lease refused it (a lease on a deleted resource's URL).
      */
     plainCreate: `WITH cur AS (
         SELECT ${HEAD_COLUMNS}, lease_token, lease_owner, lease_expires_at
