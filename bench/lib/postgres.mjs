@@ -12,8 +12,9 @@ import { locatePostgresBin, startPostgresCluster } from '../../scripts/postgres-
 
 export { startPostgresCluster };
 
-// The driver @truce/server itself uses, resolved from there: the bench only drops its schemas.
-const pg = createRequire(import.meta.resolve('@truce/server'))('pg');
+// The driver @truce/server itself uses, resolved from there: the bench only drops its schemas (and
+// creates and drops pgbench's scratch database, lib/pgbench.mjs).
+export const pg = createRequire(import.meta.resolve('@truce/server'))('pg');
 
 /**
  * A PostgreSQL database for a benchmark run: `stop()` removes a cluster started here and leaves a
