@@ -6,7 +6,7 @@
 // not Fastify. Benchmarks are never part of the test suite's pass or fail: this exits 0 whether
 // or not a target is met, and non-zero only when the bench itself could not run. The PostgreSQL
 // rows (B1-PG, U1-PG, D1-PG, M1-PG) go in a second table: Truce on SQLite and on PostgreSQL with
-// one and two processes (scenarios/postgres-variants.mjs), and `pgbench -N` on the same
+// one, two and four processes (scenarios/postgres-variants.mjs), and `pgbench -N` on the same
 // cluster, run once before the first of them (lib/pgbench.mjs); they need PostgreSQL's server
 // binaries or TRUCE_BENCH_PG_URL, and without either a run of every scenario leaves them out.
 //
@@ -134,6 +134,8 @@ async function main() {
     database: await describeBenchDatabase().catch(() => undefined),
     poolSize: benchPoolSize(),
     pgbench,
+    cpus: cpus().length,
+    loadAverage: loadBefore,
   };
   if (postgresRows.length > 0) {
     console.log(`\n${formatStoresTable(postgresRows)}`);

@@ -1,7 +1,7 @@
 // The sides of a scenario: the servers it compares, each in its own child process, started and
 // seeded the same way. B1 and B2 compare the bare baseline with Truce; a scenario may name other
 // variants (U1 adds a Truce reference without unique constraints; M1 and I1 run Truce on both sides;
-// the PostgreSQL scenarios run Truce on SQLite and on PostgreSQL with one and two processes).
+// the PostgreSQL scenarios run Truce on SQLite and on PostgreSQL with one, two and four processes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
