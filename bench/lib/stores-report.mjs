@@ -213,7 +213,7 @@ function pgbenchLine(pgbench, rows) {
     )
     .join('');
   return (
-    `pgbench -N (same cluster, a scratch database at scale ${scale}; ${clients} clients, ${threads} threads, ` +
+    `pgbench -N (same server, a scratch database at scale ${scale}; ${clients} clients, ${threads} threads, ` +
     `-M ${mode}, ${pgbench.durationSec} s after ${pgbench.warmupSec} s warm-up, before the first row): ` +
     `${fmtInt(pgbench.tps)} transactions/s without connection time (${fmtInt(pgbench.transactions)} ` +
     `transactions${failed}, latency average ${pgbench.latencyAvgMs ?? '?'} ms); ${cpu}${versus}`
@@ -255,10 +255,13 @@ function cpuLines(scenario, labelled, cpus) {
       ? `; PostgreSQL during the SQLite slices, with no requests of its own, ${(sqlite.postgresMs / 1000 / sqlite.seconds).toFixed(2)} CPUs`
       : '';
   const unit = scenario.kind === 'writers' ? 'request (retries included)' : 'request';
+  const whose = measured.some(([, side]) => side.cpu.postgresMs !== null)
+    ? 'the servers, PostgreSQL and the load generator'
+    : 'the servers and the load generator (PostgreSQL not measured)';
   return [
     `${scenario.id} CPU per ${unit}: ${perRequest}`,
     `${scenario.id} CPU, more: load generator per request ${loadGenerator} ms; CPUs used in the measured ` +
-      `slices by the servers, PostgreSQL and the load generator together (of ${cpus ?? '?'}): ${busy}${background}`,
+      `slices by ${whose} together (of ${cpus ?? '?'}): ${busy}${background}`,
   ];
 }
 
