@@ -6,8 +6,9 @@
 // not Fastify. Benchmarks are never part of the test suite's pass or fail: this exits 0 whether
 // or not a target is met, and non-zero only when the bench itself could not run. The PostgreSQL
 // rows (B1-PG, U1-PG, D1-PG, M1-PG) go in a second table: Truce on SQLite and on PostgreSQL with
-// one and two processes (scenarios/postgres-variants.mjs); they need PostgreSQL's server binaries
-// or TRUCE_BENCH_PG_URL, and without either a run of every scenario leaves them out.
+// one, two and four processes (scenarios/postgres-variants.mjs), and `pgbench -N` on the same
+// cluster, run once before the first of them (lib/pgbench.mjs); they need PostgreSQL's server
+// binaries or TRUCE_BENCH_PG_URL, and without either a run of every scenario leaves them out.
 //
 // Environment: BENCH_DURATION (measured seconds per side and scenario, default 10), BENCH_ROUNDS
 // (how many alternating slices those seconds are cut into, default 5), BENCH_WARMUP (unmeasured
@@ -28,6 +29,7 @@ import {
   postgresUnavailable,
   stopBenchDatabase,
 } from './lib/postgres.mjs';
+import { measurePgbench } from './lib/pgbench.mjs';
 import { measureRounds } from './lib/race.mjs';
 import { measureWriters } from './lib/writers.mjs';
 import { formatDetails, formatNotes, formatTable, judge, writeJson } from './lib/report.mjs';
@@ -66,7 +68,8 @@ const budgetSec = settings.scenarios.reduce(
     sum +
     Object.keys(sidesOf(s)).length * (settings.warmupSec + settings.durationSec + 60) +
     (s.extraBudgetSec ?? 0),
-  0,
+  // pgbench, once, before the first PostgreSQL row.
+  settings.scenarios.some((s) => s.table === 'postgres') ? settings.warmupSec + settings.durationSec + 60 : 0,
 );
 globalThis
   .setTimeout(() => {
@@ -103,11 +106,14 @@ async function main() {
     selected = selected.filter((scenario) => !onPostgres(scenario));
   }
   const rows = [];
+  /** `pgbench -N` on the same database, measured once, before the first PostgreSQL row. */
+  let pgbench;
   for (const scenario of selected) {
     const measure = scenario.measure ?? MEASURE[scenario.kind ?? 'timed'];
+    if (onPostgres(scenario) && pgbench === undefined) pgbench = await measurePgbench(settings, progress);
     try {
       const sides = await measure(scenario, settings, tempDirs, progress);
-      const verdict = onPostgres(scenario) ? judgeStores(scenario, sides) : judge(scenario, sides);
+      const verdict = onPostgres(scenario) ? judgeStores(scenario, sides, pgbench) : judge(scenario, sides);
       rows.push({ scenario, sides, verdict });
     } catch (error) {
       // One scenario that cannot run must not take the others' results with it.
@@ -127,6 +133,9 @@ async function main() {
   const postgresSetup = postgresRows.length > 0 && {
     database: await describeBenchDatabase().catch(() => undefined),
     poolSize: benchPoolSize(),
+    pgbench,
+    cpus: cpus().length,
+    loadAverage: loadBefore,
   };
   if (postgresRows.length > 0) {
     console.log(`\n${formatStoresTable(postgresRows)}`);

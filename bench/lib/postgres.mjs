@@ -5,27 +5,43 @@
 // by run.mjs at the end (and, for a throwaway cluster, when the bench exits in any other way).
 // Every side gets a schema of its own, dropped when the side stops.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { locatePostgresBin, startPostgresCluster } from '../../scripts/postgres-cluster.mjs';
 
 export { startPostgresCluster };
 
-// The driver @truce/server itself uses, resolved from there: the bench only drops its schemas.
-const pg = createRequire(import.meta.resolve('@truce/server'))('pg');
+// The driver @truce/server itself uses, resolved from there: the bench only drops its schemas (and
+// creates and drops pgbench's scratch database, lib/pgbench.mjs).
+export const pg = createRequire(import.meta.resolve('@truce/server'))('pg');
 
 /**
  * A PostgreSQL database for a benchmark run: `stop()` removes a cluster started here and leaves a
- * TRUCE_BENCH_PG_URL server alone.
+ * TRUCE_BENCH_PG_URL server alone. `binDir` is the folder of PostgreSQL's binaries (null when a
+ * TRUCE_BENCH_PG_URL run finds none here); `dataDir` is the throwaway cluster's (undefined for a
+ * TRUCE_BENCH_PG_URL server, whose processes the bench does not know).
  * @param {{ log?: (message: string) => void }} [options]
- * @returns {Promise<{ url: string, external: boolean, stop: () => Promise<void> }>}
+ * @returns {Promise<BenchDatabase>}
+ *
+ * @typedef {{ url: string, external: boolean, binDir: string | null, dataDir?: string, stop: () => Promise<void> }} BenchDatabase
  */
 export async function benchPostgres({ log = () => {} } = {}) {
   const url = process.env.TRUCE_BENCH_PG_URL;
-  if (url) return { url, external: true, stop: async () => {} };
+  if (url) {
+    const { binDir } = await locatePostgresBin();
+    return { url, external: true, binDir, stop: async () => {} };
+  }
   const unavailable = await postgresUnavailable();
   if (unavailable) throw new Error(unavailable);
   const cluster = await startPostgresCluster({ log });
-  return { url: cluster.url, external: false, stop: cluster.stop };
+  return {
+    url: cluster.url,
+    external: false,
+    binDir: cluster.binDir,
+    dataDir: cluster.dataDir,
+    stop: cluster.stop,
+  };
 }
 
 /** Why the PostgreSQL scenarios cannot run here, or null when they can. Installs nothing. */
@@ -45,13 +61,29 @@ export function benchPoolSize() {
   return size;
 }
 
-/** @type {Promise<{ url: string, external: boolean, stop: () => Promise<void> }> | undefined} */
+/** @type {Promise<BenchDatabase> | undefined} */
 let shared;
 
 /** The run's database, started on first use. */
 export function benchDatabase(log) {
   shared ??= benchPostgres({ log });
   return shared;
+}
+
+/**
+ * The process id of the throwaway cluster's postmaster (the first line of its postmaster.pid), whose
+ * children are all of PostgreSQL's processes; undefined for a TRUCE_BENCH_PG_URL server or before
+ * the cluster is started.
+ */
+export async function benchPostmasterPid() {
+  const database = await shared?.catch(() => undefined);
+  if (!database?.dataDir) return undefined;
+  try {
+    const pid = Number(readFileSync(join(database.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -3,10 +3,11 @@
 // the race left behind (the scenario's `outcome`). Rounds alternate between the sides in ABBA
 // order, as the timed slices do, and go on until the slowest side has been measured for
 // BENCH_DURATION seconds, with at least BENCH_ROUNDS rounds per side: one round of a thousand
-// requests lasts a fraction of a second, too short for a stable figure on its own.
+// requests lasts a fraction of a second, too short for a stable figure on its own. The CPU of each
+// side's processes is read around its measured bursts only (lib/cpu.mjs), not their set-up and checks.
 import { performance } from 'node:perf_hooks';
 import { runBurst, summarise } from './load.mjs';
-import { loadTarget, roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
+import { cpuMeterFor, loadTarget, roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
 
 /** However fast a side is, the bench stops adding rounds here. */
 const MAX_ROUNDS = 500;
@@ -30,9 +31,13 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
   const sides = {};
   // Numbers the races on each server, warm-up included, so that no two share a resource.
   const counters = Object.fromEntries(names.map((name) => [name, 0]));
-  const runRound = async (name) => {
+  let meter;
+  const runRound = async (name, measured = false) => {
     const round = counters[name]++;
-    return { round, ...(await oneRound(scenario, sides[name].server, round)) };
+    const around = measured
+      ? (burst) => meter.around(name, sides[name].server.pids, burst)
+      : (burst) => burst();
+    return { round, ...(await oneRound(scenario, sides[name].server, round, around)) };
   };
   const problems = Object.fromEntries(names.map((name) => [name, []]));
   const record = (name, label, outcome) => {
@@ -40,6 +45,7 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
   };
   try {
     for (const name of names) sides[name] = await startSide(scenario, name, settings, tempDirs);
+    meter = await cpuMeterFor(scenario);
     const warmupRounds = Object.fromEntries(names.map((name) => [name, 0]));
     for (const name of names) {
       if (settings.warmupSec === 0) continue;
@@ -61,7 +67,7 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
       const enough = round >= settings.rounds && Math.max(...names.map(seconds)) >= settings.durationSec;
       if (enough) break;
       for (const name of roundOrder(names, round)) {
-        const outcome = await runRound(name);
+        const outcome = await runRound(name, true);
         record(name, 'round', outcome);
         measured[name].push(outcome);
       }
@@ -84,6 +90,7 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
         })),
         warmupRounds: warmupRounds[name],
         problems: problems[name],
+        cpu: meter.summary(name, summary.requests),
       };
       const r = result[name];
       const perRound = r.slices.map((s) => s.reqPerSec).sort((a, b) => a - b);
@@ -103,17 +110,20 @@ export async function measureRounds(scenario, settings, tempDirs, progress) {
 /**
  * One race: set up, burst, and the scenario's reading of what it left behind. The first server
  * sets up and checks; the burst goes to all of a side's servers (the processes of a PostgreSQL side).
+ * `around` wraps the burst alone (the CPU meter, in measured rounds).
  */
-async function oneRound(scenario, server, round) {
+async function oneRound(scenario, server, round, around) {
   const { url } = server;
   const target = await scenario.prepare(url, round);
-  const raw = await runBurst({
-    url: loadTarget(server),
-    connections: scenario.connections,
-    amount: scenario.race.requests,
-    requests: scenario.requests(target),
-    ...scenario.load,
-  });
+  const raw = await around(() =>
+    runBurst({
+      url: loadTarget(server),
+      connections: scenario.connections,
+      amount: scenario.race.requests,
+      requests: scenario.requests(target),
+      ...scenario.load,
+    }),
+  );
   const statusCounts = {};
   for (const [code, stats] of Object.entries(raw.statusCodeStats ?? {})) statusCounts[code] = stats.count;
   const outcome = await scenario.outcome(url, target, statusCounts);

@@ -1,13 +1,14 @@
 // The sides of a scenario: the servers it compares, each in its own child process, started and
 // seeded the same way. B1 and B2 compare the bare baseline with Truce; a scenario may name other
 // variants (U1 adds a Truce reference without unique constraints; M1 and I1 run Truce on both sides;
-// the PostgreSQL scenarios run Truce on SQLite and on PostgreSQL with one and two processes).
+// the PostgreSQL scenarios run Truce on SQLite and on PostgreSQL with one, two and four processes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './child.mjs';
-import { benchPoolSize, openBenchSchema } from './postgres.mjs';
+import { createCpuMeter } from './cpu.mjs';
+import { benchPoolSize, benchPostmasterPid, openBenchSchema } from './postgres.mjs';
 import { makeResources, seed } from './resources.mjs';
 
 const SERVERS = {
@@ -35,7 +36,7 @@ export function sidesOf(scenario) {
  * temporary folder for its database, and runs with `--cpu-prof` when asked. A PostgreSQL side gets
  * a fresh schema in the run's database and `processes` servers on it (started one after the other,
  * so the first creates the schema); `server.url` is the first, which seeds and checks, and
- * `server.urls` all of them, over which the load is spread.
+ * `server.urls` all of them, over which the load is spread; `server.pids` are their process ids.
  */
 export async function startSide(scenario, name, settings, tempDirs) {
   const { server: kind, variant, store, processes = 1 } = sidesOf(scenario)[name];
@@ -73,6 +74,7 @@ export async function startSide(scenario, name, settings, tempDirs) {
   const server = {
     ...servers[0],
     urls: servers.map((s) => s.url),
+    pids: servers.map((s) => s.pid),
     stop: async () => void (await Promise.all(servers.map((s) => s.stop()))),
   };
   const resources = makeResources(scenario.resources);
@@ -99,6 +101,14 @@ export async function stopSide(state, tempDirs) {
 /** Where a side's load goes: its one server, or its processes' URLs, each taking its share of connections. */
 export function loadTarget(server) {
   return server.urls.length === 1 ? server.urls[0] : server.urls;
+}
+
+/**
+ * The CPU meter of a scenario whose sides are started (lib/cpu.mjs): the PostgreSQL rows also
+ * count the CPU of the run's throwaway cluster, if there is one.
+ */
+export async function cpuMeterFor(scenario) {
+  return createCpuMeter(scenario.table === 'postgres' ? await benchPostmasterPid() : undefined);
 }
 
 /** ABBA order: forwards in even rounds, backwards in odd ones, so slow drift favours no side. */

@@ -1,13 +1,19 @@
 // The PostgreSQL table: a row per scenario (B1-PG, U1-PG, D1-PG, M1-PG), a column per store:
-// Truce on SQLite, on PostgreSQL with one process and with two, and, for B1, the bare Fastify
-// baseline of the same run. Ratios compare the stores with each other; nothing is judged against a
-// target, but a side with unexpected answers or a wrong outcome makes its row INVALID, as in the
-// main table, and a note says what happened.
+// Truce on SQLite, on PostgreSQL with one, two and four processes, and, for B1, the bare Fastify
+// baseline of the same run. Ratios compare the stores with each other, the processes with one, and
+// B1-PG's PG x1 with `pgbench -N` on the same cluster; nothing is judged against a target, but a
+// side with unexpected answers or a wrong outcome makes its row INVALID, as in the main table, and
+// a note says what happened. Lines under the table give pgbench's figures and, per row and side,
+// the CPU its processes and PostgreSQL's used per request over the measured slices.
 import { STORE_LABELS } from '../scenarios/postgres-variants.mjs';
+import { PGBENCH } from './pgbench.mjs';
 import { unexpected } from './report.mjs';
 
-/** Like report.mjs's judge, without a baseline or a target: is every side's outcome as expected? */
-export function judgeStores(scenario, sides) {
+/**
+ * Like report.mjs's judge, without a baseline or a target: is every side's outcome as expected?
+ * @param {import('./pgbench.mjs').PgbenchResult} [pgbench] the run's, for a row with `vsPgbench`
+ */
+export function judgeStores(scenario, sides, pgbench) {
   const bad = {};
   const problems = {};
   for (const [name, side] of Object.entries(sides)) {
@@ -16,16 +22,31 @@ export function judgeStores(scenario, sides) {
   }
   const valid =
     Object.values(bad).every((n) => n === 0) && Object.values(problems).every((p) => p.length === 0);
-  return { ratios: ratios(scenario, sides), met: null, valid, unexpected: bad, problems };
+  return { ratios: ratios(scenario, sides, pgbench), met: null, valid, unexpected: bad, problems };
 }
 
-/** PG x1 and PG x2 against SQLite, and two processes against one. */
-function ratios(scenario, sides) {
+/**
+ * PG x1, x2 and x4 against SQLite, two and four processes against one, and (B1-PG) PG x1's
+ * requests per second against pgbench's transactions per second.
+ */
+function ratios(scenario, sides, pgbench) {
   const rate = rateOf(scenario);
   const of = (a, b) =>
     sides[a] && sides[b] && sides[b][rate] > 0 ? sides[a][rate] / sides[b][rate] : undefined;
-  return { pg1VsSqlite: of('pg1', 'sqlite'), pg2VsSqlite: of('pg2', 'sqlite'), pg2VsPg1: of('pg2', 'pg1') };
+  return {
+    pg1VsSqlite: of('pg1', 'sqlite'),
+    pg2VsSqlite: of('pg2', 'sqlite'),
+    pg4VsSqlite: of('pg4', 'sqlite'),
+    pg2VsPg1: of('pg2', 'pg1'),
+    pg4VsPg1: of('pg4', 'pg1'),
+    ...(scenario.vsPgbench && {
+      pg1VsPgbench: sides.pg1 && pgbench?.tps > 0 ? sides.pg1[rate] / pgbench.tps : undefined,
+    }),
+  };
 }
+
+/** The Truce sides, whose latencies the table shows. */
+const TRUCE_SIDES = ['sqlite', 'pg1', 'pg2', 'pg4'];
 
 /** The table, or an empty string without PostgreSQL rows. */
 export function formatStoresTable(rows) {
@@ -36,10 +57,11 @@ export function formatStoresTable(rows) {
     'unit',
     ...names.map((name) => STORE_LABELS[name]),
     'PG x1 / SQLite',
-    'PG x2 / SQLite',
     'PG x2 / PG x1',
-    'p50 SQLite | PG x1 | PG x2',
-    'p99 SQLite | PG x1 | PG x2',
+    'PG x4 / PG x1',
+    'PG x1 / pgbench',
+    'p50 SQLite | x1 | x2 | x4',
+    'p99 SQLite | x1 | x2 | x4',
     'result',
   ];
   const body = rows.map((row) => {
@@ -52,14 +74,15 @@ export function formatStoresTable(rows) {
     const { scenario, sides, verdict } = row;
     const rate = rateOf(scenario);
     const latency = (p) =>
-      `${['sqlite', 'pg1', 'pg2'].map((name) => (sides[name] ? Math.round(sides[name].latencyMs[p]) : '-')).join(' | ')} ms`;
+      `${TRUCE_SIDES.map((name) => (sides[name] ? Math.round(sides[name].latencyMs[p]) : '-')).join(' | ')} ms`;
     return [
       scenario.id,
       rate === 'commitsPerSec' ? 'commits/s' : 'req/s',
       ...names.map((name) => (sides[name] ? fmtInt(sides[name][rate]) : 'n/a')),
       fmtPercent(verdict.ratios.pg1VsSqlite),
-      fmtPercent(verdict.ratios.pg2VsSqlite),
       fmtPercent(verdict.ratios.pg2VsPg1),
+      fmtPercent(verdict.ratios.pg4VsPg1),
+      fmtPercent(verdict.ratios.pg1VsPgbench),
       latency('p50'),
       latency('p99'),
       verdict.valid ? 'reported' : 'INVALID (see note)',
@@ -77,17 +100,21 @@ export function formatStoresTable(rows) {
 }
 
 /**
- * Lines under the table: how the two processes shared the load, how D1's races and M1's writers
- * ended, and what the run's database and pool were.
- * @param {{ database?: string, poolSize?: number }} setup
+ * Lines under the table: pgbench's figures, how the processes shared the load, the CPU per request,
+ * how D1's races and M1's writers ended, and what the run's database and pool were.
+ * @param {{ database?: string, poolSize?: number, pgbench?: import('./pgbench.mjs').PgbenchResult, cpus?: number, loadAverage?: number }} setup
  */
 export function formatStoresDetails(rows, setup) {
   const lines = [];
+  if (setup.pgbench) lines.push(pgbenchLine(setup.pgbench, rows));
   for (const { scenario, sides, error } of rows) {
     if (error !== undefined) continue;
     const labelled = Object.keys(sides).map((name) => [name, sides[name], STORE_LABELS[name] ?? name]);
-    const split = sides.pg2 && shares(sides.pg2.byTarget);
-    if (split) lines.push(`${scenario.id} PG x2: answers per process ${split}`);
+    for (const name of ['pg2', 'pg4']) {
+      const split = sides[name] && shares(sides[name].byTarget);
+      if (split) lines.push(`${scenario.id} ${STORE_LABELS[name]}: answers per process ${split}`);
+    }
+    lines.push(...cpuLines(scenario, labelled, setup.cpus));
     if (scenario.race !== undefined) {
       const { stock, requests } = scenario.race;
       const rounds = labelled.map(([, side, label]) => `${label} ${side.rounds.length}`).join(', ');
@@ -126,8 +153,9 @@ export function formatStoresDetails(rows, setup) {
         'connections per process; SQLite: WAL, durability normal (no fsync per commit)',
     );
     lines.push(
-      'PG x2 runs two server processes, PostgreSQL and the load generator on the same CPUs: ' +
-        'CPU-bound, it measures what a second process costs or gains here, not scale-out',
+      `PG x2 and PG x4 run two and four server processes, PostgreSQL and the load generator on the same ` +
+        `${setup.cpus ?? '?'} CPUs (load average ${setup.loadAverage ?? '?'} at the start of the run, other work ` +
+        'included): they measure what more processes cost or gain here, not scale-out over machines',
     );
   }
   return lines;
@@ -166,9 +194,80 @@ export function formatStoresNotes(rows) {
   return notes;
 }
 
+/** "pgbench -N ...: 1,234 tps ...": the reference, and B1-PG's PG x1 against it. */
+function pgbenchLine(pgbench, rows) {
+  const { clients, threads, scale, mode } = PGBENCH;
+  if (pgbench.skipped !== undefined) return `pgbench -N: not measured: ${pgbench.skipped}`;
+  const failed = pgbench.failed === null ? '' : `, ${fmtInt(pgbench.failed)} failed`;
+  const window = pgbench.cpuWindow;
+  const cpu =
+    pgbench.postgresMsPerTransaction === null
+      ? 'PostgreSQL CPU not measured (not a cluster of the bench)'
+      : `PostgreSQL CPU ${fmtMs(pgbench.postgresMsPerTransaction)} ms per transaction (${fmtInt(window.transactions)} ` +
+        `in the ${window.seconds} s ${window.from === 'connected' ? 'after all clients had connected' : 'of the whole run, connections included'})`;
+  const versus = rows
+    .filter((row) => row.error === undefined && row.verdict.ratios.pg1VsPgbench !== undefined)
+    .map(
+      (row) =>
+        `; ${row.scenario.id} PG x1 / pgbench ${fmtPercent(row.verdict.ratios.pg1VsPgbench)} (asked: >= 100%)`,
+    )
+    .join('');
+  return (
+    `pgbench -N (same server, a scratch database at scale ${scale}; ${clients} clients, ${threads} threads, ` +
+    `-M ${mode}, ${pgbench.durationSec} s after ${pgbench.warmupSec} s warm-up, before the first row): ` +
+    `${fmtInt(pgbench.tps)} transactions/s without connection time (${fmtInt(pgbench.transactions)} ` +
+    `transactions${failed}, latency average ${pgbench.latencyAvgMs ?? '?'} ms); ${cpu}${versus}`
+  );
+}
+
 /**
- * The `postgres` section of results/latest.json: the run's database and pool, and per scenario id
- * what the table shows and every side's full figures.
+ * Two lines per row: CPU per request of each side's server processes (summed) and, on PostgreSQL
+ * sides, of all of PostgreSQL's processes, over the side's measured slices; then the load
+ * generator's CPU per request, how many CPUs the bench's processes kept busy during each side's
+ * slices, and what PostgreSQL did during the SQLite side's (requests of its own: none).
+ */
+function cpuLines(scenario, labelled, cpus) {
+  const measured = labelled.filter(([, side]) => side.cpu?.serverMsPerRequest != null);
+  if (measured.length === 0) return [];
+  const perRequest = measured
+    .map(([name, side, label]) => {
+      const { cpu } = side;
+      const processes = cpu.serverMsByProcess.length;
+      const server = `${label} server ${fmtMs(cpu.serverMsPerRequest)} ms${processes > 1 ? ` (${processes} processes)` : ''}`;
+      if (!name.startsWith('pg')) return server;
+      return cpu.postgresMsPerRequest === null
+        ? `${server} + PostgreSQL not measured`
+        : `${server} + PostgreSQL ${fmtMs(cpu.postgresMsPerRequest)} ms`;
+    })
+    .join('; ');
+  const loadGenerator = measured
+    .map(([, side, label]) => `${label} ${fmtMs(side.cpu.loadGeneratorMsPerRequest)}`)
+    .join(', ');
+  const busy = measured
+    .map(([, side, label]) => {
+      const { serverMs, postgresMs, loadGeneratorMs, seconds } = side.cpu;
+      return `${label} ${((serverMs + (postgresMs ?? 0) + loadGeneratorMs) / 1000 / seconds).toFixed(2)}`;
+    })
+    .join(', ');
+  const sqlite = measured.find(([name]) => name === 'sqlite')?.[1].cpu;
+  const background =
+    sqlite && sqlite.postgresMs !== null
+      ? `; PostgreSQL during the SQLite slices, with no requests of its own, ${(sqlite.postgresMs / 1000 / sqlite.seconds).toFixed(2)} CPUs`
+      : '';
+  const unit = scenario.kind === 'writers' ? 'request (retries included)' : 'request';
+  const whose = measured.some(([, side]) => side.cpu.postgresMs !== null)
+    ? 'the servers, PostgreSQL and the load generator'
+    : 'the servers and the load generator (PostgreSQL not measured)';
+  return [
+    `${scenario.id} CPU per ${unit}: ${perRequest}`,
+    `${scenario.id} CPU, more: load generator per request ${loadGenerator} ms; CPUs used in the measured ` +
+      `slices by ${whose} together (of ${cpus ?? '?'}): ${busy}${background}`,
+  ];
+}
+
+/**
+ * The `postgres` section of results/latest.json: the run's database and pool, pgbench, and per
+ * scenario id what the table shows and every side's full figures (`cpu`: lib/cpu.mjs).
  */
 export function storesJson(rows, setup) {
   const round4 = (n) => (n === undefined ? null : Number(n.toFixed(4)));
@@ -192,6 +291,7 @@ export function storesJson(rows, setup) {
   return {
     database: setup.database ?? null,
     poolSize: setup.poolSize ?? null,
+    pgbench: setup.pgbench ?? null,
     scenarios: Object.fromEntries(scenarios),
   };
 }
@@ -210,6 +310,10 @@ function rateOf(scenario) {
 
 function fmtPercent(ratio) {
   return ratio === undefined ? 'n/a' : `${(ratio * 100).toFixed(1)}%`;
+}
+
+function fmtMs(ms) {
+  return ms === null || ms === undefined ? 'n/a' : ms.toFixed(2);
 }
 
 function fmtInt(n) {

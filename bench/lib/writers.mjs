@@ -8,12 +8,13 @@
 // for BENCH_DURATION seconds, with at least two rounds per side. A round of thousands of contended
 // writes lasts many seconds, so BENCH_ROUNDS does not apply: five rounds per side would take
 // minutes. Warm-up rounds are shorter (`writers.warmupWrites` each) and go on for BENCH_WARMUP
-// seconds per side.
+// seconds per side. The CPU of each side's processes is read around its measured rounds' writes
+// only (lib/cpu.mjs), not their set-up and checks.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openClient } from './client.mjs';
 import { sumByTarget } from './load.mjs';
-import { roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
+import { cpuMeterFor, roundOrder, sidesOf, startSide, stopSide } from './sides.mjs';
 
 /** However fast a side is, the bench stops adding rounds here. */
 const MAX_ROUNDS = 200;
@@ -45,6 +46,7 @@ const MIN_ROUNDS = 2;
  * @property {number} warmupRounds
  * @property {string[]} problems every round, warm-up included, that went wrong, and how
  * @property {Record<string, number>} byTarget requests by server (`127.0.0.1:port`)
+ * @property {import('./cpu.mjs').CpuSummary} [cpu] over the measured rounds' writes, per request
  */
 export async function measureWriters(scenario, settings, tempDirs, progress) {
   const names = Object.keys(sidesOf(scenario));
@@ -52,14 +54,17 @@ export async function measureWriters(scenario, settings, tempDirs, progress) {
   // Numbers the rounds on each server, warm-up included, so that no two share a resource.
   const counters = Object.fromEntries(names.map((name) => [name, 0]));
   const problems = Object.fromEntries(names.map((name) => [name, []]));
-  const runRound = async (name, label, writes) => {
+  let meter;
+  const runRound = async (name, label, writes, measured = false) => {
     const round = counters[name]++;
-    const outcome = await oneRound(scenario, name, sides[name].server, round, writes);
+    const around = measured ? (fn) => meter.around(name, sides[name].server.pids, fn) : (fn) => fn();
+    const outcome = await oneRound(scenario, name, sides[name].server, round, writes, around);
     for (const problem of outcome.problems) problems[name].push(`${label} ${round}: ${problem}`);
     return outcome;
   };
   try {
     for (const name of names) sides[name] = await startSide(scenario, name, settings, tempDirs);
+    meter = await cpuMeterFor(scenario);
     const warmupRounds = Object.fromEntries(names.map((name) => [name, 0]));
     for (const name of names) {
       if (settings.warmupSec === 0) continue;
@@ -81,7 +86,7 @@ export async function measureWriters(scenario, settings, tempDirs, progress) {
       const enough = round >= MIN_ROUNDS && Math.max(...names.map(seconds)) >= settings.durationSec;
       if (enough) break;
       for (const name of roundOrder(names, round))
-        measured[name].push(await runRound(name, 'round', scenario.writers.writes));
+        measured[name].push(await runRound(name, 'round', scenario.writers.writes, true));
     }
 
     const result = {};
@@ -93,6 +98,7 @@ export async function measureWriters(scenario, settings, tempDirs, progress) {
         problems[name],
       );
       const r = result[name];
+      r.cpu = meter.summary(name, r.requests);
       progress(
         `${scenario.id} ${name} (${r.label}): ${r.commitsPerSec} commits/s over ${r.rounds.length} rounds ` +
           `(per round ${r.rounds.map((x) => x.commitsPerSec).join(', ')}), ${r.requests} requests, ` +
@@ -109,9 +115,10 @@ export async function measureWriters(scenario, settings, tempDirs, progress) {
 
 /**
  * One round on one side: set up, every writer's loop at once, and the scenario's check. The first
- * server sets up and checks; the writers are spread over all of the side's servers.
+ * server sets up and checks; the writers are spread over all of the side's servers. `around` wraps
+ * the writers' loops alone (the CPU meter, in measured rounds).
  */
-async function oneRound(scenario, side, server, round, writes) {
+async function oneRound(scenario, side, server, round, writes, around) {
   const { url, urls } = server;
   const target = await scenario.prepare(url, round);
   const { count, maxAttempts } = scenario.writers;
@@ -153,7 +160,7 @@ async function oneRound(scenario, side, server, round, writes) {
   };
 
   const started = performance.now();
-  await Promise.all(clients.map((client, w) => writer(client, w)));
+  await around(() => Promise.all(clients.map((client, w) => writer(client, w))));
   const durationSec = (performance.now() - started) / 1000;
   for (const client of clients) client.close();
   // A status 0 is a connection error, counted apart from the statuses.

@@ -1,6 +1,6 @@
 // What a scenario is, and the list run.mjs runs, in order. B1 and B2 are SPEC section 7's; U1,
 // D1, M1 and I1 are reported next to them without a target of their own. B1-PG, U1-PG, D1-PG and
-// M1-PG run B1, U1, D1 and M1 on SQLite and on PostgreSQL with one and two processes (issue 5),
+// M1-PG run B1, U1, D1 and M1 on SQLite and on PostgreSQL with one, two and four processes (issue 5),
 // reported in a table of their own.
 import { b1 } from './b1-conditional-put.mjs';
 import { b2 } from './b2-conditional-get.mjs';
@@ -28,8 +28,10 @@ import { u1 } from './u1-unique-create.mjs';
  * @property {string} id e.g. `B1`, as in SPEC section 7
  * @property {string} title
  * @property {'postgres'} [table] the table the row goes in: the PostgreSQL one
- *   (lib/stores-report.mjs), whose sides are `sqlite`, `pg1`, `pg2` and maybe `baseline`; default
- *   the main table
+ *   (lib/stores-report.mjs), whose sides are `sqlite`, `pg1`, `pg2`, `pg4` and maybe `baseline`;
+ *   default the main table
+ * @property {true} [vsPgbench] PostgreSQL table only: the row compares PG x1 with the run's
+ *   `pgbench -N` transactions per second (B1-PG)
  * @property {'timed' | 'rounds' | 'writers'} [kind] timed slices of load (the default;
  *   lib/measure.mjs), rounds of a fixed number of requests (lib/race.mjs), or rounds of writers
  *   that each loop over their own writes (lib/writers.mjs)
