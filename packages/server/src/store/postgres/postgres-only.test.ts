@@ -347,6 +347,41 @@ describeWithPostgres('postgres store: what only it has', (url) => {
     }
   });
 
+  it('a one-statement create that finds its second key taken gives its first back, within the group', async () => {
+    const schema = fresh();
+    const store = await openPostgresStore({ url, schema, poolSize: 4 });
+    const keyed = (id: string, ...keys: [string, string][]): WriteOp => ({
+      ...put(id, { id }),
+      uniqueKeys: keys.map(([constraint, key]) => ({ constraint, key })),
+    });
+    try {
+      expect(await store.commit([keyed('holder', ['phone', '555'])])).toMatchObject({ ok: true });
+      // One turn: 'a' claims email x, finds phone 555 taken and gives x back; 'b', after it in key
+      // order, then claims x.
+      const [a, b] = await Promise.all([
+        store.commit([keyed('a', ['email', 'x'], ['phone', '555'])]),
+        store.commit([keyed('b', ['email', 'x'])]),
+      ]);
+      expect(a).toMatchObject({
+        ok: false,
+        reason: 'unique-violation',
+        constraint: 'phone',
+        key: '555',
+        holder: 'holder',
+      });
+      expect(b).toMatchObject({ ok: true });
+      expect(
+        await query(`SELECT "constraint", "key", id FROM "${schema}".unique_keys ORDER BY id`),
+      ).toStrictEqual([
+        { constraint: 'email', key: 'x', id: 'b' },
+        { constraint: 'phone', key: '555', id: 'holder' },
+      ]);
+      expect(await store.get('things', 'a')).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a call that meets a lock timeout fails alone; the rest of its group commits', async () => {
     const schema = fresh();
     const store = await openPostgresStore({ url, schema, poolSize: 4, lockTimeoutMs: 300 });

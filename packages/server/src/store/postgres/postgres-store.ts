@@ -78,6 +78,9 @@ export interface GroupCommitSettings {
   readonly maxGroups?: number | undefined;
 }
 
+/** The most heads one read statement asks for (see PostgresStore.get). */
+const MAX_READ_BATCH = 500;
+
 /** SQLSTATEs after which the whole transaction may simply run again. */
 const RETRYABLE = new Set([
   '40001', // serialization_failure
@@ -196,6 +199,13 @@ export class PostgresStore implements Store {
   readonly #channel: string;
   readonly #listeners = new Set<() => void>();
   readonly #groups: GroupCommit;
+  /** Head reads waiting for this turn's statement (see `get`). */
+  #gets: {
+    readonly collection: string;
+    readonly id: string;
+    readonly resolve: (head: Head | null) => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
   /** The feed boundary query that callers join, not started yet (see #feedBoundary). */
   #nextBoundary: Promise<number> | undefined;
   /** The one running. */
@@ -245,10 +255,43 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** See {@link Store.get}. */
-  async get(collection: string, id: string): Promise<Head | null> {
-    const [row] = await this.#read<HeadRow>(this.#st.getHead, [collection, id]);
-    return row === undefined ? null : toHead(row);
+  /**
+   * See {@link Store.get}. The reads of one event-loop turn share one statement (`#readHeads`): a
+   * read sent a little later than asked sees everything committed before it was asked, and more.
+   */
+  get(collection: string, id: string): Promise<Head | null> {
+    if (this.#closed) return Promise.reject(new Error('The store is closed.'));
+    return this.#track(
+      new Promise<Head | null>((resolve, reject) => {
+        this.#gets.push({ collection, id, resolve, reject });
+        if (this.#gets.length === 1) setImmediate(() => void this.#readHeads());
+      }),
+    );
+  }
+
+  /** Reads the heads asked for since the last turn, at most {@link MAX_READ_BATCH} per statement. */
+  async #readHeads(): Promise<void> {
+    const asked = this.#gets;
+    this.#gets = [];
+    for (let from = 0; from < asked.length; from += MAX_READ_BATCH) {
+      const batch = asked.slice(from, from + MAX_READ_BATCH);
+      try {
+        const rows =
+          batch.length === 1
+            ? await this.#read<HeadRow>(this.#st.getHead, [batch[0]!.collection, batch[0]!.id])
+            : await this.#read<HeadRow>(this.#st.getHeads, [
+                batch.map((g) => g.collection),
+                batch.map((g) => g.id),
+              ]);
+        const found = new Map(rows.map((row) => [resourceKey(row.collection, row.id), row]));
+        for (const g of batch) {
+          const row = found.get(resourceKey(g.collection, g.id));
+          g.resolve(row === undefined ? null : toHead(row));
+        }
+      } catch (error) {
+        for (const g of batch) g.reject(error);
+      }
+    }
   }
 
   /**
@@ -279,14 +322,16 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A plain create in one round trip (statements.ts, `plainCreate`): the head's row lock, the lease
-   * and version checks, the seq, the change and the head all happen inside PostgreSQL. It writes
-   * nothing unless it succeeds, so it needs no savepoint in its group.
+   * A create, with the unique keys it claims, in one round trip (statements.ts, `plainCreate`): the
+   * head's row lock, the keys, the lease and version checks, the seq, the change and the head all
+   * happen inside PostgreSQL. It writes nothing unless it succeeds, but for keys it claimed before
+   * another one was found taken, which it deletes again; so it needs no savepoint in its group.
    */
   async #plainCreate(db: Queryable, op: WriteOp & { readonly doc: JsonObject }): Promise<CommitResult> {
     const etag = op.etag ?? newEtag(1);
     const json = JSON.stringify(op.doc);
     const at = op.at ?? Date.now();
+    const keys = op.uniqueKeys ?? [];
     const values = [
       op.collection,
       op.id,
@@ -299,6 +344,8 @@ export class PostgresStore implements Store {
       this.#channel,
       op.lock?.now ?? null,
       op.lock?.token ?? null,
+      keys.map((k) => k.constraint),
+      keys.map((k) => k.key),
     ];
     const mismatch = (current: Head | null): CommitResult => ({
       ok: false,
@@ -308,10 +355,13 @@ export class PostgresStore implements Store {
     });
     const [row] = await run<PlainRow>(db, this.#st.plainCreate, values);
     if (row === undefined) return mismatch(null);
-    // Another creator of the same URL committed while this one waited for it: report its head.
-    if (!row.written && row.version === null) {
-      const [taken] = await run<HeadRow>(db, this.#st.getHead, [op.collection, op.id]);
-      return mismatch(taken === undefined ? null : toHead(taken));
+    if (!row.written && row.claimed_keys.length > 0) {
+      await run(db, this.#st.deleteUniqueKeys, [
+        op.collection,
+        op.id,
+        row.claimed_constraints,
+        row.claimed_keys,
+      ]);
     }
     // Someone else's lease refuses the write whatever version it was based on (SPEC 3.9).
     if (row.locked) {
@@ -323,7 +373,31 @@ export class PostgresStore implements Store {
         expiresAt: row.locked_until!,
       };
     }
-    if (!row.written) return mismatch(toHead(row));
+    if (!row.written && row.version !== null) return mismatch(toHead(row));
+    if (
+      !row.written &&
+      row.claimed_keys.length < new Set(keys.map((k) => `${k.constraint}\u0000${k.key}`)).size
+    ) {
+      // The first key, in the order given, that another resource holds.
+      const mine = new Set(row.claimed_keys.map((k, i) => `${row.claimed_constraints[i]}\u0000${k}`));
+      for (const { constraint, key } of keys) {
+        if (mine.has(`${constraint}\u0000${key}`)) continue;
+        const [holder] = await run<{ id: string }>(db, this.#st.uniqueKeyHolder, [
+          op.collection,
+          constraint,
+          key,
+        ]);
+        if (holder !== undefined)
+          return { ok: false, index: 0, reason: 'unique-violation', constraint, key, holder: holder.id };
+      }
+      // Every holder let go of its key meanwhile: the general path claims them again, in a savepoint.
+      return this.#inSavepoint(db, [op]);
+    }
+    if (!row.written) {
+      // Another creator of the same URL committed while this one waited for it: report its head.
+      const [taken] = await run<HeadRow>(db, this.#st.getHead, [op.collection, op.id]);
+      return mismatch(taken === undefined ? null : toHead(taken));
+    }
     return {
       ok: true,
       heads: [
@@ -340,6 +414,21 @@ export class PostgresStore implements Store {
         },
       ],
     };
+  }
+
+  /** `ops` on the general path (commit.ts) inside a savepoint of their own, for a call that has none. */
+  async #inSavepoint(db: Queryable, ops: readonly WriteOp[]): Promise<CommitResult> {
+    await db.query('SAVEPOINT truce_retry');
+    try {
+      const heads = await applyOps(db, this.#st, ops, this.#channel);
+      await db.query('RELEASE SAVEPOINT truce_retry');
+      return { ok: true, heads };
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      await db.query('ROLLBACK TO SAVEPOINT truce_retry');
+      await db.query('RELEASE SAVEPOINT truce_retry');
+      return error.failure;
+    }
   }
 
   /**
@@ -861,18 +950,22 @@ export class PostgresStore implements Store {
 /** What the one-statement writes answer (statements.ts). */
 type PlainRow = WriteHeadRow & {
   written: boolean;
+  claimed_constraints: string[];
+  claimed_keys: string[];
   locked: boolean;
   locked_owner: string | null;
   locked_until: number | null;
 };
 
-/** A create the one-statement path takes: a whole new document at a URL expected empty, nothing else. */
+/**
+ * A create the one-statement path takes: a whole new document at a URL expected empty, with unique
+ * keys or not, nothing else (references and idempotency completions take the general path).
+ */
 function isPlainCreate(op: WriteOp): op is WriteOp & { readonly doc: JsonObject } {
   return (
     op.doc !== null &&
     op.expectVersion === 0 &&
     op.increment === undefined &&
-    op.uniqueKeys === undefined &&
     op.references === undefined &&
     op.idempotency === undefined
   );

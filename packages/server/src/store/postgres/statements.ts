@@ -34,6 +34,8 @@ const BLOCKED = `
 export function createStatements(s: string) {
   const sql = {
     getHead: `SELECT ${HEAD_COLUMNS} FROM ${s}.heads WHERE collection = $1 AND id = $2`,
+    getHeads: `SELECT ${HEAD_COLUMNS} FROM ${s}.heads
+      WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     // The row lock that makes compare-and-set atomic; see commit.ts.
     lockHead: `SELECT ${HEAD_COLUMNS}, last_seq, history_from FROM ${s}.heads
       WHERE collection = $1 AND id = $2 FOR UPDATE`,
@@ -108,11 +110,13 @@ export function createStatements(s: string) {
       FROM counter`,
 
     /*
-     * A plain create of a URL that never held anything ($3 is 0), in one statement: when no head
-     * exists, take a seq and insert the head, then the change. A creator of the same URL that has
-     * not committed yet makes the head's insert wait for it; if it commits, nothing is inserted
-     * (ON CONFLICT DO NOTHING, so no error spoils a group's transaction) and `written` is false
-     * with no current head: the caller reads it and reports the version mismatch. $4 is the time,
+     * A create of a URL that never held anything ($3 is 0), with the unique keys it claims
+     * ($12 constraints, $13 keys; empty arrays: none), in one statement: when no head exists, claim
+     * the keys, and only when every one was claimed take a seq and insert the head, then the
+     * change. A creator of the same URL or key that has not committed yet makes the insert wait for
+     * it; if it commits, nothing is inserted (ON CONFLICT DO NOTHING, so no error spoils a group's
+     * transaction). `written` false with keys in `claimed_*` means some were claimed and must be
+     * given back (`deleteUniqueKeys`); with no current head, the URL was taken meanwhile. $4 is the time,
      * $5 the ETag, $6 the JSON text, $7 the actor, $8 how many versions to keep, $9 the NOTIFY
      * channel; $10 and $11 the time and token of the lease check (SPEC 3.9; $10 null: none). The
      * result is one row: `written`, or the existing head with `locked` and the lease's owner and
@@ -121,8 +125,15 @@ export function createStatements(s: string) {
     plainCreate: `WITH cur AS (
         SELECT ${HEAD_COLUMNS}, lease_token, lease_owner, lease_expires_at
         FROM ${s}.heads WHERE collection = $1 AND id = $2 FOR UPDATE
-      ), blocked AS (${BLOCKED}), counter AS (
+      ), blocked AS (${BLOCKED}), wanted AS (
+        SELECT DISTINCT w.c, w.k FROM unnest($12::text[], $13::text[]) AS w(c, k)
+      ), claimed AS (
+        INSERT INTO ${s}.unique_keys (collection, "constraint", "key", id)
+        SELECT $1, wanted.c, wanted.k, $2 FROM wanted WHERE NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0
+        ON CONFLICT DO NOTHING RETURNING "constraint", "key"
+      ), counter AS (
         SELECT (${s}.take_seqs(1))[1] AS seq WHERE NOT EXISTS (SELECT 1 FROM cur) AND $3::integer = 0
+          AND (SELECT count(*) FROM claimed) = (SELECT count(*) FROM wanted)
       ), created AS (
         INSERT INTO ${s}.heads (${HEAD_COLUMNS}, last_seq, history_from)
         SELECT $1, $2, 1, $5::text, false, $6::text, $4::bigint, $4::bigint, $7::text, counter.seq, greatest(1, 2 - $8::integer) FROM counter
@@ -132,6 +143,8 @@ export function createStatements(s: string) {
         SELECT created.seq, $1, $2, 'create', 1, $5::text, $6::text, $4::bigint, $7::text, $4::bigint, NULL FROM created
       )
       SELECT cur.*, c.seq IS NOT NULL AS written,
+        coalesce((SELECT array_agg("constraint") FROM claimed), '{}') AS claimed_constraints,
+        coalesce((SELECT array_agg("key") FROM claimed), '{}') AS claimed_keys,
         b.lease_owner AS locked_owner, b.lease_expires_at AS locked_until, b.lease_expires_at IS NOT NULL AS locked,
         CASE WHEN c.seq IS NOT NULL THEN pg_notify($9::text, '') END AS notified
       FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN created AS c ON true LEFT JOIN blocked AS b ON true`,
