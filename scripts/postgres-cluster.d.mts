@@ -10,6 +10,15 @@ export interface PostgresCluster {
   port: number;
   dataDir: string;
   binDir: string;
+  /** The server's log (pg_ctl -l). */
+  logFile: string;
+  /** The postmaster's process id from postmaster.pid, or null when there is no such file. */
+  pid: () => number | null;
+  /**
+   * Starts the server again on the same data directory and port, after it stopped or was killed
+   * (PostgreSQL runs crash recovery first); rejects while it still runs or after stop().
+   */
+  restart: () => Promise<void>;
   /** Stops the server and removes its folder; calling it again does nothing. */
   stop: () => Promise<void>;
 }

@@ -35,6 +35,8 @@ const CREATECLUSTER_CONF = '/etc/postgresql-common/createcluster.conf';
 /** Many test stores run in parallel, each with its own pool. */
 const DEFAULT_SETTINGS = { max_connections: 300 };
 const START_ATTEMPTS = 3;
+/** How long restart() waits for a killed postmaster's process to be reaped. */
+const REAP_WAIT_MS = 20_000;
 
 const hasServerTools = (dir) => SERVER_TOOLS.every((tool) => isExecutable(join(dir, tool)));
 
@@ -178,8 +180,10 @@ const hookProcessExit = stopOnExit(() => [...live].forEach(stopClusterSync));
  * `settings` are extra server settings (for tests: fsync, synchronous_commit and full_page_writes
  * off; benchmarks pass none and keep durable defaults); max_connections defaults to 300. The cluster
  * always listens on 127.0.0.1 only, on a free port, with its unix socket in its own folder.
+ * `pid()` and `restart()` are for tests that crash the server on purpose (kill -9) and start it
+ * again on the same data directory and port, where PostgreSQL runs crash recovery first.
  * @param {{ log?: (message: string) => void, settings?: Record<string, string | number | boolean>, binDir?: string }} [options]
- * @returns {Promise<{ url: string, port: number, dataDir: string, binDir: string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, port: number, dataDir: string, binDir: string, logFile: string, pid: () => number | null, restart: () => Promise<void>, stop: () => Promise<void> }>}
  */
 export async function startPostgresCluster({ log = noLog, settings = {}, binDir } = {}) {
   const began = performance.now();
@@ -200,6 +204,23 @@ export async function startPostgresCluster({ log = noLog, settings = {}, binDir 
   const asPostgres = { asPostgres: true, cwd: dir };
   const logFile = join(dir, 'postgres.log');
   const serverLog = () => (existsSync(logFile) ? tail(readFileSync(logFile, 'utf8')) : '');
+  /** Starts the server on `port`: true when it runs, false when the port was taken; throws otherwise. */
+  const startOn = async (port, mayRetry) => {
+    const options = serverOptions({
+      ...DEFAULT_SETTINGS,
+      ...settings,
+      listen_addresses: '127.0.0.1',
+      port,
+      unix_socket_directories: dir,
+    });
+    const args = ['start', '-D', cluster.dataDir, '-w', '-t', '60', '-l', logFile, '-o', options];
+    const start = await run(join(binDir, 'pg_ctl'), args, asPostgres);
+    if (start.code === 0) return true;
+    const text = serverLog();
+    // Another process may have taken the port since freePort() saw it free.
+    if (mayRetry && /could not bind|already in use/i.test(text)) return false;
+    throw new Error(`pg_ctl start failed:\n${tail(start.output)}\n${text}`);
+  };
   try {
     const init = await run(
       join(binDir, 'initdb'),
@@ -211,20 +232,7 @@ export async function startPostgresCluster({ log = noLog, settings = {}, binDir 
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      const options = serverOptions({
-        ...DEFAULT_SETTINGS,
-        ...settings,
-        listen_addresses: '127.0.0.1',
-        port,
-        unix_socket_directories: dir,
-      });
-      const args = ['start', '-D', cluster.dataDir, '-w', '-t', '60', '-l', logFile, '-o', options];
-      const start = await run(join(binDir, 'pg_ctl'), args, asPostgres);
-      if (start.code === 0) break;
-      const text = serverLog();
-      // Another process may have taken the port since freePort() saw it free.
-      if (attempt < START_ATTEMPTS && /could not bind|already in use/i.test(text)) continue;
-      throw new Error(`pg_ctl start failed:\n${tail(start.output)}\n${text}`);
+      if (await startOn(port, attempt < START_ATTEMPTS)) break;
     }
 
     const created = await run(
@@ -236,10 +244,53 @@ export async function startPostgresCluster({ log = noLog, settings = {}, binDir 
 
     const url = `postgres://postgres@127.0.0.1:${port}/truce`;
     log(`PostgreSQL cluster in ${dir} at ${url} (${Math.round(performance.now() - began)} ms)`);
-    return { url, port, dataDir: cluster.dataDir, binDir, stop: () => stopCluster(cluster) };
+    return {
+      url,
+      port,
+      dataDir: cluster.dataDir,
+      binDir,
+      logFile,
+      pid: () => postmasterPid(cluster),
+      restart: async () => {
+        if (cluster.stopping) throw new Error('the cluster was stopped');
+        const pid = postmasterPid(cluster);
+        if (pid !== null && isRunning(pid)) throw new Error(`the cluster still runs (postmaster ${pid})`);
+        // A stale postmaster.pid (left by a crash) is PostgreSQL's to judge and remove, but it refuses
+        // to start while any process has that id, and a killed postmaster stays a zombie until its
+        // parent (init, since pg_ctl has exited) reaps it, which can take a second.
+        const reaped = performance.now() + REAP_WAIT_MS;
+        while (pid !== null && pidTaken(pid)) {
+          if (performance.now() > reaped)
+            throw new Error(`the old postmaster ${pid} was not reaped within ${REAP_WAIT_MS} ms`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await startOn(port, false);
+      },
+      stop: () => stopCluster(cluster),
+    };
   } catch (error) {
     await stopCluster(cluster);
     throw error;
+  }
+}
+
+/** Whether a process, a zombie included, has this id: PostgreSQL's test of a lock file's owner. */
+function pidTaken(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/** The postmaster's process id (the first line of postmaster.pid), or null when there is none. */
+function postmasterPid(cluster) {
+  try {
+    const pid = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
   }
 }
 
@@ -248,7 +299,11 @@ const pgCtl = (cluster, mode) => [
   ['stop', '-D', cluster.dataDir, '-m', mode, '-w', '-t', '20'],
   { asPostgres: true, cwd: cluster.dir },
 ];
-const running = (cluster) => existsSync(join(cluster.dataDir, 'postmaster.pid'));
+/** A postmaster.pid whose process is gone (a crash, kill -9) is left behind: nothing to stop then. */
+const running = (cluster) => {
+  const pid = postmasterPid(cluster);
+  return pid !== null && isRunning(pid);
+};
 
 /** Fast shutdown, immediate if that times out, then the folder goes. Safe to call again. */
 function stopCluster(cluster) {

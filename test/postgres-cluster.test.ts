@@ -99,10 +99,15 @@ describeWithPostgres('PostgreSQL test infrastructure', (url) => {
       } finally {
         await own.end();
       }
+      // restart() is for a cluster that was killed (test/postgres-crash.test.ts), not a running one.
+      expect(cluster.pid()).toEqual(expect.any(Number));
+      await expect(cluster.restart()).rejects.toThrow(/still runs/);
       await cluster.stop();
       expect(existsSync(dirname(cluster.dataDir))).toBe(false);
       await expect(connect(cluster.url)).rejects.toThrow(/ECONNREFUSED/);
       await cluster.stop(); // a second stop is a no-op
+      await expect(cluster.restart()).rejects.toThrow(/stopped/);
+      expect(cluster.pid()).toBeNull();
     },
     60_000, // initdb slows down a lot on a busy machine
   );
