@@ -217,7 +217,7 @@ interface LockedHead extends WriteHeadRow {
 }
 
 /**
- * Many simple commits of one op each ({@link isSimple}) in three statements whatever their number:
+ * Many simple commits of one op each ({@link isSimple}) in two statements whatever their number:
  * every head they touch is locked in one statement, in key order (so two groups, of this process
  * or another, cannot deadlock on them); each op is checked and applied in order against what the
  * ops before it left; and one `finish` writes every change and head. An op that is refused has

@@ -15,7 +15,7 @@ import type { Queryable } from './rows.js';
  *   group. Inside one group they run one after the other, and each sees what the earlier wrote, so
  *   a hot document is written many times per flush instead of once per flush.
  * - Simple writes (one op, checked by version and lease only: commit.ts, applySimpleOps) are applied
- *   together first, in three statements whatever their number: their heads locked in key order,
+ *   together first, in two statements whatever their number: their heads locked in key order,
  *   then one statement that writes every change and head.
  * - A call that can be refused after it wrote something (a batch, unique keys, references, a
  *   create, an idempotent commit) runs inside a SAVEPOINT: a refusal or an error rolls back exactly

@@ -33,7 +33,8 @@ export async function leaseIn(
   });
   const row = found.rows[0];
   const live = isLiveLease(row, r.now) ? row : undefined;
-  // The lease row, and its mirror on the head (schema.ts, version 2) that one-statement writes read.
+  // The lease row, and its mirror on the head (schema.ts, version 2) that one-statement creates and
+  // batched writes read.
   const put = (next: LeaseRow) =>
     db.query({
       name: 'truce_lease_put',

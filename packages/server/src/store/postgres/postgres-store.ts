@@ -947,7 +947,7 @@ export class PostgresStore implements Store {
   }
 }
 
-/** What the one-statement writes answer (statements.ts). */
+/** What the one-statement create answers (statements.ts, `plainCreate`). */
 type PlainRow = WriteHeadRow & {
   written: boolean;
   claimed_constraints: string[];
