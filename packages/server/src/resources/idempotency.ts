@@ -51,10 +51,46 @@ export async function withIdempotencyKey(
     return gate.decided ? taken(gate.decided, input, key, now) : result;
   } catch (error) {
     if (gate.decided) return taken(gate.decided, input, key, now);
-    if (gate.claimed) await ctx.store.releaseIdempotencyKey(scope, key);
+    if (gate.claimed) await releaseKey(ctx, scope, key, now);
     throw error;
   } finally {
     gate.leave();
+  }
+}
+
+/** How long before its claim lapses a key is no longer given back (another request may then take it). */
+const RELEASE_MARGIN_MS = 5_000;
+/** The longest pause between two attempts to give a key back. */
+const RELEASE_BACKOFF_MS = 4_000;
+
+/**
+ * Gives back the key of a request that failed with a 5xx, so that a retry may run at once. When the
+ * store cannot be reached (the database is down: most likely why the request failed), it tries
+ * again in the background, with backoff, for as long as the claim is still its own: until
+ * {@link RELEASE_MARGIN_MS} before the claim made at `claimedAt` lapses, after which another request
+ * may have taken the key over and must not lose it. Without this, a retry would be told
+ * `idempotency-in-flight` until the claim lapsed, half a minute after the database came back.
+ */
+async function releaseKey(
+  ctx: ResourceContext,
+  scope: string,
+  key: string,
+  claimedAt: number,
+): Promise<void> {
+  const until = claimedAt + CLAIM_LEASE_MS - RELEASE_MARGIN_MS;
+  const attempt = (delay: number): void => {
+    const timer = setTimeout(() => {
+      if (ctx.now() >= until) return;
+      ctx.store
+        .releaseIdempotencyKey(scope, key)
+        .catch(() => attempt(Math.min(delay * 2, RELEASE_BACKOFF_MS)));
+    }, delay);
+    timer.unref();
+  };
+  try {
+    await ctx.store.releaseIdempotencyKey(scope, key);
+  } catch {
+    attempt(250);
   }
 }
 
@@ -149,7 +185,7 @@ async function runKeyed(
     // A request that answered without using the store (a malformed body) keeps its answer too.
     await gate.enter();
     if (result.status >= 500) {
-      await ctx.store.releaseIdempotencyKey(scope, key);
+      await releaseKey(ctx, scope, key, gate.claim.now);
       return result;
     }
     const response = stored(result);
