@@ -11,7 +11,8 @@ import { latestLink, staleWrite } from './stale.js';
  * Applies an edit made against an older version (SPEC 3.7): the caller's change (base -> yours)
  * and everything written since (base -> current) are merged leaf by leaf. Disjoint changes give the
  * merged document; overlapping ones give 409 edit-conflict listing every conflicting pointer with
- * who changed it last and when. A base that has left history is a stale write.
+ * who changed it last and when. A base that has left history is a stale write. `readBase` finds the
+ * base's version (a write that runs several rounds passes one that remembers it).
  */
 export async function mergeOntoCurrent(
   ctx: ResourceContext,
@@ -20,8 +21,10 @@ export async function mergeOntoCurrent(
   intent: Intent,
   base: string,
   head: Head,
+  readBase: (etag: string) => Promise<VersionRecord | null> = (etag) =>
+    ctx.store.versionByEtag(collection.name, id, etag),
 ): Promise<JsonObject> {
-  const record = await ctx.store.versionByEtag(collection.name, id, base);
+  const record = await readBase(base);
   if (!record || record.doc === null || head.deleted) {
     throw await staleBase(ctx, collection, id, head, base);
   }

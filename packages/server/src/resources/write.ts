@@ -1,5 +1,6 @@
 import { hasWritePrecondition, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
+import type { VersionRecord } from '../store/types.js';
 import { MEDIA } from '../shared/media.js';
 import { ProblemError } from '../shared/problem-error.js';
 import {
@@ -46,6 +47,14 @@ export async function writeItem(
 
   // The base a write merges from (SPEC 3.7): set in each round, as the current version decides it.
   let mergedFrom: string | undefined;
+  // A version never changes, so a write that loses its compare-and-set round after round (many
+  // writers merging into one document) looks its base up in history once, not once per round.
+  const bases = new Map<string, Promise<VersionRecord | null>>();
+  const readBase = (etag: string) => {
+    let found = bases.get(etag);
+    if (found === undefined) bases.set(etag, (found = ctx.store.versionByEtag(collection.name, id, etag)));
+    return found;
+  };
   const { written, current } = await compareAndSet(
     ctx,
     collection,
@@ -68,7 +77,7 @@ export async function writeItem(
       }
       if (intent.kind === 'delete') return null;
       return mergedFrom !== undefined
-        ? await mergeOntoCurrent(ctx, collection, id, intent, mergedFrom, current!)
+        ? await mergeOntoCurrent(ctx, collection, id, intent, mergedFrom, current!, readBase)
         : nextDocument(ctx, intent, current, collection, id);
     },
   );
