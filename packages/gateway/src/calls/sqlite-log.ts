@@ -151,59 +151,65 @@ export class SqliteCallLog implements CallLog {
   ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    this.db.exec(SQLITE_LIFECYCLE_SCHEMA);
-    const have = new Set(
-      (this.db.prepare('PRAGMA table_info(calls)').all() as { name: string }[]).map((c) => c.name),
-    );
-    for (const column of ADDED_COLUMNS)
-      if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
-    this.db.exec(`DROP INDEX IF EXISTS ${REPLACED_INDEX}`);
-    for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
-    this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
-    this.insert = this.db
-      .prepare(`INSERT OR IGNORE INTO calls (id, time, route, target, consumer, client_ip, method, path, query, resource,
-      status, code, conditional, warned, retry_of, early, blind, stale_by_id, stale_by_consumer, stale_by_time,
-      duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent, idempotency_key, detail)
-      VALUES (@id, @time, @route, @target, @consumer, @clientIp, @method, @path, @query, @resource,
-      @status, @code, @conditional, @warned, @retryOf, @early, @blind, @staleById, @staleByConsumer, @staleByTime,
-      @durationMs, @upstreamMs, @requestBytes, @responseBytes, @requestId, @traceparent, @idempotencyKey, @detail)`);
-    // Roll-ups are added to in SQL, never read and written back: several processes may write the
-    // same route's minute, and each adds its own counts under the write lock.
-    this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
-      mergeCounts(String(a), String(b)),
-    );
-    this.addHours();
-    this.upsertRollup = this.db.prepare(
-      `INSERT INTO rollups (route, minute, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (route, minute) DO UPDATE SET calls = calls + excluded.calls,
-         by_status = truce_merge_counts(by_status, excluded.by_status),
-         by_code = truce_merge_counts(by_code, excluded.by_code),
-         latency = truce_merge_counts(latency, excluded.latency)`,
-    );
-    this.upsertLifecycle = this.db.prepare(SQLITE_LIFECYCLE_UPSERT);
-    this.upsertHour = this.db.prepare(
-      `INSERT INTO rollup_hours (route, hour, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (route, hour) DO UPDATE SET calls = calls + excluded.calls,
-         by_status = truce_merge_counts(by_status, excluded.by_status),
-         by_code = truce_merge_counts(by_code, excluded.by_code),
-         latency = truce_merge_counts(latency, excluded.latency)`,
-    );
-    this.upsertKey = this.db.prepare(
-      `INSERT INTO key_rollups (${KEY_DELTA_COLUMNS.join(', ')}) VALUES (${KEY_DELTA_COLUMNS.map(() => '?').join(', ')})
-       ON CONFLICT (dim, span, start, key) DO UPDATE SET ${keyUpsertSet('', (a, b) => `truce_merge_counts(${a}, ${b})`)}`,
-    );
-    this.analytics = rawAnalytics(
-      async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
-    );
-    this.keys = new KeyRollups(sqliteDriver(this.db));
-    this.timer = setInterval(() => this.writeQueued(), FLUSH_MS);
-    this.timer.unref();
-    this.retentionTimer = setInterval(() => void this.enforceRetention().catch(() => undefined), 10_000);
-    this.retentionTimer.unref();
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+      this.db.exec(SQLITE_LIFECYCLE_SCHEMA);
+      const have = new Set(
+        (this.db.prepare('PRAGMA table_info(calls)').all() as { name: string }[]).map((c) => c.name),
+      );
+      for (const column of ADDED_COLUMNS)
+        if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
+      this.db.exec(`DROP INDEX IF EXISTS ${REPLACED_INDEX}`);
+      for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
+      this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
+      this.insert = this.db
+        .prepare(`INSERT OR IGNORE INTO calls (id, time, route, target, consumer, client_ip, method, path, query, resource,
+        status, code, conditional, warned, retry_of, early, blind, stale_by_id, stale_by_consumer, stale_by_time,
+        duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent, idempotency_key, detail)
+        VALUES (@id, @time, @route, @target, @consumer, @clientIp, @method, @path, @query, @resource,
+        @status, @code, @conditional, @warned, @retryOf, @early, @blind, @staleById, @staleByConsumer, @staleByTime,
+        @durationMs, @upstreamMs, @requestBytes, @responseBytes, @requestId, @traceparent, @idempotencyKey, @detail)`);
+      // Roll-ups are added to in SQL, never read and written back: several processes may write the
+      // same route's minute, and each adds its own counts under the write lock.
+      this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
+        mergeCounts(String(a), String(b)),
+      );
+      this.addHours();
+      this.upsertRollup = this.db.prepare(
+        `INSERT INTO rollups (route, minute, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (route, minute) DO UPDATE SET calls = calls + excluded.calls,
+           by_status = truce_merge_counts(by_status, excluded.by_status),
+           by_code = truce_merge_counts(by_code, excluded.by_code),
+           latency = truce_merge_counts(latency, excluded.latency)`,
+      );
+      this.upsertLifecycle = this.db.prepare(SQLITE_LIFECYCLE_UPSERT);
+      this.upsertHour = this.db.prepare(
+        `INSERT INTO rollup_hours (route, hour, calls, by_status, by_code, latency) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (route, hour) DO UPDATE SET calls = calls + excluded.calls,
+           by_status = truce_merge_counts(by_status, excluded.by_status),
+           by_code = truce_merge_counts(by_code, excluded.by_code),
+           latency = truce_merge_counts(latency, excluded.latency)`,
+      );
+      this.upsertKey = this.db.prepare(
+        `INSERT INTO key_rollups (${KEY_DELTA_COLUMNS.join(', ')}) VALUES (${KEY_DELTA_COLUMNS.map(() => '?').join(', ')})
+         ON CONFLICT (dim, span, start, key) DO UPDATE SET ${keyUpsertSet('', (a, b) => `truce_merge_counts(${a}, ${b})`)}`,
+      );
+      this.analytics = rawAnalytics(
+        async (sql, args) => this.db.prepare(sql).all(...args) as Record<string, unknown>[],
+      );
+      this.keys = new KeyRollups(sqliteDriver(this.db));
+      this.timer = setInterval(() => this.writeQueued(), FLUSH_MS);
+      this.timer.unref();
+      this.retentionTimer = setInterval(() => void this.enforceRetention().catch(() => undefined), 10_000);
+      this.retentionTimer.unref();
+    } catch (error) {
+      // A file another process holds while setting it up (SQLITE_BUSY) is opened again (storage/open.ts).
+      this.db.close();
+      throw error;
+    }
   }
 
   push(record: CallRecord): void {

@@ -65,16 +65,46 @@ async function open(
       await db.release();
     }
   } else if (config.storage.startsWith('sqlite:')) {
-    const path = sqlitePath(config);
-    store = new SqliteGatewayStore(path);
-    try {
-      calls = withLog ? new SqliteCallLog(path, config.log) : undefined;
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
+    ({ store, calls } = await whileBusy(() => openSqlite(sqlitePath(config), config, withLog)));
   } else {
     throw new Error(`storage must be sqlite:<path> or postgres://...; got ${config.storage.split(':')[0]}:`);
   }
   return { store, calls };
+}
+
+/** Opens the SQLite store and call log of one file; on failure closes what it opened. */
+function openSqlite(
+  path: string,
+  config: GatewayConfig,
+  withLog: boolean,
+): { store: GatewayStore; calls: CallLog | undefined } {
+  const store = new SqliteGatewayStore(path);
+  try {
+    return { store, calls: withLog ? new SqliteCallLog(path, config.log) : undefined };
+  } catch (error) {
+    void store.close();
+    throw error;
+  }
+}
+
+/** How long processes opening one SQLite file at once may keep each other out before one gives up. */
+const OPEN_BUSY_MS = 10_000;
+
+/**
+ * Runs `open` again while SQLite answers SQLITE_BUSY, for up to {@link OPEN_BUSY_MS}. Processes
+ * that start together on a new file race to set up its WAL and schema, and some of those steps
+ * (changing the journal mode, a read that becomes a write) fail at once instead of waiting for
+ * the busy timeout.
+ */
+async function whileBusy<T>(open: () => T): Promise<T> {
+  const deadline = Date.now() + OPEN_BUSY_MS;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    try {
+      return open();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+    }
+  }
 }

@@ -87,23 +87,29 @@ export class SqliteGatewayStore implements GatewayStore {
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    this.lookup = this.db.prepare(
-      `SELECT c.id AS consumer_id, c.name AS consumer_name, c.created_at AS consumer_created_at,
-              k.id AS key_id, k.last_used_at AS last_used_at, s.status AS status
-         FROM api_keys k
-         JOIN consumers c ON c.id = k.consumer_id
-         LEFT JOIN subscriptions s ON s.consumer_id = c.id AND s.route = ?
-        WHERE k.hash = ?`,
-    );
-    this.touch = this.db.prepare(
-      'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND coalesce(last_used_at, 0) < ?',
-    );
-    this.changes = new SqliteChanges(this.db, path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+      this.lookup = this.db.prepare(
+        `SELECT c.id AS consumer_id, c.name AS consumer_name, c.created_at AS consumer_created_at,
+                k.id AS key_id, k.last_used_at AS last_used_at, s.status AS status
+           FROM api_keys k
+           JOIN consumers c ON c.id = k.consumer_id
+           LEFT JOIN subscriptions s ON s.consumer_id = c.id AND s.route = ?
+          WHERE k.hash = ?`,
+      );
+      this.touch = this.db.prepare(
+        'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND coalesce(last_used_at, 0) < ?',
+      );
+      this.changes = new SqliteChanges(this.db, path);
+    } catch (error) {
+      // A file another process holds while setting it up (SQLITE_BUSY) is opened again (storage/open.ts).
+      this.db.close();
+      throw error;
+    }
   }
 
   private audited<T>(
