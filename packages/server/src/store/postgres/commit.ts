@@ -350,7 +350,8 @@ async function danglingReference(
   return undefined;
 }
 
-const entryOf = (constraint: string, key: string) => `${constraint.length}:${constraint}${key}`;
+/** A unique key as one string, the same for the same key only (lengths keep the parts apart). */
+export const entryOf = (constraint: string, key: string) => `${constraint.length}:${constraint}${key}`;
 
 /**
  * Replaces the keys `op`'s resource holds with `keys` (a set); the refusal names the first key, in

@@ -1,6 +1,6 @@
 import { Refused } from '../refusal.js';
 import type { CommitResult, Head, WriteOp } from '../types.js';
-import type { Queryable } from './rows.js';
+import { type Queryable, sqlState } from './rows.js';
 
 /*
  * Group commit on PostgreSQL. A durable COMMIT waits for its WAL flush, which costs far more than
@@ -74,11 +74,6 @@ type Outcome = { readonly value: unknown } | { readonly error: unknown };
 
 /** SQLSTATE classes after which the transaction as a whole is gone or must run again. */
 const GROUP_ENDING = /^(08|40|57|53|58|XX)/;
-
-function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 /** A call whose database error spoiled its group's transaction; the others run again without it. */
 class CallFailed extends Error {

@@ -30,7 +30,7 @@ import {
   type VersionRecord,
   type WriteOp,
 } from '../types.js';
-import { applyOps, applySimpleOps, isSimple } from './commit.js';
+import { applyOps, applySimpleOps, entryOf, isSimple } from './commit.js';
 import { type GroupCall, GroupCommit } from './group-commit.js';
 import { leaseIn } from './leases.js';
 import { createList } from './list.js';
@@ -41,6 +41,7 @@ import {
   escapeNul,
   type Queryable,
   run,
+  sqlState,
   unescapeNul,
   toChangeRecord,
   toHead,
@@ -95,11 +96,6 @@ const UNAVAILABLE = new Set([
   '57P03', // cannot_connect_now
   '57014', // query_canceled (statement timeout)
 ]);
-
-function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 /** True for errors of the connection itself (refused, reset, timed out), not of a statement. */
 function isConnectionError(error: unknown): boolean {
@@ -376,12 +372,12 @@ export class PostgresStore implements Store {
     if (!row.written && row.version !== null) return mismatch(toHead(row));
     if (
       !row.written &&
-      row.claimed_keys.length < new Set(keys.map((k) => `${k.constraint}\u0000${k.key}`)).size
+      row.claimed_keys.length < new Set(keys.map((k) => entryOf(k.constraint, k.key))).size
     ) {
       // The first key, in the order given, that another resource holds.
-      const mine = new Set(row.claimed_keys.map((k, i) => `${row.claimed_constraints[i]}\u0000${k}`));
+      const mine = new Set(row.claimed_keys.map((k, i) => entryOf(row.claimed_constraints[i]!, k)));
       for (const { constraint, key } of keys) {
-        if (mine.has(`${constraint}\u0000${key}`)) continue;
+        if (mine.has(entryOf(constraint, key))) continue;
         const [holder] = await run<{ id: string }>(db, this.#st.uniqueKeyHolder, [
           op.collection,
           constraint,
