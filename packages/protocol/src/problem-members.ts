@@ -137,12 +137,44 @@ export interface ProblemMembers {
     route: string;
   };
   /** The route's limit that was reached, and when a request may pass again. */
-  'rate-limited': { limit: number; window: number; retryAfter: number };
+  'rate-limited': { limit: number; window: number; retryAfter: number; unit: 'requests' | 'tokens' };
   'bad-gateway': NoMembers;
   'upstream-timeout': { timeout: number };
   'no-healthy-upstream': { upstream: string };
   /** When the route stopped being served, and what replaces it. */
   sunset: { sunset: string; successor: string | null };
+  // The gateway's AI routes (docs/ai.md).
+  /** Every provider model of the alias refused for its rate limit (the last one's words are kept). */
+  'model-rate-limited': ModelFailure & { retryAfter: number | null };
+  /** Every provider model of the alias failed, timed out or could not be reached. */
+  'model-unavailable': ModelFailure & { retryAfter: number | null };
+  /** The provider, or the gateway before it, refused the request as malformed. */
+  'model-request-invalid': ModelFailure & { errors: PointerError[] };
+  /** The messages do not fit the model's context window. */
+  'context-too-long': ModelFailure;
+  /** The model's answer is not the JSON the prompt's output schema asks for. */
+  'model-output-invalid': { prompt: string; errors: PointerError[]; output: string };
+  /** The prompt exists but is not in the `published` state. */
+  'prompt-not-published': { prompt: string; state: string };
+  /** The call's If-Match names a prompt version that is no longer the published one. */
+  'prompt-changed': { prompt: string; yourEtag: string; publishedEtag: string | null };
+  /** Another turn continued the same conversation version first; `won` is that turn. */
+  'turn-conflict': { conversation: string; yourEtag: string; currentEtag: string; won: unknown };
+  /** The conversation's last turn is still being answered. */
+  'turn-in-progress': { conversation: string; turn: string; since: string };
+}
+
+/** What an AI route says about the provider model that failed (docs/ai.md). */
+interface ModelFailure {
+  /** The alias the client named. */
+  alias: string;
+  /** The last provider and model tried, and what it answered (its own message, kept verbatim). */
+  provider: string;
+  model: string;
+  providerStatus: number | null;
+  providerMessage: string;
+  /** Every provider model tried, in order. */
+  attempts: { provider: string; model: string; status: number | null; code: string }[];
 }
 
 /** The stable kebab-case name of a problem type, the `code` member of every problem body. */

@@ -129,12 +129,36 @@ const samples: { [C in ProblemCode]: Required<ProblemMembers[C]> } = {
   'no-route': {},
   unauthenticated: {},
   'subscription-required': { subscription: 'revoked', route: 'shop' },
-  'rate-limited': { limit: 100, window: 60, retryAfter: 3 },
+  'rate-limited': { limit: 100, window: 60, retryAfter: 3, unit: 'requests' },
   'bad-gateway': {},
   'upstream-timeout': { timeout: 30000 },
   'no-healthy-upstream': { upstream: 'shop' },
   sunset: { sunset: '2027-06-30T00:00:00.000Z', successor: '/v2' },
+  'model-rate-limited': { ...modelFailure(429), retryAfter: 20 },
+  'model-unavailable': { ...modelFailure(503), retryAfter: null },
+  'model-request-invalid': { ...modelFailure(400), errors: [{ pointer: '/messages', message: 'is empty' }] },
+  'context-too-long': modelFailure(400),
+  'model-output-invalid': {
+    prompt: 'summarise',
+    errors: [{ pointer: '/title', message: 'is required' }],
+    output: '{}',
+  },
+  'prompt-not-published': { prompt: 'summarise', state: 'draft' },
+  'prompt-changed': { prompt: 'summarise', yourEtag: '"3-x"', publishedEtag: '"4-y"' },
+  'turn-conflict': { conversation: 'c1', yourEtag: '"3-x"', currentEtag: '"4-y"', won: { id: 't1' } },
+  'turn-in-progress': { conversation: 'c1', turn: 't1', since: '2026-12-04T10:00:00.000Z' },
 };
+
+function modelFailure(status: number) {
+  return {
+    alias: 'fast',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    providerStatus: status,
+    providerMessage: 'the provider said so',
+    attempts: [{ provider: 'openai', model: 'gpt-4o-mini', status, code: 'model-unavailable' }],
+  };
+}
 
 describe('problemTypes', () => {
   it('holds every code of SPEC 3.4 plus the server codes, with their statuses', () => {
@@ -183,6 +207,15 @@ describe('problemTypes', () => {
       'upstream-timeout': 504,
       'no-healthy-upstream': 503,
       sunset: 410,
+      'model-rate-limited': 429,
+      'model-unavailable': 503,
+      'model-request-invalid': 400,
+      'context-too-long': 413,
+      'model-output-invalid': 502,
+      'prompt-not-published': 409,
+      'prompt-changed': 412,
+      'turn-conflict': 412,
+      'turn-in-progress': 409,
     });
   });
 

@@ -37,6 +37,33 @@ export interface CallRecord {
   readonly bodyHash?: string | null;
   /** The route has a deprecation or sunset date: the call counts in the `lifecycle` report. */
   readonly lifecycle?: boolean;
+  /** On AI routes: which model answered and what it cost (docs/ai.md); absent or null elsewhere. */
+  readonly ai?: AiCallInfo | null;
+}
+
+/** What an AI route's call used. */
+export interface AiCallInfo {
+  /** The alias the client named, or the prompt's alias. */
+  readonly alias: string;
+  /** The provider and model that answered (the last one tried when none did); null before any was tried. */
+  readonly provider: string | null;
+  readonly model: string | null;
+  readonly tokensIn: number;
+  readonly tokensOut: number;
+  /** In the price table's currency; null when the model has no price. */
+  readonly cost: number | null;
+  /** The provider reported no usage; the counts are estimates. */
+  readonly estimated: boolean;
+  /** Provider models tried, 1 when the first answered. */
+  readonly attempts: number;
+  readonly stream: boolean;
+  /** Milliseconds from the start of the call to the first streamed byte to the client, when streamed. */
+  readonly ttftMs: number | null;
+  /** `POST /prompts/{name}`: the prompt's name and the ETag of the version used. */
+  readonly prompt: string | null;
+  readonly promptVersion: string | null;
+  /** A conversation turn: the conversation's id. */
+  readonly conversation: string | null;
 }
 
 /** The first bytes of a body as it streamed past, with its media type. */

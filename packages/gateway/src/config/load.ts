@@ -399,6 +399,7 @@ function resolveRoute(
     resourceKey,
     maxBody: parseSize(r.maxBody) ?? DEFAULTS.maxBody,
     lifecycle,
+    ai: undefined,
   };
 }
 

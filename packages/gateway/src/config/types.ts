@@ -1,5 +1,7 @@
 /** The gateway configuration after validation, with every default filled in (SPEC 5.1, 5.6). */
 
+import type { AiConfig } from '../ai/types.js';
+
 /** A host and port to listen on. */
 export interface ListenAddress {
   readonly host: string;
@@ -70,6 +72,8 @@ export interface RouteConfig {
   readonly resourceKey: string;
   readonly maxBody: number;
   readonly lifecycle: LifecycleConfig | undefined;
+  /** An AI route (docs/ai.md): answered by model providers instead of `upstream`. */
+  readonly ai: AiConfig | undefined;
 }
 
 /** An alert rule (SPEC 5.1). */
