@@ -5,6 +5,7 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
 import schema from './gateway-config.schema.json' with { type: 'json' };
 import { originIssue } from '@truce/protocol';
+import { type AiInput, resolveAi } from './ai.js';
 import { substituteEnv } from './env.js';
 import type {
   AlertConfig,
@@ -122,7 +123,8 @@ export function resolveGatewayConfig(data: unknown, options: GatewayConfigOption
   }));
   const input = substituted.value;
   if (!validateShape(input)) {
-    for (const e of validateShape.errors ?? []) issues.push(ajvIssue(e));
+    // An if/then failure repeats the `required` error it comes with.
+    for (const e of validateShape.errors ?? []) if (e.keyword !== 'if') issues.push(ajvIssue(e));
   }
   if (issues.length > 0) throw new GatewayConfigError(`${where} is invalid`, dedupe(issues), options.file);
   const config = resolveValid(input as Input, options.baseDir ?? process.cwd(), issues);
@@ -159,7 +161,8 @@ interface RouteInput {
   name: string;
   match: { prefix: string; host?: string; methods?: string[] };
   stripPrefix?: boolean;
-  upstream: string;
+  /** Required unless `ai` is given (the schema's if/then). */
+  upstream?: string;
   auth?: 'none' | 'key';
   subscription?: 'open' | 'approval';
   rateLimit?: { limit: number; window: string; by?: 'consumer' | 'ip' };
@@ -167,6 +170,7 @@ interface RouteInput {
   resourceKey?: string;
   maxBody?: string | number;
   lifecycle?: { deprecated?: unknown; sunset?: unknown; link?: string };
+  ai?: AiInput;
 }
 interface AlertInput {
   name: string;
@@ -201,10 +205,12 @@ function resolveValid(input: Input, baseDir: string, issues: GatewayConfigIssue[
   const names = new Set<string>();
   const matches = new Map<string, number>();
   input.routes.forEach((r, i) => {
-    const route = resolveRoute(r, `/routes/${i}`, at);
+    const route = resolveRoute(r, `/routes/${i}`, upstreams, at);
     if (names.has(route.name)) at(`/routes/${i}/name`)(`another route is named "${route.name}"`);
     names.add(route.name);
-    if (!upstreams.has(route.upstream)) {
+    if (route.ai && r.upstream !== undefined) {
+      at(`/routes/${i}/upstream`)('an AI route is answered by its providers; remove upstream');
+    } else if (!route.ai && !upstreams.has(route.upstream)) {
       at(`/routes/${i}/upstream`)(
         `there is no upstream "${route.upstream}" (upstreams: ${[...upstreams.keys()].join(', ') || 'none'})`,
       );
@@ -346,6 +352,7 @@ function resolveUpstream(
 function resolveRoute(
   r: RouteInput,
   pointer: string,
+  upstreams: ReadonlyMap<string, UpstreamConfig>,
   at: (pointer: string) => (message: string) => void,
 ): RouteConfig {
   const prefix = r.match.prefix.replace(/\/+$/, '');
@@ -385,7 +392,8 @@ function resolveRoute(
     host: r.match.host?.toLowerCase().replace(/:\d+$/, ''),
     methods: r.match.methods?.map((m) => m.toUpperCase()),
     stripPrefix: r.stripPrefix ?? false,
-    upstream: r.upstream,
+    // '' on AI routes, which have no upstream (the schema requires one on every other route).
+    upstream: r.upstream ?? '',
     auth: r.auth ?? 'none',
     subscription: r.subscription ?? 'open',
     rateLimit: r.rateLimit
@@ -399,7 +407,7 @@ function resolveRoute(
     resourceKey,
     maxBody: parseSize(r.maxBody) ?? DEFAULTS.maxBody,
     lifecycle,
-    ai: undefined,
+    ai: r.ai ? resolveAi(r.ai, `${pointer}/ai`, upstreams, at) : undefined,
   };
 }
 
@@ -435,6 +443,9 @@ function patternMessage(schemaPath: string): string {
   if (schemaPath.includes('size')) return 'must be a size: 512b, 4kb, 1mb (binary) or a number of bytes';
   if (schemaPath.includes('listen')) return 'must be host:port';
   if (schemaPath.includes('target')) return 'must be an http:// or https:// URL';
+  if (schemaPath.includes('aiModel')) return 'must be provider/model';
+  if (schemaPath.includes('aiProvider')) return 'must be an http:// or https:// URL';
+  if (schemaPath.includes('state')) return 'must be a collection name: letters, digits, "_" or "-"';
   return 'has the wrong form';
 }
 
