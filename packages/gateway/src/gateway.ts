@@ -8,6 +8,8 @@ import { createProxyHandler } from './proxy/handler.js';
 import type { AccessControl, RateLimiter } from './proxy/policies.js';
 import { Upstream } from './proxy/upstream.js';
 import { GatewayMetrics, type LogCounters } from './metrics/metrics.js';
+import { ModelInvoker } from './ai/invoke.js';
+import { MemoryTokenBudget } from './ai/tokens.js';
 
 /** The parts a gateway is assembled from; tests and embedders may pass their own. */
 export interface GatewayParts {
@@ -39,6 +41,9 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
   const limiter = parts.limiter ?? new MemoryRateLimiter();
   const noLog = { written: 0, dropped: 0, deleted: 0 };
   const metrics = new GatewayMetrics(upstreams, parts.logCounters ?? (() => noLog));
+  const invokers = new Map(
+    config.routes.flatMap((route) => (route.ai ? [[route.name, new ModelInvoker(route.ai)] as const] : [])),
+  );
   const handler = createProxyHandler({
     config,
     upstreams,
@@ -46,6 +51,7 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
     limiter,
     metrics,
     calls: parts.calls,
+    ai: { invokers, budget: new MemoryTokenBudget() },
   });
   const server = createServer(
     {
@@ -105,6 +111,7 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
       await closed;
       clearTimeout(timer);
       await Promise.all([...upstreams.values()].map((u) => u.close()));
+      await Promise.all([...invokers.values()].map((invoker) => invoker.close()));
       await limiter.close?.();
     },
   };

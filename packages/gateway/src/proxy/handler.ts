@@ -11,6 +11,11 @@ import { forward, type Forwarded } from './forward.js';
 import { requestIdOf, traceparentOf } from './headers.js';
 import type { Upstream } from './upstream.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { AiCallInfo } from '../calls/record.js';
+import { AiProblem, handleAi, type AiOutcome } from '../ai/route.js';
+import type { ModelInvoker } from '../ai/invoke.js';
+import type { TokenBudget } from '../ai/tokens.js';
+import type { AiConfig } from '../ai/types.js';
 
 /** Everything the proxy's request handler works with. */
 export interface ProxyDeps {
@@ -20,6 +25,8 @@ export interface ProxyDeps {
   readonly limiter: RateLimiter;
   readonly calls: CallSink;
   readonly metrics?: GatewayMetrics | undefined;
+  /** The model invokers of AI routes, by route name, and their token budgets. */
+  readonly ai?: { readonly invokers: ReadonlyMap<string, ModelInvoker>; readonly budget: TokenBudget };
 }
 
 const CONDITIONAL = ['if-match', 'if-unmodified-since', 'if-none-match', 'truce-base'] as const;
@@ -91,6 +98,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
           responseBytes: sent.bytes,
           problemBody: sent.body,
           retryAfter: Number(problem.headers['retry-after']) || null,
+          ...(error instanceof AiProblem ? { ai: error.ai, requestBody: error.requestBody } : {}),
         });
       },
     );
@@ -106,6 +114,10 @@ interface Outcome {
   readonly forwarded?: Forwarded;
   /** The gateway's own Retry-After (429, 503), for the call log's `early`. */
   readonly retryAfter?: number | null;
+  /** An AI route's call: what it used, and the bodies as the client saw them. */
+  readonly ai?: AiCallInfo | null;
+  readonly requestBody?: AiOutcome['requestBody'];
+  readonly aiOutcome?: AiOutcome;
 }
 
 async function handle(
@@ -217,6 +229,23 @@ async function handle(
   if (declared !== undefined && Number(declared) > route.maxBody) {
     throw bodyTooLarge(route);
   }
+  if (route.ai) {
+    const ai = deps.ai?.invokers.get(route.name);
+    if (!ai || !deps.ai) throw gatewayProblem('bad-gateway', `AI route ${route.name} is not running.`);
+    const outcome = await handleAi({
+      route: route as RouteConfig & { ai: AiConfig },
+      invoker: ai,
+      budget: deps.ai.budget,
+      path: path.slice(route.prefix.length) || '/',
+      method: call.method,
+      subject: call.consumer ? `c:${call.consumer.id}` : `ip:${call.clientIp}`,
+      answerHeaders: call.answerHeaders,
+      started: call.started,
+      req,
+      res,
+    });
+    return { status: outcome.status, code: outcome.code, responseBytes: outcome.responseBytes, aiOutcome: outcome };
+  }
   const forwarded = await forward({
     deps,
     call,
@@ -276,13 +305,14 @@ export function drainRequest(req: IncomingMessage): void {
 
 function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome: Outcome): void {
   const f = outcome.forwarded;
+  const a = outcome.aiOutcome;
   const record: CallRecord = {
     id: call.id,
     requestId: call.requestId,
     traceparent: call.traceparent,
     time: call.time,
     route: call.route?.name ?? null,
-    target: f?.target ?? null,
+    target: f?.target ?? a?.target ?? null,
     consumer: call.consumer?.name ?? null,
     clientIp: call.clientIp,
     method: call.method,
@@ -298,15 +328,17 @@ function finish(deps: ProxyDeps, call: CallState, req: IncomingMessage, outcome:
     // The gateway's own 429 and 503 carry Retry-After too: the call log's `early` needs them.
     retryAfter: f?.retryAfter ?? outcome.retryAfter ?? null,
     durationMs: performance.now() - call.started,
-    upstreamMs: f?.upstreamMs ?? null,
-    requestBytes: f?.requestBytes ?? Number(req.headers['content-length'] ?? 0),
+    upstreamMs: f?.upstreamMs ?? a?.upstreamMs ?? null,
+    requestBytes: f?.requestBytes ?? a?.requestBytes ?? Number(req.headers['content-length'] ?? 0),
     responseBytes: outcome.responseBytes,
     requestHeaders: rawHeaderRecord(req.rawHeaders),
     responseHeaders: f?.responseHeaders ?? {},
-    requestBody: f?.requestBody ?? null,
-    responseBody: f?.responseBody ?? (outcome.problemBody ? textBody(outcome.problemBody) : null),
+    requestBody: f?.requestBody ?? a?.requestBody ?? outcome.requestBody ?? null,
+    responseBody:
+      f?.responseBody ?? a?.responseBody ?? (outcome.problemBody ? textBody(outcome.problemBody) : null),
     bodyHash: f?.bodyHash ?? null,
     lifecycle: call.route !== undefined && hasLifecycle(call.route),
+    ai: a?.ai ?? outcome.ai ?? null,
   };
   deps.calls.push(record);
   deps.metrics?.observe(record);

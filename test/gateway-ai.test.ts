@@ -1,0 +1,378 @@
+/**
+ * AI routes end to end: a real gateway in front of local fake providers that speak OpenAI's,
+ * Anthropic's and Gemini's wire formats (test/support/fake-ai.ts). Clients speak Chat Completions.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveGatewayConfig } from '../packages/gateway/src/config/load.js';
+import type { CallRecord } from '../packages/gateway/src/calls/record.js';
+import { createGateway, type Gateway } from '../packages/gateway/src/gateway.js';
+import type { AccessControl } from '../packages/gateway/src/proxy/policies.js';
+import { FakeProviders, type FakeKind } from './support/fake-ai.js';
+
+let fake: FakeProviders;
+beforeAll(async () => {
+  fake = await new FakeProviders().start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+const open: AccessControl = {
+  authenticate: () => {
+    throw new Error('no keys in these tests');
+  },
+};
+
+const running: Gateway[] = [];
+afterEach(async () => {
+  for (const gw of running.splice(0)) await gw.close(1000);
+  fake.requests.length = 0;
+});
+
+const SECRET = { openai: 'sk-openai-secret-1', anthropic: 'sk-ant-secret-2', gemini: 'gemini-secret-3' };
+
+async function gateway(ai: Record<string, unknown> = {}): Promise<{ url: string; calls: CallRecord[] }> {
+  const providers = Object.fromEntries(
+    (['openai', 'anthropic', 'gemini'] as FakeKind[]).map((kind) => [
+      kind,
+      { type: kind, baseUrl: fake.baseUrl(kind), key: SECRET[kind], timeouts: { response: '2s' } },
+    ]),
+  );
+  const config = resolveGatewayConfig(
+    {
+      gateway: {
+        listen: '127.0.0.1:0',
+        routes: [
+          {
+            name: 'ai',
+            match: { prefix: '/ai' },
+            stripPrefix: true,
+            ai: {
+              providers,
+              models: {
+                gpt: ['openai/gpt-4o-mini'],
+                claude: ['anthropic/claude-haiku'],
+                gemini: ['gemini/gemini-2.5-flash'],
+                fast: ['openai/gpt-4o-mini', 'anthropic/claude-haiku', 'gemini/gemini-2.5-flash'],
+              },
+              prices: {
+                'openai/gpt-4o-mini': { input: 0.15, output: 0.6 },
+                'anthropic/claude-haiku': { input: 1, output: 5 },
+              },
+              ...ai,
+            },
+          },
+        ],
+      },
+    },
+    { env: {} },
+  );
+  const calls: CallRecord[] = [];
+  const gw = createGateway(config, { access: open, calls: { push: (r) => calls.push(r) } });
+  running.push(gw);
+  const { port } = await gw.listen();
+  return { url: `http://127.0.0.1:${port}/ai`, calls };
+}
+
+async function chat(url: string, body: Record<string, unknown>): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The `data:` payloads of an SSE body, parsed, with `[DONE]` as the string. */
+async function events(res: Response): Promise<unknown[]> {
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('data: '))
+    .map((block) => {
+      const data = block.slice('data: '.length);
+      return data === '[DONE]' ? data : (JSON.parse(data) as unknown);
+    });
+}
+
+const hello = { messages: [{ role: 'user', content: 'hello there' }] };
+
+describe('chat completions through each provider', () => {
+  for (const alias of ['gpt', 'claude', 'gemini'] as const) {
+    it(`${alias}: a whole answer in Chat Completions form, with usage and cost in the call log`, async () => {
+      const { url, calls } = await gateway();
+      const res = await chat(url, { model: alias, ...hello });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        object: string;
+        model: string;
+        choices: { message: { role: string; content: string }; finish_reason: string }[];
+        usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+      };
+      expect(body.object).toBe('chat.completion');
+      expect(body.model).toBe(alias);
+      expect(body.choices[0]!.message).toMatchObject({ role: 'assistant', content: 'echo: hello there' });
+      expect(body.choices[0]!.finish_reason).toBe('stop');
+      expect(body.usage).toEqual({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 });
+      const seen = fake.requests.at(-1)!;
+      const kind = { gpt: 'openai', claude: 'anthropic', gemini: 'gemini' }[alias];
+      expect(seen.kind).toBe(kind);
+      // The provider's key goes to the provider in its own header, and never back to the client.
+      const sentKey =
+        seen.headers['authorization'] ?? seen.headers['x-api-key'] ?? seen.headers['x-goog-api-key'];
+      expect(String(sentKey)).toContain(SECRET[kind as FakeKind]);
+      expect(seen.path).not.toContain(SECRET[kind as FakeKind]);
+      await until(() => calls.length === 1);
+      const record = calls[0]!;
+      expect(record.status).toBe(200);
+      expect(record.ai).toMatchObject({ alias, tokensIn: 10, tokensOut: 3, attempts: 1, stream: false });
+      expect(JSON.stringify(record)).not.toContain(SECRET[kind as FakeKind]);
+      if (alias === 'gpt') expect(record.ai!.cost).toBeCloseTo((10 * 0.15 + 3 * 0.6) / 1e6, 12);
+      if (alias === 'gemini') expect(record.ai!.cost).toBeNull();
+    });
+
+    it(`${alias}: a streamed answer as chat.completion.chunk events ending in [DONE]`, async () => {
+      const { url, calls } = await gateway();
+      const res = await chat(url, {
+        model: alias,
+        ...hello,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      const list = await events(res);
+      expect(list.at(-1)).toBe('[DONE]');
+      const chunks = list.slice(0, -1) as {
+        object: string;
+        model: string;
+        choices: { delta: { content?: string | null }; finish_reason: string | null }[];
+        usage?: { prompt_tokens: number; completion_tokens: number };
+      }[];
+      for (const chunk of chunks) {
+        expect(chunk.object).toBe('chat.completion.chunk');
+        expect(chunk.model).toBe(alias);
+      }
+      const text = chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? '')).join('');
+      expect(text).toBe('echo: hello there');
+      expect(chunks.some((c) => c.choices.some((ch) => ch.finish_reason === 'stop'))).toBe(true);
+      expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 3 });
+      await until(() => calls.length === 1);
+      expect(calls[0]!.ai).toMatchObject({ tokensIn: 10, tokensOut: 3, stream: true });
+      expect(calls[0]!.ai!.ttftMs).toBeGreaterThan(0);
+    });
+
+    it(`${alias}: tool calls both ways, streamed and whole`, async () => {
+      const { url } = await gateway();
+      const tools = [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'Weather of a city',
+            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          },
+        },
+      ];
+      const kind = ({ gpt: 'openai', claude: 'anthropic', gemini: 'gemini' } as const)[alias];
+      fake.reply(kind, { toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] });
+      const res = await chat(url, { model: alias, ...hello, tools });
+      const body = (await res.json()) as {
+        choices: {
+          message: { tool_calls: { id: string; function: { name: string; arguments: string } }[] };
+          finish_reason: string;
+        }[];
+      };
+      const call = body.choices[0]!.message.tool_calls[0]!;
+      expect(call.function.name).toBe('get_weather');
+      expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Paris' });
+      expect(body.choices[0]!.finish_reason).toBe('tool_calls');
+      // The provider received the tool in its own shape.
+      expect(JSON.stringify(fake.requests.at(-1)!.body)).toContain('get_weather');
+
+      // The answer to the call goes back as a tool message, translated for the provider.
+      fake.reply(kind, { toolCalls: [{ name: 'get_weather', arguments: { city: 'Oslo' } }] });
+      const streamed = await chat(url, {
+        model: alias,
+        stream: true,
+        tools,
+        messages: [
+          { role: 'user', content: 'weather?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: call.id, type: 'function', function: call.function }],
+          },
+          { role: 'tool', tool_call_id: call.id, content: '{"temp":21}' },
+        ],
+      });
+      const chunks = (await events(streamed)).slice(0, -1) as {
+        choices: {
+          delta: { tool_calls?: { index: number; function?: { name?: string; arguments?: string } }[] };
+        }[];
+      }[];
+      const args = chunks
+        .flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []))
+        .map((t) => t.function?.arguments ?? '')
+        .join('');
+      expect(JSON.parse(args)).toEqual({ city: 'Oslo' });
+      expect(JSON.stringify(fake.requests.at(-1)!.body)).toContain('21');
+    });
+  }
+});
+
+describe('aliases and fallback', () => {
+  it('tries the next provider model on 429 and 5xx, and records the attempts', async () => {
+    const { url, calls } = await gateway();
+    fake.reply('openai', {
+      status: 429,
+      message: 'Rate limit reached for gpt-4o-mini',
+      headers: { 'retry-after': '7' },
+    });
+    fake.reply('anthropic', { status: 529, message: 'Overloaded' });
+    const res = await chat(url, { model: 'fast', ...hello });
+    expect(res.status).toBe(200);
+    expect(fake.requests.map((r) => r.kind)).toEqual(['openai', 'anthropic', 'gemini']);
+    await until(() => calls.length === 1);
+    expect(calls[0]!.ai).toMatchObject({ provider: 'gemini', model: 'gemini-2.5-flash', attempts: 3 });
+  });
+
+  it('answers model-rate-limited with Retry-After and the provider’s words when every model refuses', async () => {
+    const { url } = await gateway();
+    fake.reply('openai', { status: 429, message: 'slow down', headers: { 'retry-after': '7' } });
+    const res = await chat(url, { model: 'gpt', ...hello });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.headers.get('retry-after')).toBe('7');
+    const problem = (await res.json()) as Record<string, unknown>;
+    expect(problem).toMatchObject({ code: 'model-rate-limited', providerMessage: 'slow down', alias: 'gpt' });
+    expect(JSON.stringify(problem)).not.toContain(SECRET.openai);
+  });
+
+  it('maps provider errors: 5xx to model-unavailable, 400 to model-request-invalid, context length to context-too-long', async () => {
+    const { url } = await gateway();
+    fake.reply('anthropic', { status: 500, message: 'Internal server error' });
+    let res = await chat(url, { model: 'claude', ...hello });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({
+      code: 'model-unavailable',
+      providerMessage: 'Internal server error',
+    });
+
+    fake.requests.length = 0;
+    fake.reply('openai', { status: 400, message: 'Invalid value for temperature' });
+    res = await chat(url, { model: 'fast', ...hello });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: 'model-request-invalid',
+      providerMessage: 'Invalid value for temperature',
+    });
+    // A request the provider calls invalid is not sent to the next model.
+    expect(fake.requests.filter((r) => r.kind !== 'openai')).toEqual([]);
+
+    fake.reply('openai', {
+      status: 400,
+      message:
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+    });
+    res = await chat(url, { model: 'gpt', ...hello });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: 'context-too-long' });
+  });
+
+  it('falls back on a timeout before the first byte, but not once the stream has started', async () => {
+    const { url } = await gateway();
+    fake.reply('openai', { firstByteDelayMs: 3000 });
+    let res = await chat(url, { model: 'fast', ...hello, stream: true });
+    expect(res.status).toBe(200);
+    let list = await events(res);
+    expect(list.at(-1)).toBe('[DONE]');
+    expect(fake.requests.map((r) => r.kind)).toEqual(['openai', 'anthropic']);
+
+    fake.requests.length = 0;
+    fake.reply('openai', { text: 'one two three four', cutAfter: 2 });
+    res = await chat(url, { model: 'fast', ...hello, stream: true });
+    expect(res.status).toBe(200);
+    list = await events(res);
+    // Part of the answer went out: the failure is told in the stream, and no other model is tried.
+    expect(JSON.stringify(list.at(-1))).toContain('model-unavailable');
+    expect(fake.requests.map((r) => r.kind)).toEqual(['openai']);
+  });
+});
+
+describe('requests the gateway refuses itself', () => {
+  it('names every fault of a malformed chat request with its pointer, and an unknown alias', async () => {
+    const { url } = await gateway();
+    let res = await chat(url, {
+      model: 'gpt',
+      messages: [{ role: 'robot', content: 1 }],
+      n: 3,
+      temperature: 9,
+    });
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as { code: string; errors: { pointer: string }[] };
+    expect(problem.code).toBe('model-request-invalid');
+    const pointers = problem.errors.map((e) => e.pointer);
+    expect(pointers).toEqual(
+      expect.arrayContaining(['/messages/0/role', '/messages/0/content', '/n', '/temperature']),
+    );
+    res = await chat(url, { model: 'nope', ...hello });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: 'model-request-invalid',
+      errors: [{ pointer: '/model' }],
+    });
+    res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', body: '{"model":' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'malformed-request' });
+    expect(fake.requests).toEqual([]);
+  });
+
+  it('refuses a body over the limit with 413, and lists the aliases', async () => {
+    const { url } = await gateway({ maxBody: '1kb' });
+    const res = await chat(url, { model: 'gpt', messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: 'payload-too-large', limit: 1024 });
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual(['gpt', 'claude', 'gemini', 'fast']);
+  });
+});
+
+describe('token budgets', () => {
+  it('counts tokens per client, answers with RateLimit fields in tokens, and refuses once spent', async () => {
+    const { url } = await gateway({ tokensPerMinute: 30 });
+    fake.reply('openai', { usage: { input: 10, output: 15 } });
+    let res = await chat(url, { model: 'gpt', ...hello });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit-policy')).toBe('"ai-tokens";q=30;w=60');
+    expect(res.headers.get('ratelimit')).toBe('"ai-tokens";r=30;t=0');
+    await res.text();
+    fake.reply('openai', { usage: { input: 10, output: 15 } });
+    res = await chat(url, { model: 'gpt', ...hello });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit')).toMatch(/^"ai-tokens";r=5;t=\d+$/);
+    await res.text();
+    res = await chat(url, { model: 'gpt', ...hello });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await res.json()).toMatchObject({ code: 'rate-limited', unit: 'tokens', limit: 30 });
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('counts a stream without usage by estimate', async () => {
+    const { url, calls } = await gateway();
+    fake.reply('openai', { noUsage: true, text: 'a b c d e f g h' });
+    const res = await chat(url, { model: 'gpt', ...hello, stream: true });
+    await res.text();
+    await until(() => calls.length === 1);
+    expect(calls[0]!.ai).toMatchObject({ estimated: true });
+    expect(calls[0]!.ai!.tokensOut).toBeGreaterThan(0);
+  });
+});
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
