@@ -8,6 +8,8 @@ import type { CallRecord } from '../packages/gateway/src/calls/record.js';
 import { createGateway, type Gateway } from '../packages/gateway/src/gateway.js';
 import type { AccessControl } from '../packages/gateway/src/proxy/policies.js';
 import { FakeProviders, type FakeKind } from './support/fake-ai.js';
+import { createServer, resolveConfig } from '@truce/server';
+import type { FastifyInstance } from 'fastify';
 
 let fake: FakeProviders;
 beforeAll(async () => {
@@ -31,7 +33,10 @@ afterEach(async () => {
 
 const SECRET = { openai: 'sk-openai-secret-1', anthropic: 'sk-ant-secret-2', gemini: 'gemini-secret-3' };
 
-async function gateway(ai: Record<string, unknown> = {}): Promise<{ url: string; calls: CallRecord[] }> {
+async function gateway(
+  ai: Record<string, unknown> = {},
+  upstreams: Record<string, unknown> = {},
+): Promise<{ url: string; calls: CallRecord[] }> {
   const providers = Object.fromEntries(
     (['openai', 'anthropic', 'gemini'] as FakeKind[]).map((kind) => [
       kind,
@@ -42,6 +47,7 @@ async function gateway(ai: Record<string, unknown> = {}): Promise<{ url: string;
     {
       gateway: {
         listen: '127.0.0.1:0',
+        upstreams,
         routes: [
           {
             name: 'ai',
@@ -376,3 +382,131 @@ async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('conversations kept in Truce', () => {
+  let truce: FastifyInstance;
+  let truceUrl: string;
+  beforeAll(async () => {
+    truce = await createServer(
+      resolveConfig({ storage: 'sqlite::memory:', collections: { conversations: {} } }),
+    );
+    truceUrl = await truce.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await truce.close();
+  });
+
+  async function withState(): Promise<{ url: string; calls: CallRecord[] }> {
+    return gateway({ state: { upstream: 'truce' } }, { truce: { targets: [truceUrl] } });
+  }
+
+  async function start(url: string): Promise<{ id: string; etag: string }> {
+    const res = await fetch(`${url}/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt', system: 'Be brief.' }),
+    });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { id: string };
+    return { id: body.id, etag: res.headers.get('etag')! };
+  }
+
+  const say = (
+    url: string,
+    id: string,
+    etag: string | null,
+    content: string,
+    extra: Record<string, unknown> = {},
+  ) =>
+    fetch(`${url}/conversations/${id}/turns`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(etag ? { 'if-match': etag } : {}) },
+      body: JSON.stringify({ content, ...extra }),
+    });
+
+  it('appends turns one version at a time, and sends the history to the model', async () => {
+    const { url, calls } = await withState();
+    const { id, etag } = await start(url);
+    let res = await say(url, id, etag, 'first');
+    expect(res.status).toBe(201);
+    const first = (await res.json()) as {
+      etag: string;
+      turn: { status: string; answer: { content: string } };
+    };
+    expect(first.turn).toMatchObject({ status: 'done', answer: { content: 'echo: first' } });
+    expect(res.headers.get('etag')).toBe(first.etag);
+    res = await say(url, id, first.etag, 'second');
+    expect(res.status).toBe(201);
+    const sent = fake.requests.at(-1)!.body as { messages: { role: string; content: string }[] };
+    expect(sent.messages.map((m) => [m.role, m.content])).toEqual([
+      ['system', 'Be brief.'],
+      ['user', 'first'],
+      ['assistant', 'echo: first'],
+      ['user', 'second'],
+    ]);
+    const stored = (await (await fetch(`${url}/conversations/${id}`)).json()) as { turns: unknown[] };
+    expect(stored.turns).toHaveLength(2);
+    await until(() => calls.filter((c) => c.ai?.conversation === id).length === 2);
+    // Without If-Match a turn is refused: it must say which version it continues.
+    res = await say(url, id, null, 'third');
+    expect(res.status).toBe(428);
+  });
+
+  it('20 turns racing on one version: exactly one is appended, the others get turn-conflict naming it', async () => {
+    const { url } = await withState();
+    const { id, etag } = await start(url);
+    fake.requests.length = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const res = await say(url, id, etag, `racer ${i}`);
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      }),
+    );
+    const won = answers.filter((a) => a.status === 201);
+    const lostTurns = answers.filter((a) => a.status === 412);
+    expect(won).toHaveLength(1);
+    expect(lostTurns).toHaveLength(19);
+    const winner = (won[0]!.body as { turn: { id: string; user: { content: string } } }).turn;
+    for (const l of lostTurns) {
+      expect(l.body).toMatchObject({ code: 'turn-conflict', yourEtag: etag });
+      expect((l.body['won'] as { id: string }).id).toBe(winner.id);
+    }
+    // Only the winner reached a model; the conversation holds exactly its turn.
+    expect(fake.requests).toHaveLength(1);
+    const stored = (await (await fetch(`${url}/conversations/${id}`)).json()) as {
+      turns: { id: string; status: string }[];
+    };
+    expect(stored.turns).toEqual([expect.objectContaining({ id: winner.id, status: 'done' })]);
+  });
+
+  it('a streamed turn stores the finished answer when the stream ends', async () => {
+    const { url } = await withState();
+    const { id, etag } = await start(url);
+    fake.reply('openai', { text: 'streamed words here', chunkDelayMs: 5 });
+    const res = await say(url, id, etag, 'go', { stream: true });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('event: turn');
+    expect(text.trim().endsWith('data: [DONE]')).toBe(true);
+    const stored = (await (await fetch(`${url}/conversations/${id}`)).json()) as {
+      turns: { status: string; answer: { content: string } }[];
+    };
+    expect(stored.turns[0]).toMatchObject({ status: 'done', answer: { content: 'streamed words here' } });
+  });
+
+  it('a failed model call marks the turn failed, and the next turn continues from there', async () => {
+    const { url } = await withState();
+    const { id, etag } = await start(url);
+    fake.reply('openai', { status: 500, message: 'boom' });
+    let res = await say(url, id, etag, 'will fail');
+    expect(res.status).toBe(503);
+    const read = await fetch(`${url}/conversations/${id}`);
+    const now = read.headers.get('etag')!;
+    const stored = (await read.json()) as { turns: { status: string; error: string }[] };
+    expect(stored.turns[0]).toMatchObject({ status: 'failed', error: 'model-unavailable' });
+    res = await say(url, id, now, 'again');
+    expect(res.status).toBe(201);
+    const sent = fake.requests.at(-1)!.body as { messages: { content: string }[] };
+    expect(sent.messages.map((m) => m.content)).toEqual(['Be brief.', 'again']);
+  });
+});

@@ -10,6 +10,7 @@ import { Upstream } from './proxy/upstream.js';
 import { GatewayMetrics, type LogCounters } from './metrics/metrics.js';
 import { ModelInvoker } from './ai/invoke.js';
 import { MemoryTokenBudget } from './ai/tokens.js';
+import { TruceState } from './ai/state.js';
 
 /** The parts a gateway is assembled from; tests and embedders may pass their own. */
 export interface GatewayParts {
@@ -44,6 +45,13 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
   const invokers = new Map(
     config.routes.flatMap((route) => (route.ai ? [[route.name, new ModelInvoker(route.ai)] as const] : [])),
   );
+  const states = new Map(
+    config.routes.flatMap((route) => {
+      const state = route.ai?.state;
+      const upstream = state && upstreams.get(state.upstream);
+      return upstream ? [[route.name, new TruceState(upstream, upstream.config.timeouts.responseMs)] as const] : [];
+    }),
+  );
   const handler = createProxyHandler({
     config,
     upstreams,
@@ -51,7 +59,7 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
     limiter,
     metrics,
     calls: parts.calls,
-    ai: { invokers, budget: new MemoryTokenBudget() },
+    ai: { invokers, budget: new MemoryTokenBudget(), states },
   });
   const server = createServer(
     {

@@ -8,6 +8,8 @@ import { ModelCallFailed, type ModelInvoker } from './invoke.js';
 import { checkChatRequest } from './request.js';
 import { SSE_DONE, sseData } from './sse.js';
 import type { TokenBudget } from './tokens.js';
+import type { TruceState } from './state.js';
+import { handleConversations } from './conversations.js';
 import type { AiConfig, ChatChunk, TokenUsage } from './types.js';
 
 /** What an AI route needs from the proxy around it. */
@@ -25,6 +27,10 @@ export interface AiExchange {
   readonly started: number;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /** Where prompts and conversations are kept, when the route has `ai.state`. */
+  readonly state: TruceState | undefined;
+  /** The consumer's name, sent as the actor of state writes. */
+  readonly actor: string | null;
 }
 
 /** How an AI call ended, for its call record. */
@@ -57,6 +63,12 @@ export async function handleAi(x: AiExchange): Promise<AiOutcome> {
   if (path === '/chat/completions') {
     if (x.method !== 'POST') throw notAllowed(x, 'POST');
     return chat(x);
+  }
+  const segments = path.split('/').slice(1);
+  if (segments[0] === 'conversations' && x.state) {
+    const rest = segments.slice(1);
+    if (rest.at(-1) === '') rest.pop();
+    return handleConversations(x, x.state, rest);
   }
   throw gatewayProblem('no-route', `AI route ${x.route.name} has no ${x.method} ${x.path}.`);
 }
@@ -232,12 +244,12 @@ export class AiProblem extends GatewayProblem {
   }
 }
 
-function withInfo(error: unknown, ai: AiCallInfo, requestBody: RawBody | null = null): unknown {
+export function withInfo(error: unknown, ai: AiCallInfo, requestBody: RawBody | null = null): unknown {
   return error instanceof GatewayProblem ? new AiProblem(error, ai, requestBody) : error;
 }
 
 /** Refuses the call when the subject's token budget is spent, and says what is left in the RateLimit fields. */
-function checkBudget(x: AiExchange): void {
+export function checkBudget(x: AiExchange): void {
   const perMinute = x.route.ai.tokensPerMinute;
   if (perMinute === undefined) return;
   const decision = x.budget.peek(budgetKey(x), perMinute, Date.now());
@@ -252,7 +264,7 @@ function checkBudget(x: AiExchange): void {
   }
 }
 
-function spend(x: AiExchange, usage: TokenUsage): void {
+export function spend(x: AiExchange, usage: TokenUsage): void {
   const perMinute = x.route.ai.tokensPerMinute;
   if (perMinute === undefined) return;
   x.budget.spend(budgetKey(x), usage.input + usage.output, perMinute, Date.now());
@@ -284,17 +296,18 @@ export function costOf(ai: AiConfig, provider: string, model: string, usage: Tok
   return (usage.input * price.input + usage.output * price.output) / 1_000_000;
 }
 
-function sendJson(
+export function sendJson(
   x: AiExchange,
   status: number,
   body: string,
   requestBody: RawBody | null,
   ai: AiCallInfo | null,
+  contentType = 'application/json',
 ): AiOutcome {
   const bytes = Buffer.byteLength(body);
   x.res.writeHead(status, {
     ...x.answerHeaders,
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': `${contentType}; charset=utf-8`,
     'content-length': bytes,
     'cache-control': 'no-store',
   });
@@ -322,7 +335,7 @@ function notAllowed(x: AiExchange, allow: string): GatewayProblem {
 }
 
 /** Reads the whole request body, refusing it past `limit` bytes (413) without resetting the connection. */
-async function readBody(req: IncomingMessage, limit: number, route: RouteConfig): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, limit: number, route: RouteConfig): Promise<Buffer> {
   const tooLarge = (): GatewayProblem =>
     gatewayProblem(
       'payload-too-large',

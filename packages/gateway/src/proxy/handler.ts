@@ -15,6 +15,7 @@ import type { AiCallInfo } from '../calls/record.js';
 import { AiProblem, handleAi, type AiOutcome } from '../ai/route.js';
 import type { ModelInvoker } from '../ai/invoke.js';
 import type { TokenBudget } from '../ai/tokens.js';
+import type { TruceState } from '../ai/state.js';
 import type { AiConfig } from '../ai/types.js';
 
 /** Everything the proxy's request handler works with. */
@@ -26,7 +27,11 @@ export interface ProxyDeps {
   readonly calls: CallSink;
   readonly metrics?: GatewayMetrics | undefined;
   /** The model invokers of AI routes, by route name, and their token budgets. */
-  readonly ai?: { readonly invokers: ReadonlyMap<string, ModelInvoker>; readonly budget: TokenBudget };
+  readonly ai?: {
+    readonly invokers: ReadonlyMap<string, ModelInvoker>;
+    readonly budget: TokenBudget;
+    readonly states: ReadonlyMap<string, TruceState>;
+  };
 }
 
 const CONDITIONAL = ['if-match', 'if-unmodified-since', 'if-none-match', 'truce-base'] as const;
@@ -243,6 +248,8 @@ async function handle(
       started: call.started,
       req,
       res,
+      state: deps.ai.states.get(route.name),
+      actor: call.consumer?.name ?? null,
     });
     return { status: outcome.status, code: outcome.code, responseBytes: outcome.responseBytes, aiOutcome: outcome };
   }
