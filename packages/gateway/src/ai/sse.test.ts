@@ -65,6 +65,14 @@ describe('SseParser', () => {
     expect(parser.push('\n\r\n')).toEqual([{ event: undefined, data: 'a\nb', id: undefined }]);
   });
 
+  it('skips a byte order mark at the start of the stream only', () => {
+    const parser = new SseParser();
+    expect(parser.push('')).toEqual([]);
+    expect(parser.push('\uFEFFdata: a\n\n\uFEFFdata: b\n\n')).toEqual([
+      { event: undefined, data: 'a', id: undefined },
+    ]);
+  });
+
   it('end() dispatches a last event not followed by a blank line, and nothing twice', () => {
     const parser = new SseParser();
     expect(parser.push('data: 1\n\ndata: last')).toHaveLength(1);

@@ -31,11 +31,18 @@ export class SseParser {
   private id: string | undefined;
   /** Characters held for the event being read (its data lines and the partial line). */
   private held = 0;
+  /** No text came yet: a byte order mark may start the stream. */
+  private first = true;
 
   /** The events completed by `text`. Throws when one event grows beyond {@link SSE_MAX_EVENT_CHARS}. */
   push(text: string): SseEvent[] {
     const events: SseEvent[] = [];
     let start = 0;
+    if (this.first && text !== '') {
+      this.first = false;
+      // The format allows one leading byte order mark, which is not part of the first field name.
+      if (text.startsWith('\uFEFF')) start = 1;
+    }
     if (this.afterCr && text.startsWith('\n')) start = 1;
     this.afterCr = false;
     for (let i = start; i < text.length; i++) {
