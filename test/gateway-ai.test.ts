@@ -510,3 +510,137 @@ describe('conversations kept in Truce', () => {
     expect(sent.messages.map((m) => m.content)).toEqual(['Be brief.', 'again']);
   });
 });
+
+describe('prompts as REST APIs', () => {
+  let truce: FastifyInstance;
+  let truceUrl: string;
+  beforeAll(async () => {
+    truce = await createServer(
+      resolveConfig({
+        storage: 'sqlite::memory:',
+        collections: {
+          prompts: {
+            states: {
+              field: 'status',
+              initial: 'draft',
+              transitions: {
+                publish: { from: ['draft'], to: 'published' },
+                retire: { from: ['published'], to: 'retired' },
+              },
+            },
+          },
+        },
+      }),
+    );
+    truceUrl = await truce.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await truce.close();
+  });
+
+  const put = (id: string, body: unknown, headers: Record<string, string>) =>
+    fetch(`${truceUrl}/prompts/${id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const call = (url: string, name: string, input: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}/prompts/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(input),
+    });
+
+  it('goes draft → published → retired, and a call records the version it used', async () => {
+    const { url, calls } = await gateway(
+      { state: { upstream: 'truce' } },
+      { truce: { targets: [truceUrl] } },
+    );
+    const prompt = {
+      template: 'Summarise in one line: {{text}}',
+      model: 'gpt',
+      input: {
+        type: 'object',
+        required: ['text'],
+        properties: { text: { type: 'string', maxLength: 1000 } },
+      },
+    };
+    expect((await put('summarise', prompt, { 'if-none-match': '*' })).status).toBe(201);
+    let res = await call(url, 'summarise', { text: 'hello' });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ code: 'prompt-not-published', state: 'draft' });
+
+    const published = await fetch(`${truceUrl}/prompts/summarise/_transitions/publish`, { method: 'POST' });
+    const v1 = published.headers.get('etag')!;
+    res = await call(url, 'summarise', { text: 'hello' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      prompt: 'summarise',
+      version: v1,
+      output: 'echo: Summarise in one line: hello',
+    });
+    await until(() => calls.some((c) => c.ai?.prompt === 'summarise'));
+    expect(calls.find((c) => c.ai?.prompt === 'summarise')!.ai).toMatchObject({
+      promptVersion: v1,
+      alias: 'gpt',
+    });
+
+    // Every input fault, with its pointer, before any model is called.
+    const before = fake.requests.length;
+    res = await call(url, 'summarise', { text: 7 });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ code: 'validation-failed', errors: [{ pointer: '/text' }] });
+    expect(fake.requests.length).toBe(before);
+
+    // Two editors of version 1: one edit lands, the other is told it is stale, never lost.
+    const edits = await Promise.all(
+      ['Summarise briefly: {{text}}', 'One line please: {{text}}'].map((template) =>
+        put('summarise', { ...prompt, template, status: 'published' }, { 'if-match': v1 }),
+      ),
+    );
+    expect(edits.map((e) => e.status).sort()).toEqual([200, 412]);
+    const v2 = edits.find((e) => e.status === 200)!.headers.get('etag')!;
+    // A call pinned to version 1 is refused now; pinned to version 2 it runs.
+    res = await call(url, 'summarise', { text: 'x' }, { 'if-match': v1 });
+    expect(res.status).toBe(412);
+    expect(await res.json()).toMatchObject({ code: 'prompt-changed', yourEtag: v1, publishedEtag: v2 });
+    res = await call(url, 'summarise', { text: 'x' }, { 'if-match': v2 });
+    expect(res.status).toBe(200);
+
+    await fetch(`${truceUrl}/prompts/summarise/_transitions/retire`, { method: 'POST' });
+    res = await call(url, 'summarise', { text: 'x' });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ code: 'prompt-not-published', state: 'retired' });
+    res = await call(url, 'nothing-here', {});
+    expect(res.status).toBe(404);
+  });
+
+  it('JSON output is parsed and checked against the prompt’s output schema', async () => {
+    const { url } = await gateway({ state: { upstream: 'truce' } }, { truce: { targets: [truceUrl] } });
+    await put(
+      'title',
+      {
+        template: 'A title for {{text}}',
+        model: 'claude',
+        output: {
+          type: 'json',
+          schema: { type: 'object', required: ['title'], properties: { title: { type: 'string' } } },
+        },
+      },
+      { 'if-none-match': '*' },
+    );
+    await fetch(`${truceUrl}/prompts/title/_transitions/publish`, { method: 'POST' });
+    fake.reply('anthropic', { text: '{"title":"Hello"}' });
+    let res = await call(url, 'title', { text: 'a post' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ output: { title: 'Hello' } });
+    fake.reply('anthropic', { text: '{"heading":"Hello"}' });
+    res = await call(url, 'title', { text: 'a post' });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ code: 'model-output-invalid', errors: [{ pointer: '/title' }] });
+    fake.reply('anthropic', { text: 'Sure! Here is a title' });
+    res = await call(url, 'title', { text: 'a post' });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ code: 'model-output-invalid' });
+  });
+});

@@ -10,6 +10,7 @@ import { SSE_DONE, sseData } from './sse.js';
 import type { TokenBudget } from './tokens.js';
 import type { TruceState } from './state.js';
 import { handleConversations } from './conversations.js';
+import { handlePrompt } from './prompts.js';
 import type { AiConfig, ChatChunk, TokenUsage } from './types.js';
 
 /** What an AI route needs from the proxy around it. */
@@ -65,6 +66,9 @@ export async function handleAi(x: AiExchange): Promise<AiOutcome> {
     return chat(x);
   }
   const segments = path.split('/').slice(1);
+  if (segments[0] === 'prompts' && segments.length === 2 && segments[1] !== '' && x.state) {
+    return handlePrompt(x, x.state, decodeURIComponent(segments[1]!));
+  }
   if (segments[0] === 'conversations' && x.state) {
     const rest = segments.slice(1);
     if (rest.at(-1) === '') rest.pop();

@@ -1,0 +1,269 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { AiCallInfo } from '../calls/record.js';
+import { gatewayProblem, type GatewayProblem } from '../problems/answer.js';
+import { usageOf } from './assemble.js';
+import { ModelCallFailed } from './invoke.js';
+import {
+  checkBudget,
+  costOf,
+  readBody,
+  sendJson,
+  spend,
+  withInfo,
+  type AiExchange,
+  type AiOutcome,
+} from './route.js';
+import type { TruceState } from './state.js';
+import type { ChatMessage, ChatRequest } from './types.js';
+
+/**
+ * Prompts as REST APIs (docs/ai.md, "Prompts"). A prompt is a resource of the state collection,
+ * named by its id, with a template, a model alias, an input schema and an output mode; the Truce
+ * server keeps its versions and its `draft → published → retired` states, and editing it is an
+ * ordinary conditional write there. `POST /prompts/{name}` calls the published version; If-Match
+ * pins one and is answered 412 `prompt-changed` once it is no longer the published one.
+ */
+
+interface Prompt {
+  readonly id: string;
+  readonly status?: string;
+  readonly template?: unknown;
+  readonly system?: unknown;
+  readonly model?: unknown;
+  readonly input?: unknown;
+  readonly output?: { readonly type?: unknown; readonly schema?: unknown };
+}
+
+const ajv = new Ajv2020({ allErrors: true, strict: false, logger: false });
+/** Compiled schemas by prompt version: a version never changes, so neither does its schema. */
+const compiled = new Map<string, ValidateFunction>();
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+export async function handlePrompt(x: AiExchange, state: TruceState, name: string): Promise<AiOutcome> {
+  if (x.method !== 'POST') {
+    throw gatewayProblem(
+      'method-not-allowed',
+      `${x.method} is not allowed on ${x.path}; use POST.`,
+      {},
+      { allow: 'POST' },
+    );
+  }
+  if (!/^[A-Za-z0-9._~-]{1,200}$/.test(name)) throw gatewayProblem('not-found', `No prompt ${name}.`);
+  const data = await readBody(x.req, x.route.ai.maxRequestBytes, x.route);
+  let input: unknown;
+  try {
+    input = data.length === 0 ? {} : JSON.parse(data.toString('utf8'));
+  } catch (error) {
+    throw gatewayProblem('malformed-request', 'The body is not JSON.', {
+      errors: [{ pointer: '', message: (error as Error).message }],
+    });
+  }
+  const path = `/${x.route.ai.state!.prompts}/${encodeURIComponent(name)}`;
+  const read = await state.request('GET', path, { actor: x.actor });
+  if (read.status === 404) throw gatewayProblem('not-found', `No prompt ${name}.`);
+  if (read.status !== 200 || !read.etag)
+    throw gatewayProblem('bad-gateway', `Reading prompt ${name} answered ${read.status}.`);
+  const prompt = read.body as Prompt;
+  const version = read.etag;
+  const link = { link: `<${path}>; rel="latest-version"` };
+  const pinned = x.req.headers['if-match'];
+  if (typeof pinned === 'string' && pinned.trim() !== '*' && pinned.trim() !== version) {
+    throw gatewayProblem(
+      'prompt-changed',
+      `Prompt ${name} is no longer at version ${pinned.trim()}.`,
+      {
+        prompt: name,
+        yourEtag: pinned.trim(),
+        publishedEtag: prompt.status === 'published' ? version : null,
+      },
+      link,
+    );
+  }
+  if (prompt.status !== 'published') {
+    throw gatewayProblem(
+      'prompt-not-published',
+      `Prompt ${name} is ${String(prompt.status ?? 'without a state')}; only published prompts can be called.`,
+      { prompt: name, state: String(prompt.status ?? '') },
+      link,
+    );
+  }
+  if (typeof prompt.template !== 'string' || typeof prompt.model !== 'string') {
+    throw gatewayProblem('bad-gateway', `Prompt ${name} has no template or model.`);
+  }
+  const faults = checkInput(prompt, version, input);
+  if (faults.length > 0) {
+    throw gatewayProblem('validation-failed', `The input of prompt ${name} is not valid.`, {
+      errors: faults,
+    });
+  }
+  const values = input as Record<string, unknown>;
+  const text = prompt.template.replace(PLACEHOLDER, (_, key: string) => {
+    const value = values[key];
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  });
+  const json = prompt.output?.type === 'json';
+  const schema =
+    json && prompt.output?.schema && typeof prompt.output.schema === 'object'
+      ? prompt.output.schema
+      : undefined;
+  const messages: ChatMessage[] = [];
+  if (typeof prompt.system === 'string') messages.push({ role: 'system', content: prompt.system });
+  messages.push({ role: 'user', content: text });
+  const request: ChatRequest = {
+    model: prompt.model,
+    messages,
+    ...(json
+      ? {
+          response_format: schema
+            ? {
+                type: 'json_schema' as const,
+                json_schema: { name: 'output', schema: schema as Record<string, unknown> },
+              }
+            : { type: 'json_object' as const },
+        }
+      : {}),
+  };
+  const info = (fields: Partial<AiCallInfo>): AiCallInfo => ({
+    alias: prompt.model as string,
+    provider: null,
+    model: null,
+    tokensIn: 0,
+    tokensOut: 0,
+    cost: null,
+    estimated: false,
+    attempts: 0,
+    stream: false,
+    ttftMs: null,
+    prompt: name,
+    promptVersion: version,
+    conversation: null,
+    ...fields,
+  });
+  try {
+    checkBudget(x);
+    const answer = await x.invoker.invoke({
+      alias: prompt.model,
+      request,
+      stream: false,
+      signal: AbortSignal.timeout(10 * 60_000),
+      context: {
+        id: `prompt-${Date.now().toString(36)}`,
+        created: Math.floor(Date.now() / 1000),
+        model: prompt.model,
+      },
+    });
+    spend(x, answer.usage);
+    const used = info({
+      provider: answer.provider,
+      model: answer.model,
+      tokensIn: answer.usage.input,
+      tokensOut: answer.usage.output,
+      estimated: answer.usage.estimated,
+      cost: costOf(x.route.ai, answer.provider, answer.model, answer.usage),
+      attempts: answer.attempts,
+    });
+    const written = answer.completion.choices[0]?.message.content ?? '';
+    let output: unknown = written;
+    if (json) {
+      const checked = checkOutput(name, version, schema, written);
+      if ('problem' in checked) throw withInfo(checked.problem, used);
+      output = checked.value;
+    }
+    x.answerHeaders['truce-prompt-version'] = version;
+    const body = JSON.stringify({ prompt: name, version, output, usage: usageOf(answer.usage) });
+    return { ...sendJson(x, 200, body, null, used), target: `ai:${answer.provider}` };
+  } catch (error) {
+    if (error instanceof ModelCallFailed) {
+      throw withInfo(error.problem, info({ attempts: error.attempts.length }));
+    }
+    throw error;
+  }
+}
+
+function checkInput(prompt: Prompt, version: string, input: unknown): { pointer: string; message: string }[] {
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    return [{ pointer: '', message: 'must be a JSON object' }];
+  const faults: { pointer: string; message: string }[] = [];
+  if (prompt.input && typeof prompt.input === 'object') {
+    const validate = schemaOf(`in:${prompt.id}:${version}`, prompt.input);
+    if (!validate(input)) {
+      for (const e of validate.errors ?? []) {
+        faults.push(
+          e.keyword === 'required'
+            ? { pointer: `${e.instancePath}/${String(e.params['missingProperty'])}`, message: 'is required' }
+            : { pointer: e.instancePath, message: e.message ?? 'is invalid' },
+        );
+      }
+    }
+  }
+  for (const [, key] of String(prompt.template).matchAll(PLACEHOLDER)) {
+    if (
+      (input as Record<string, unknown>)[key!] === undefined &&
+      !faults.some((f) => f.pointer === `/${key}`)
+    ) {
+      faults.push({ pointer: `/${key}`, message: 'is required by the template' });
+    }
+  }
+  return faults;
+}
+
+function checkOutput(
+  name: string,
+  version: string,
+  schema: object | undefined,
+  written: string,
+): { value: unknown } | { problem: GatewayProblem } {
+  let value: unknown;
+  try {
+    value = JSON.parse(written);
+  } catch (error) {
+    return {
+      problem: gatewayProblem(
+        'model-output-invalid',
+        `Prompt ${name} asks for JSON, and the model wrote something else.`,
+        {
+          prompt: name,
+          errors: [{ pointer: '', message: `is not JSON: ${(error as Error).message}` }],
+          output: written.slice(0, 4096),
+        },
+      ),
+    };
+  }
+  if (!schema) return { value };
+  const validate = schemaOf(`out:${name}:${version}`, schema);
+  if (validate(value)) return { value };
+  return {
+    problem: gatewayProblem(
+      'model-output-invalid',
+      `The model's answer to prompt ${name} does not match its output schema.`,
+      {
+        prompt: name,
+        errors: (validate.errors ?? []).map((e) => ({
+          pointer:
+            e.keyword === 'required'
+              ? `${e.instancePath}/${String(e.params['missingProperty'])}`
+              : e.instancePath,
+          message: e.keyword === 'required' ? 'is required' : (e.message ?? 'is invalid'),
+        })),
+        output: written.slice(0, 4096),
+      },
+    ),
+  };
+}
+
+function schemaOf(key: string, schema: object): ValidateFunction {
+  let validate = compiled.get(key);
+  if (!validate) {
+    try {
+      validate = ajv.compile(schema);
+    } catch (error) {
+      throw gatewayProblem(
+        'bad-gateway',
+        `The prompt's schema does not compile: ${(error as Error).message}`,
+      );
+    }
+    if (compiled.size > 1000) compiled.clear();
+    compiled.set(key, validate);
+  }
+  return validate;
+}
