@@ -9,6 +9,7 @@ import { createGateway, type Gateway } from '../packages/gateway/src/gateway.js'
 import type { AccessControl } from '../packages/gateway/src/proxy/policies.js';
 import { FakeProviders, type FakeKind } from './support/fake-ai.js';
 import { createServer, resolveConfig } from '@truce/server';
+import { createClient, isProblem } from '@truce/client';
 import type { FastifyInstance } from 'fastify';
 
 let fake: FakeProviders;
@@ -477,6 +478,35 @@ describe('conversations kept in Truce', () => {
       turns: { id: string; status: string }[];
     };
     expect(stored.turns).toEqual([expect.objectContaining({ id: winner.id, status: 'done' })]);
+  });
+
+  it('the SDK’s turn re-runs a turn that lost the race on the new history', async () => {
+    const { url } = await withState();
+    const { id } = await start(url);
+    const alice = createClient({ baseUrl: url });
+    const bob = createClient({ baseUrl: url });
+    // Both read the same version, then both add a turn: one wins, the other is re-run after it.
+    await alice.get('conversations', id);
+    await bob.get('conversations', id);
+    const seen: unknown[] = [];
+    const [a, b] = await Promise.all([
+      alice.turn(id, 'from alice', { onConflict: ({ won }) => (seen.push(won), 'from alice, again') }),
+      bob.turn(id, 'from bob', { onConflict: ({ won }) => (seen.push(won), 'from bob, again') }),
+    ]);
+    expect(seen).toHaveLength(1);
+    expect(a.etag).not.toBe(b.etag);
+    const stored = (await (await fetch(`${url}/conversations/${id}`)).json()) as {
+      turns: { status: string; user: { content: string } }[];
+    };
+    expect(stored.turns.map((t) => t.status)).toEqual(['done', 'done']);
+    expect(stored.turns[1]!.user.content).toMatch(/again$/);
+    // With 'abort' the conflict is the caller's to handle.
+    const carol = createClient({ baseUrl: url });
+    const stale = (await carol.get('conversations', id)).etag!;
+    await alice.turn(id, 'one more');
+    await expect(carol.turn(id, 'late', { ifMatch: stale, onConflict: () => 'abort' })).rejects.toSatisfy(
+      (e: unknown) => isProblem(e, 'turn-conflict'),
+    );
   });
 
   it('a streamed turn stores the finished answer when the stream ends', async () => {

@@ -20,6 +20,7 @@ export type { Snapshot } from './client/snapshot.js';
 export type { GetOptions, ListOptions, Page } from './client/read.js';
 export type { ReplaceOptions } from './client/write.js';
 export type { Lease, LockOptions } from './client/actions.js';
+export type { TurnContent, TurnOptions, TurnResult } from './client/turn.js';
 export type { BatchOperation, BatchOptions, BatchResult } from './client/batch.js';
 export type { Mutator, UpdateOptions, UpdateResult } from './update/update.js';
 export type { Conflict, ConflictContext, Resolution, ResolveStrategy, Resolver } from './update/resolve.js';

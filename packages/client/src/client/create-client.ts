@@ -27,6 +27,7 @@ import { contextOf, operation, resourcePath } from './context.js';
 import type { ClientOptions, RequestOptions, WriteOptions } from './options.js';
 import { getResource, listEvery, listPage, type GetOptions, type ListOptions, type Page } from './read.js';
 import type { Snapshot } from './snapshot.js';
+import { addTurn, type TurnContent, type TurnOptions, type TurnResult } from './turn.js';
 import {
   createResource,
   deleteResource,
@@ -125,6 +126,11 @@ export interface Client<C extends CollectionTypes = AnyCollections> {
   changes(options?: ChangesOptions): AsyncGenerator<AnyChange<C>, void, undefined>;
   /** The ETag this client last saw for a resource, if it remembers one. */
   etagOf<K extends CollectionName<C>>(collection: K, id: string): string | undefined;
+  /**
+   * Adds a turn to a conversation of a gateway AI route (the client's `baseUrl` is the route),
+   * continuing the version last read; on `turn-conflict` it re-reads and re-runs the turn.
+   */
+  turn(conversation: string, content: TurnContent, options?: TurnOptions): Promise<TurnResult>;
   /** Forgets what this client saw of a resource (or of everything), and the leases it holds there. */
   forget<K extends CollectionName<C>>(collection?: K, id?: string): void;
 }
@@ -158,6 +164,7 @@ export function createClient(options: ClientOptions): unknown {
         ? followChanges(ctx, first, second)
         : followChanges(ctx, undefined, first)) as Client<AnyCollections>['changes'],
     etagOf: (c, id) => ctx.cache.get(resourcePath(c, id))?.etag,
+    turn: (id, content, o) => addTurn(ctx, id, content, o),
     forget: (c, id) => {
       if (c === undefined) {
         ctx.cache.clear();
