@@ -171,6 +171,17 @@ describe('the ai block of a route', () => {
     expect(ai.tokensPerMinute).toBe(5000);
   });
 
+  it('refuses tokensPerMinute with several workers: the budget is kept per process', () => {
+    const data = withAi({ ...MINIMAL, tokensPerMinute: 5000 });
+    (data as { gateway: Record<string, unknown> }).gateway['workers'] = 2;
+    expect(issues(data)).toEqual([
+      expect.objectContaining({
+        pointer: '/routes/0/ai/tokensPerMinute',
+        message: expect.stringContaining('2 workers'),
+      }),
+    ]);
+  });
+
   it('leaves routes without ai alone', () => {
     const config = resolveGatewayConfig(
       {

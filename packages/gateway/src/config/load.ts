@@ -258,6 +258,15 @@ function resolveValid(input: Input, baseDir: string, issues: GatewayConfigIssue[
       `${workers} workers with rate limits need a shared store (redis://...): a memory limiter per worker would allow ${workers} times the limit`,
     );
   }
+  if (workers > 1) {
+    routes.forEach((r, i) => {
+      if (r.ai?.tokensPerMinute !== undefined) {
+        at(`/routes/${i}/ai/tokensPerMinute`)(
+          `token budgets are kept in one gateway process; with ${workers} workers each would allow the full budget (run one worker, or leave tokensPerMinute out)`,
+        );
+      }
+    });
+  }
   let cors: GatewayConfig['cors'];
   if (input.cors) {
     input.cors.origins.forEach((origin, i) => {
