@@ -176,7 +176,7 @@ describe('the ai block of a route', () => {
     (data as { gateway: Record<string, unknown> }).gateway['workers'] = 2;
     expect(issues(data)).toEqual([
       expect.objectContaining({
-        pointer: '/routes/0/ai/tokensPerMinute',
+        pointer: '/gateway/routes/0/ai/tokensPerMinute',
         message: expect.stringContaining('2 workers'),
       }),
     ]);
