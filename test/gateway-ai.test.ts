@@ -286,6 +286,20 @@ describe('aliases and fallback', () => {
     expect(await res.json()).toMatchObject({ code: 'context-too-long' });
   });
 
+  it('never passes a provider key on to the client, even when the provider quotes it', async () => {
+    const { url, calls } = await gateway();
+    fake.reply('openai', { status: 401, message: `Incorrect API key provided: ${SECRET.openai}` });
+    fake.reply('anthropic', { status: 500, message: `upstream said ${SECRET.anthropic} is odd` });
+    fake.reply('gemini', { status: 503, message: `busy, key ${SECRET.gemini}` });
+    const res = await chat(url, { model: 'fast', ...hello });
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    for (const secret of Object.values(SECRET)) expect(text).not.toContain(secret);
+    expect(text).toContain('[redacted]');
+    await until(() => calls.length === 1);
+    for (const secret of Object.values(SECRET)) expect(JSON.stringify(calls[0])).not.toContain(secret);
+  });
+
   it('falls back on a timeout before the first byte, but not once the stream has started', async () => {
     const { url } = await gateway();
     fake.reply('openai', { firstByteDelayMs: 3000 });

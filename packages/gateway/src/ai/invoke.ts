@@ -117,6 +117,7 @@ export class ModelInvoker {
       const provider = this.config.providers.get(target.provider)!;
       const outcome = await this.#try(call, target, provider);
       if ('completion' in outcome) return { ...outcome, attempts: attempts.length + 1 };
+      outcome.failure = withoutSecrets(outcome.failure, provider);
       attempts.push({
         provider: target.provider,
         model: target.model,
@@ -229,6 +230,25 @@ export class ModelInvoker {
     const usage = translator.usage() ?? estimateUsage(call.request, assembler.text);
     return { completion: assembler.completion(call.context, usage), usage, ...named };
   }
+}
+
+/**
+ * A provider's message as clients may see it. Refusals of the key (401, 403) are told in the
+ * gateway's words, since providers quote part of the key in them; anywhere else the key is cut out.
+ */
+function withoutSecrets(failure: ProviderFailure, provider: ProviderConfig): ProviderFailure {
+  if (failure.providerStatus === 401 || failure.providerStatus === 403) {
+    return {
+      ...failure,
+      message: `the provider refused the gateway's credentials for ${provider.name} (${failure.providerStatus}); an operator should check its key`,
+    };
+  }
+  const secrets = [provider.key, ...Object.values(provider.headers)].filter(
+    (s): s is string => !!s && s.length >= 8,
+  );
+  let message = failure.message;
+  for (const secret of secrets) message = message.split(secret).join('[redacted]');
+  return message === failure.message ? failure : { ...failure, message };
 }
 
 class StreamFailed extends Error {

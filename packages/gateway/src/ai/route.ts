@@ -67,7 +67,13 @@ export async function handleAi(x: AiExchange): Promise<AiOutcome> {
   }
   const segments = path.split('/').slice(1);
   if (segments[0] === 'prompts' && segments.length === 2 && segments[1] !== '' && x.state) {
-    return handlePrompt(x, x.state, decodeURIComponent(segments[1]!));
+    let name: string;
+    try {
+      name = decodeURIComponent(segments[1]!);
+    } catch {
+      throw gatewayProblem('not-found', `No prompt ${segments[1]!}.`);
+    }
+    return handlePrompt(x, x.state, name);
   }
   if (segments[0] === 'conversations' && x.state) {
     const rest = segments.slice(1);
