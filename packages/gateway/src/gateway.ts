@@ -49,7 +49,9 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
     config.routes.flatMap((route) => {
       const state = route.ai?.state;
       const upstream = state && upstreams.get(state.upstream);
-      return upstream ? [[route.name, new TruceState(upstream, upstream.config.timeouts.responseMs)] as const] : [];
+      return upstream
+        ? [[route.name, new TruceState(upstream, upstream.config.timeouts.responseMs)] as const]
+        : [];
     }),
   );
   const handler = createProxyHandler({

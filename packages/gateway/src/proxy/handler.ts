@@ -251,7 +251,12 @@ async function handle(
       state: deps.ai.states.get(route.name),
       actor: call.consumer?.name ?? null,
     });
-    return { status: outcome.status, code: outcome.code, responseBytes: outcome.responseBytes, aiOutcome: outcome };
+    return {
+      status: outcome.status,
+      code: outcome.code,
+      responseBytes: outcome.responseBytes,
+      aiOutcome: outcome,
+    };
   }
   const forwarded = await forward({
     deps,
