@@ -89,7 +89,7 @@ export const SQL = {
     FROM calls WHERE retry_of IS NOT NULL AND time >= ? AND time < ?
     GROUP BY consumer ORDER BY count(*) DESC`,
   /**
-   * AI calls summed per group: calls, 5xx, tokens, the priced calls' cost and the unpriced calls.
+   * AI calls summed per group (by the partial index `calls_ai (time)`): calls, 5xx, tokens, the priced calls' cost and the unpriced calls.
    * Parameters: since, until (, route) (, consumer).
    */
   usage: (by: readonly UsageKey[], route: boolean, consumer: boolean) => {

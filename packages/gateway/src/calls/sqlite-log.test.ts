@@ -71,6 +71,7 @@ describe('sqlite call log from before the AI columns', () => {
       first.push(before);
       await first.close();
       const db = new Database(file);
+      db.exec('DROP INDEX calls_ai');
       for (const c of AI_COLUMNS) db.exec(`ALTER TABLE calls DROP COLUMN ${c}`);
       db.close();
       const log = new SqliteCallLog(file, logConfig());

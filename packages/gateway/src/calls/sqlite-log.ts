@@ -180,6 +180,8 @@ export class SqliteCallLog implements CallLog {
       );
       for (const column of ADDED_COLUMNS)
         if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
+      // The usage report's range read of AI calls (analytics-sql.ts `usage`; PostgreSQL's migration 6).
+      this.db.exec('CREATE INDEX IF NOT EXISTS calls_ai ON calls (time) WHERE ai_alias IS NOT NULL');
       this.db.exec(`DROP INDEX IF EXISTS ${REPLACED_INDEX}`);
       for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
       this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
@@ -246,12 +248,13 @@ export class SqliteCallLog implements CallLog {
    * one transaction (a file from before them).
    */
   private addHours(): void {
-    const have = this.db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_hours'")
-      .get();
-    if (have) return;
+    const have = () =>
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_hours'").get();
+    if (have()) return;
     this.db
       .transaction(() => {
+        // Looked at again under the write lock: another process opening the file may have made it.
+        if (have()) return;
         this.db.exec(HOURS_SCHEMA);
         const hours = new Map<string, { route: string; hour: number; calls: number; counts: Histogram[] }>();
         const rows = this.db

@@ -149,6 +149,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     ADD COLUMN ai_estimated boolean, ADD COLUMN ai_attempts integer, ADD COLUMN ai_stream boolean,
     ADD COLUMN ttft_ms double precision, ADD COLUMN prompt text, ADD COLUMN prompt_version text,
     ADD COLUMN conversation text;
+  CREATE INDEX calls_ai ON ${s}.calls (time) WHERE ai_alias IS NOT NULL;
   `,
 ];
 
