@@ -100,6 +100,7 @@ describe('admin API', () => {
         '/metrics',
         '/routes',
         '/calls/stream',
+        '/analytics/usage',
         '/',
       ]),
     );

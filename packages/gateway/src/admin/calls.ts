@@ -14,6 +14,7 @@ export function registerCallRoutes(app: FastifyInstance, log: CallLog): void {
       code: q['code'],
       consumer: q['consumer'],
       resource: q['resource'],
+      model: q['model'],
       since: time(q['since'], 'since'),
       until: time(q['until'], 'until'),
       order: order(q['order']),

@@ -151,6 +151,35 @@ export const analyticsPaths = {
       },
     }),
   ),
+  '/analytics/usage': (() => {
+    const key = { type: ['string', 'null'], description: 'Null when the report does not group by it.' };
+    const sums = {
+      calls: count,
+      errors: { ...count, description: 'Calls answered 5xx.' },
+      tokensIn: count,
+      tokensOut: count,
+      cost: { type: 'number', description: 'Of the priced calls, in the price table’s currency.' },
+      unpriced: { ...count, description: 'Calls whose model has no price (not in `cost`).' },
+    };
+    const schema = items({ consumer: key, route: key, provider: key, model: key, ...sums });
+    return get(
+      'AI calls’ tokens and cost per consumer, route and/or model, most cost first (raw calls only)',
+      [
+        q('by', 'consumer, route, model or a comma-separated set of them (default consumer,model).'),
+        q('route', 'Route name.'),
+        q('consumer', 'Consumer name.'),
+        ...window,
+      ],
+      {
+        ...schema,
+        required: ['items', 'totals'],
+        properties: {
+          ...schema.properties,
+          totals: { type: 'object', required: Object.keys(sums), properties: sums },
+        },
+      },
+    );
+  })(),
 };
 
 /** `staleBy` in `GET /calls/{id}`: the write that made a conflict's version stale. */

@@ -1,5 +1,5 @@
 import { type Histogram, merge, quantiles } from '../calls/histogram.js';
-import type { CallLog, Rollup } from '../calls/log.js';
+import type { CallLog, Rollup, UsageKey, UsageRow } from '../calls/log.js';
 import { CONFLICT_STATUSES } from '../calls/stored-call.js';
 
 /*
@@ -177,4 +177,56 @@ export async function series(log: CallLog, w: Window, step: number): Promise<{ i
     });
   }
   return { items };
+}
+
+/** `GET /analytics/usage`: AI calls grouped by consumer, route and/or model, with totals. */
+export interface Usage {
+  items: UsageRow[];
+  totals: {
+    calls: number;
+    errors: number;
+    tokensIn: number;
+    tokensOut: number;
+    cost: number;
+    unpriced: number;
+  };
+}
+
+/**
+ * AI calls in the window (calls with `ai`; raw calls, so at most `retention.calls` back), summed per
+ * group of `by`: most cost first, then most tokens, then by key. Costs are rounded to 1e-9.
+ */
+export async function usage(
+  log: CallLog,
+  by: readonly UsageKey[],
+  w: Window & { readonly consumer?: string | undefined },
+): Promise<Usage> {
+  const rows = await log.analytics.usage(by, w.since, w.until, { route: w.route, consumer: w.consumer });
+  const items = rows
+    .map((r) => ({ ...r, cost: roundCost(r.cost) }))
+    .sort(
+      (a, b) => b.cost - a.cost || b.tokensIn + b.tokensOut - (a.tokensIn + a.tokensOut) || compareKeys(a, b),
+    );
+  const totals = { calls: 0, errors: 0, tokensIn: 0, tokensOut: 0, cost: 0, unpriced: 0 };
+  for (const r of items) {
+    totals.calls += r.calls;
+    totals.errors += r.errors;
+    totals.tokensIn += r.tokensIn;
+    totals.tokensOut += r.tokensOut;
+    totals.cost += r.cost;
+    totals.unpriced += r.unpriced;
+  }
+  totals.cost = roundCost(totals.cost);
+  return { items, totals };
+}
+
+const roundCost = (cost: number) => Math.round(cost * 1e9) / 1e9;
+
+function compareKeys(a: UsageRow, b: UsageRow): number {
+  for (const k of ['consumer', 'route', 'provider', 'model'] as const) {
+    const x = a[k] ?? '';
+    const y = b[k] ?? '';
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }

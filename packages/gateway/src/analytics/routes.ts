@@ -5,17 +5,20 @@ import type { RouteConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { lifecycle } from './lifecycle.js';
 import { hotspots, retries, unconditional } from './key-reports.js';
-import { series, summary, type Window } from './reports.js';
+import { series, summary, usage, type Window } from './reports.js';
+import type { UsageKey } from '../calls/log.js';
 
 /** The default window of every report: the last hour. */
 const DEFAULT_WINDOW_MS = 3_600_000;
 /** `series` answers at most this many buckets. */
 const MAX_BUCKETS = 10_000;
 const HOTSPOT_BY = ['resource', 'route', 'consumer'] as const;
+const USAGE_KEYS: readonly UsageKey[] = ['consumer', 'route', 'model'];
 
 /**
- * `GET /analytics/{summary,series,hotspots,unconditional,retries}` (SPEC 5.4, 5.6) and
- * `GET /analytics/lifecycle` (issue 12 item 6) over the configured `routes`.
+ * `GET /analytics/{summary,series,hotspots,unconditional,retries}` (SPEC 5.4, 5.6),
+ * `GET /analytics/lifecycle` (issue 12 item 6) over the configured `routes`, and
+ * `GET /analytics/usage` (AI calls' tokens and cost).
  */
 export function registerAnalyticsRoutes(
   app: FastifyInstance,
@@ -52,7 +55,29 @@ export function registerAnalyticsRoutes(
 
   app.get('/analytics/retries', async (request) => retries(log, window(request.query, now), now()));
 
+  app.get('/analytics/usage', async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const by = usageBy(q['by']);
+    const w = window(q, now);
+    const consumer = q['consumer'];
+    if (consumer !== undefined && consumer.length === 0) throw badParameter('consumer', 'must not be empty');
+    if (w.route !== undefined && w.route.length === 0) throw badParameter('route', 'must not be empty');
+    return usage(log, by, { ...w, consumer });
+  });
+
   app.get('/analytics/lifecycle', async (request) => lifecycle(log, routes, window(request.query, now)));
+}
+
+/** `by` of the usage report: consumer, route, model or a comma-separated set of them; default consumer,model. */
+function usageBy(text: string | undefined): UsageKey[] {
+  if (text === undefined) return ['consumer', 'model'];
+  const keys = text.split(',');
+  if (keys.some((k) => !(USAGE_KEYS as readonly string[]).includes(k)) || new Set(keys).size !== keys.length)
+    throw badParameter(
+      'by',
+      'must be consumer, model, route or a comma-separated set of them (consumer,model)',
+    );
+  return keys as UsageKey[];
 }
 
 /** `since` and `until` (ISO 8601), by default the last hour; `route` when given. */

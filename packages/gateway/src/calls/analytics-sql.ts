@@ -1,5 +1,5 @@
 import { OVERLAP_MS } from '../analytics/overlap.js';
-import type { CallAnalytics, HotspotRow, RawBucket } from './log.js';
+import type { CallAnalytics, HotspotRow, RawBucket, UsageKey } from './log.js';
 import { CONFLICT_STATUSES } from './stored-call.js';
 
 /** Runs one query with `?` placeholders and returns its rows. */
@@ -88,6 +88,29 @@ export const SQL = {
       CAST(sum(CASE WHEN blind THEN 1 ELSE 0 END) AS BIGINT) AS blind
     FROM calls WHERE retry_of IS NOT NULL AND time >= ? AND time < ?
     GROUP BY consumer ORDER BY count(*) DESC`,
+  /**
+   * AI calls summed per group (by the partial index `calls_ai (time)`): calls, 5xx, tokens, the priced calls' cost and the unpriced calls.
+   * Parameters: since, until (, route) (, consumer).
+   */
+  usage: (by: readonly UsageKey[], route: boolean, consumer: boolean) => {
+    const keys = by.flatMap((k) => USAGE_COLUMNS[k]);
+    const select = keys.length ? `${keys.join(', ')}, ` : '';
+    return `SELECT ${select}count(*) AS calls,
+        CAST(sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS BIGINT) AS errors,
+        CAST(coalesce(sum(tokens_in), 0) AS BIGINT) AS tokens_in,
+        CAST(coalesce(sum(tokens_out), 0) AS BIGINT) AS tokens_out,
+        coalesce(sum(cost), 0) AS cost,
+        CAST(sum(CASE WHEN cost IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unpriced
+      FROM calls WHERE ai_alias IS NOT NULL AND time >= ? AND time < ?${route ? ' AND route = ?' : ''}${consumer ? ' AND consumer = ?' : ''}
+      ${keys.length ? `GROUP BY ${keys.join(', ')}` : ''}`;
+  },
+};
+
+/** The columns each key of the usage report groups by. */
+const USAGE_COLUMNS: Record<UsageKey, readonly string[]> = {
+  consumer: ['consumer'],
+  route: ['route'],
+  model: ['ai_provider', 'ai_model'],
 };
 
 /** The indexes these queries read (both schemas create them). */
@@ -199,6 +222,26 @@ export function rawAnalytics(all: RunQuery): CallAnalytics {
         retries: num(r['retries']),
         early: num(r['early']),
         blind: num(r['blind']),
+      }));
+    },
+    async usage(by, since, until, filter) {
+      // Stored values never hold U+0000, and PostgreSQL refuses it in a parameter.
+      if ([filter.route, filter.consumer].some((v) => v?.includes('\u0000'))) return [];
+      const args = [since, until, ...[filter.route, filter.consumer].filter((v) => v !== undefined)];
+      const sql = SQL.usage(by, filter.route !== undefined, filter.consumer !== undefined);
+      const text = (name: string) => (r: Record<string, unknown>) =>
+        r[name] === null || r[name] === undefined ? null : String(r[name]);
+      return (await all(sql, args)).map((r) => ({
+        consumer: text('consumer')(r),
+        route: text('route')(r),
+        provider: text('ai_provider')(r),
+        model: text('ai_model')(r),
+        calls: num(r['calls']),
+        errors: num(r['errors']),
+        tokensIn: num(r['tokens_in']),
+        tokensOut: num(r['tokens_out']),
+        cost: num(r['cost']),
+        unpriced: num(r['unpriced']),
       }));
     },
   };

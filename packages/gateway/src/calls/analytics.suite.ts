@@ -5,11 +5,13 @@ import { unconditional } from '../analytics/key-reports.js';
 import { writeCounts } from '../analytics/overlap.js';
 import { registerAnalyticsRoutes } from '../analytics/routes.js';
 import { series, summary } from '../analytics/reports.js';
+import { createProblem } from '@truce/protocol';
 import { resolveGatewayConfig } from '../config/load.js';
+import { GatewayProblem } from '../problems/answer.js';
 import { type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import type { CallLog } from './log.js';
 import { HOUR, HOUR_TOP_K, MINUTE_TOP_K, readKeys, rollUpStep, type Script } from './key-rollups.js';
-import type { CallRecord } from './record.js';
+import type { AiCallInfo, CallRecord } from './record.js';
 
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 2, 9, 0, 0);
@@ -499,6 +501,148 @@ export function analyticsConformance(name: string, fixture: () => Promise<CallLo
           .slice(0, 10)
           .map((i) => [i.key, i.conflicts]),
       ).toEqual(hot);
+    });
+
+    it('sums AI calls’ tokens and cost per consumer, model and route, with totals, window and filters', async () => {
+      const log = await open();
+      const ai = (over: Partial<AiCallInfo> = {}): AiCallInfo => ({
+        alias: 'fast',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        tokensIn: 100,
+        tokensOut: 10,
+        cost: 0.25,
+        estimated: false,
+        attempts: 1,
+        stream: false,
+        ttftMs: null,
+        prompt: null,
+        promptVersion: null,
+        conversation: null,
+        ...over,
+      });
+      const call = (consumer: string | null, route: string, time: number, info: AiCallInfo, status = 200) =>
+        callRecord({ method: 'POST', route, consumer, time, status, ai: info });
+      const big = ai({
+        provider: 'anthropic',
+        model: 'claude-sonnet',
+        alias: 'smart',
+        cost: 1.5,
+        tokensIn: 1000,
+      });
+      const local = ai({
+        provider: 'ollama',
+        model: 'llama3',
+        alias: 'local',
+        cost: null,
+        tokensIn: 5000,
+        tokensOut: 500,
+      });
+      await write(log, [
+        call('alice', 'chat', T0, ai()),
+        call('alice', 'chat', T0 + 1000, ai({ tokensIn: 50, tokensOut: 5, cost: 0.125 }), 502),
+        call('alice', 'summarise', T0 + 2000, big),
+        call('bob', 'chat', T0 + 3000, ai()),
+        call('bob', 'chat', T0 + 4000, local),
+        call(null, 'chat', T0 + 5000, local),
+        // Outside the window, and a call that is not an AI call: neither counts.
+        call('alice', 'chat', T0 + 6 * MINUTE, big),
+        callRecord({ consumer: 'alice', time: T0 + 1000 }),
+      ]);
+      const ask = admin(log, () => T0 + 10 * MINUTE);
+      const since = new Date(T0).toISOString();
+      const until = new Date(T0 + 5 * MINUTE).toISOString();
+      const window = `since=${since}&until=${until}`;
+      const sums = (
+        calls: number,
+        errors: number,
+        tokensIn: number,
+        tokensOut: number,
+        cost: number,
+        unpriced: number,
+      ) => ({ calls, errors, tokensIn, tokensOut, cost, unpriced });
+      const keys = (
+        consumer: string | null,
+        route: string | null,
+        provider: string | null,
+        model: string | null,
+      ) => ({ consumer, route, provider, model });
+
+      const byDefault = await ask(`/analytics/usage?${window}`);
+      expect(byDefault).toEqual({
+        items: [
+          { ...keys('alice', null, 'anthropic', 'claude-sonnet'), ...sums(1, 0, 1000, 10, 1.5, 0) },
+          { ...keys('alice', null, 'openai', 'gpt-4o-mini'), ...sums(2, 1, 150, 15, 0.375, 0) },
+          { ...keys('bob', null, 'openai', 'gpt-4o-mini'), ...sums(1, 0, 100, 10, 0.25, 0) },
+          // Unpriced: cost 0, then most tokens first.
+          { ...keys(null, null, 'ollama', 'llama3'), ...sums(1, 0, 5000, 500, 0, 1) },
+          { ...keys('bob', null, 'ollama', 'llama3'), ...sums(1, 0, 5000, 500, 0, 1) },
+        ].sort((a, b) => b.cost - a.cost || (a.consumer ?? '').localeCompare(b.consumer ?? '')),
+        totals: sums(6, 1, 11250, 1035, 2.125, 2),
+      });
+      expect(await ask(`/analytics/usage?${window}&by=consumer,model`)).toEqual(byDefault);
+
+      expect(await ask(`/analytics/usage?${window}&by=model`)).toEqual({
+        items: [
+          { ...keys(null, null, 'anthropic', 'claude-sonnet'), ...sums(1, 0, 1000, 10, 1.5, 0) },
+          { ...keys(null, null, 'openai', 'gpt-4o-mini'), ...sums(3, 1, 250, 25, 0.625, 0) },
+          { ...keys(null, null, 'ollama', 'llama3'), ...sums(2, 0, 10000, 1000, 0, 2) },
+        ],
+        totals: sums(6, 1, 11250, 1035, 2.125, 2),
+      });
+
+      expect((await ask(`/analytics/usage?${window}&by=route`)).items).toEqual([
+        { ...keys(null, 'summarise', null, null), ...sums(1, 0, 1000, 10, 1.5, 0) },
+        { ...keys(null, 'chat', null, null), ...sums(5, 1, 10250, 1025, 0.625, 2) },
+      ]);
+
+      // The consumer filter, with route as the grouping.
+      expect(await ask(`/analytics/usage?${window}&by=route&consumer=alice`)).toEqual({
+        items: [
+          { ...keys(null, 'summarise', null, null), ...sums(1, 0, 1000, 10, 1.5, 0) },
+          { ...keys(null, 'chat', null, null), ...sums(2, 1, 150, 15, 0.375, 0) },
+        ],
+        totals: sums(3, 1, 1150, 25, 1.875, 0),
+      });
+      expect((await ask(`/analytics/usage?${window}&by=consumer&route=summarise`)).items).toEqual([
+        { ...keys('alice', null, null, null), ...sums(1, 0, 1000, 10, 1.5, 0) },
+      ]);
+      expect((await ask(`/analytics/usage?${window}&consumer=nobody`)).totals).toEqual(
+        sums(0, 0, 0, 0, 0, 0),
+      );
+
+      // since and until: [since, until), and the default last hour takes the later call too.
+      const narrow = `since=${new Date(T0 + 1000).toISOString()}&until=${new Date(T0 + 3000).toISOString()}`;
+      expect((await ask(`/analytics/usage?${narrow}&by=consumer`)).items).toEqual([
+        { ...keys('alice', null, null, null), ...sums(2, 1, 1050, 15, 1.625, 0) },
+      ]);
+      expect((await ask('/analytics/usage?by=consumer')).totals).toEqual(sums(7, 1, 12250, 1045, 3.625, 2));
+
+      // Parameters are checked as the other reports check theirs.
+      const app = Fastify({ logger: false });
+      // As the admin app answers a problem (admin/app.ts).
+      app.setErrorHandler((error, _request, reply) =>
+        error instanceof GatewayProblem
+          ? reply
+              .code(createProblem(error.code, { detail: error.detail }).status)
+              .send({ code: error.code, ...error.members })
+          : reply.code(500).send(),
+      );
+      registerAnalyticsRoutes(app, log, [], () => T0 + 10 * MINUTE);
+      for (const [query, parameter] of [
+        ['by=tokens', 'by'],
+        ['by=consumer,consumer', 'by'],
+        ['by=', 'by'],
+        ['since=yesterday', 'since'],
+        [`since=${until}&until=${since}`, 'since'],
+      ] as const) {
+        const res = await app.inject({ method: 'GET', url: `/analytics/usage?${query}` });
+        expect(res.statusCode, query).toBe(400);
+        expect(res.json(), query).toMatchObject({
+          code: 'malformed-request',
+          errors: [{ parameter }],
+        });
+      }
     });
 
     it('reports unconditional writes and those near another consumer’s write of the resource', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogConfig } from '../config/types.js';
 import type { CallLog } from './log.js';
-import type { CallRecord } from './record.js';
+import type { AiCallInfo, CallRecord } from './record.js';
 
 /** One database and as many call logs on it as a test opens (two writers = two processes). */
 export interface CallLogFixture {
@@ -124,6 +124,7 @@ export function callLogConformance(name: string, fixture: () => Promise<CallLogF
           upstreamMs: 1.25,
           requestBytes: body.length,
           responseBytes: 10,
+          ai: null,
         },
       ]);
       const full = await log.get(r.id);
@@ -144,6 +145,56 @@ export function callLogConformance(name: string, fixture: () => Promise<CallLogF
       log.push(r); // the same id again is ignored
       await log.flush();
       expect(await log.count()).toBe(1);
+    });
+
+    it('keeps what an AI call used: through push to GET /calls and GET /calls/{id}, filtered by model', async () => {
+      const log = await open();
+      const ai: AiCallInfo = {
+        alias: 'fast',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        tokensIn: 1234,
+        tokensOut: 56,
+        cost: 0.000219,
+        estimated: false,
+        attempts: 2,
+        stream: true,
+        ttftMs: 123.456,
+        prompt: 'summarise',
+        promptVersion: '"v3"',
+        conversation: 'conv-1',
+      };
+      const unpriced: AiCallInfo = {
+        ...ai,
+        alias: 'local',
+        provider: null,
+        model: null,
+        cost: null,
+        estimated: true,
+        attempts: 1,
+        stream: false,
+        ttftMs: null,
+        prompt: null,
+        promptVersion: null,
+        conversation: null,
+      };
+      const a = callRecord({ route: 'chat', method: 'POST', ai });
+      const b = callRecord({ route: 'chat', method: 'POST', status: 503, ai: unpriced, time: T0 + 1 });
+      const plain = callRecord({ time: T0 + 2 });
+      for (const r of [a, b, plain]) log.push(r);
+      await log.flush();
+      expect(log.stats).toMatchObject({ written: 3, dropped: 0 });
+      expect((await log.get(a.id))?.['ai']).toEqual(ai);
+      expect((await log.get(b.id))?.['ai']).toEqual(unpriced);
+      expect((await log.get(plain.id))?.['ai']).toBeNull();
+      const { items } = await log.query({ order: 'asc', limit: 10 });
+      expect(items.map((c) => c['ai'])).toEqual([ai, unpriced, null]);
+      const ids = async (model: string) =>
+        (await log.query({ model, order: 'asc', limit: 10 })).items.map((c) => c['id']);
+      expect(await ids('gpt-4o-mini')).toEqual([a.id]);
+      expect(await ids('fast')).toEqual([a.id]);
+      expect(await ids('local')).toEqual([b.id]);
+      expect(await ids('none')).toEqual([]);
     });
 
     it('keeps a batch whole when a record holds U+0000', async () => {

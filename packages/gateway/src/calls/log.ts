@@ -12,6 +12,8 @@ export interface CallQuery {
   readonly code?: string | undefined;
   readonly consumer?: string | undefined;
   readonly resource?: string | undefined;
+  /** AI calls whose model or alias is this. */
+  readonly model?: string | undefined;
   readonly since?: number | undefined;
   readonly until?: number | undefined;
   readonly order: 'asc' | 'desc';
@@ -126,6 +128,25 @@ export interface RetryRow {
   readonly blind: number;
 }
 
+/** What `GET /analytics/usage` groups AI calls by: consumer, route, and model (provider and model). */
+export type UsageKey = 'consumer' | 'route' | 'model';
+
+/** One group of AI calls as the store sums them; keys not grouped by are null. */
+export interface UsageRow {
+  readonly consumer: string | null;
+  readonly route: string | null;
+  readonly provider: string | null;
+  readonly model: string | null;
+  readonly calls: number;
+  /** Calls answered 5xx. */
+  readonly errors: number;
+  readonly tokensIn: number;
+  readonly tokensOut: number;
+  /** The priced calls' cost; calls without a price count 0 here and 1 in `unpriced`. */
+  readonly cost: number;
+  readonly unpriced: number;
+}
+
 /** The reads the analytics API (SPEC 5.4) makes of raw calls, in [since, until). */
 export interface CallAnalytics {
   /** The oldest raw call still kept, or null when there is none. */
@@ -153,4 +174,11 @@ export interface CallAnalytics {
   /** Per consumer, its unconditional writes in the window that overlap another consumer's (SPEC 5.6). */
   overlapping(since: number, until: number): Promise<{ consumer: string | null; overlapping: number }[]>;
   retries(since: number, until: number): Promise<RetryRow[]>;
+  /** AI calls (those with `ai`) summed per group of `by`, optionally of one route and consumer; in no order. */
+  usage(
+    by: readonly UsageKey[],
+    since: number,
+    until: number,
+    filter: { readonly route?: string | undefined; readonly consumer?: string | undefined },
+  ): Promise<UsageRow[]>;
 }

@@ -6,6 +6,7 @@ import { analyticsConformance } from './analytics.suite.js';
 import { callLogConformance, type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import { HOUR } from './key-rollups.js';
 import { PostgresCallLog } from './postgres-log.js';
+import { AI_COLUMNS } from './stored-call.js';
 
 describeWithPostgres('postgres call log', (url) => {
   // Each log has a pool of its own, as two gateway processes would; one schema per test.
@@ -36,11 +37,12 @@ describeWithPostgres('postgres call log', (url) => {
           callRecord({ time: t0 + i * 30_000, route: i % 2 ? 'shop' : 'orders', durationMs: 1 + (i % 50) }),
         );
       await first.close();
-      // As a database at version 3 (before the hourly roll-ups, migration 4, and the lifecycle
-      // roll-ups, migration 5) would be.
+      // As a database at version 3 (before the hourly roll-ups, migration 4, the lifecycle
+      // roll-ups, migration 5, and the AI columns, migration 6) would be.
       const db = await openPostgresDatabase(at, { poolSize: 1 });
       await db.pool.query(
-        `DROP TABLE ${db.s}.rollup_hours, ${db.s}.lifecycle_rollups; UPDATE ${db.s}.schema_version SET version = 3`,
+        `DROP TABLE ${db.s}.rollup_hours, ${db.s}.lifecycle_rollups; ${dropAiColumns(db.s)}
+        UPDATE ${db.s}.schema_version SET version = 3`,
       );
       await db.release();
       const log = new PostgresCallLog(await openPostgresDatabase(at, { poolSize: 2 }), logConfig(), () => t0);
@@ -70,7 +72,53 @@ describeWithPostgres('postgres call log', (url) => {
       await dropSchema(url, schema);
     }
   });
+
+  it('migration 6 adds the AI columns: calls from before show ai null, new ones keep theirs', async () => {
+    const schema = newSchemaName('gwa');
+    const at = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+    try {
+      const before = callRecord();
+      const first = new PostgresCallLog(await openPostgresDatabase(at, { poolSize: 2 }), logConfig());
+      first.push(before);
+      await first.close();
+      const db = await openPostgresDatabase(at, { poolSize: 1 });
+      await db.pool.query(`${dropAiColumns(db.s)} UPDATE ${db.s}.schema_version SET version = 5`);
+      await db.release();
+      const log = new PostgresCallLog(await openPostgresDatabase(at, { poolSize: 2 }), logConfig());
+      try {
+        const ai = {
+          alias: 'fast',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+          tokensIn: 10,
+          tokensOut: 5,
+          cost: 0.5,
+          estimated: false,
+          attempts: 1,
+          stream: false,
+          ttftMs: null,
+          prompt: null,
+          promptVersion: null,
+          conversation: null,
+        };
+        const after = callRecord({ ai });
+        log.push(after);
+        await log.flush();
+        expect((await log.get(before.id))?.['ai']).toBeNull();
+        expect((await log.get(after.id))?.['ai']).toEqual(ai);
+      } finally {
+        await log.close();
+      }
+    } finally {
+      await dropSchema(url, schema);
+    }
+  });
 });
+
+/** SQL that takes migration 6's columns away again, as a database from before it. */
+function dropAiColumns(s: string): string {
+  return `ALTER TABLE ${s}.calls ${AI_COLUMNS.map((c) => `DROP COLUMN ${c}`).join(', ')};`;
+}
 
 describe('postgres call log without a database', () => {
   it('never makes push wait or throw: records are dropped and counted, the queue stays bounded', async () => {

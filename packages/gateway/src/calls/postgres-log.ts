@@ -29,6 +29,7 @@ import type {
 import { RecordQueue } from './queue.js';
 import type { CallRecord } from './record.js';
 import {
+  AI_COLUMNS,
   callColumns,
   callJson,
   type CallRow,
@@ -163,12 +164,14 @@ export class PostgresCallLog implements CallLog {
           text: `INSERT INTO ${this.s}.calls (id, time, route, target, consumer, client_ip, method, path, query,
               resource, status, code, conditional, warned, duration_ms, upstream_ms, request_bytes, response_bytes,
               request_id, traceparent, idempotency_key, detail, retry_of, early, blind, stale_by_id,
-              stale_by_consumer, stale_by_time)
+              stale_by_consumer, stale_by_time, ${AI_COLUMNS.join(', ')})
             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::text[], $13::boolean[],
               $14::boolean[], $15::float8[], $16::float8[], $17::bigint[], $18::bigint[], $19::text[],
               $20::text[], $21::text[], $22::text[], $23::text[], $24::boolean[], $25::boolean[], $26::text[],
-              $27::text[], $28::bigint[])
+              $27::text[], $28::bigint[], $29::text[], $30::text[], $31::text[], $32::bigint[], $33::bigint[],
+              $34::float8[], $35::boolean[], $36::integer[], $37::boolean[], $38::float8[], $39::text[],
+              $40::text[], $41::text[])
             ON CONFLICT (id) DO NOTHING`,
           values: [
             col('id'),
@@ -199,6 +202,19 @@ export class PostgresCallLog implements CallLog {
             col('staleById'),
             col('staleByConsumer'),
             col('staleByTime'),
+            col('aiAlias'),
+            col('aiProvider'),
+            col('aiModel'),
+            col('tokensIn'),
+            col('tokensOut'),
+            col('cost'),
+            col('aiEstimated'),
+            col('aiAttempts'),
+            col('aiStream'),
+            col('ttftMs'),
+            col('prompt'),
+            col('promptVersion'),
+            col('conversation'),
           ],
         });
         await client.query({
@@ -301,7 +317,7 @@ export class PostgresCallLog implements CallLog {
 
   async query(q: CallQuery): Promise<Page<StoredCall>> {
     // Stored values never hold U+0000 (see write), and PostgreSQL refuses it in a parameter.
-    if ([q.route, q.code, q.consumer, q.resource].some((v) => v?.includes('\u0000')))
+    if ([q.route, q.code, q.consumer, q.resource, q.model].some((v) => v?.includes('\u0000')))
       return { items: [], next: null };
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -319,6 +335,7 @@ export class PostgresCallLog implements CallLog {
     if (q.code !== undefined) add('code = ?', q.code);
     if (q.consumer !== undefined) add('consumer = ?', q.consumer);
     if (q.resource !== undefined) add('resource = ?', q.resource);
+    if (q.model !== undefined) add('(ai_model = ? OR ai_alias = ?)', q.model, q.model);
     if (q.since !== undefined) add('time >= ?', q.since);
     if (q.until !== undefined) add('time < ?', q.until);
     const after = Number(decodeCursor(q.cursor));

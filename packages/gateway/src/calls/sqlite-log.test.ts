@@ -7,6 +7,7 @@ import { analyticsConformance } from './analytics.suite.js';
 import { callLogConformance, type CallLogFixture, callRecord, logConfig } from './conformance.suite.js';
 import { HOUR } from './key-rollups.js';
 import { SqliteCallLog } from './sqlite-log.js';
+import { AI_COLUMNS } from './stored-call.js';
 
 // A file, not `:memory:`: two writers need two connections to one database.
 const sqliteFile = async (): Promise<CallLogFixture> => {
@@ -51,6 +52,50 @@ describe('sqlite call log from before the hourly roll-ups', () => {
         for (const m of minutes)
           for (const [k, v] of Object.entries(m.latency)) latency[k] = (latency[k] ?? 0) + v;
         expect(shop?.latency).toEqual(latency);
+      } finally {
+        await log.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite call log from before the AI columns', () => {
+  it('adds them on open: calls from before show ai null, new ones keep theirs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'truce-gw-log-'));
+    const file = join(dir, 'gateway.db');
+    try {
+      const before = callRecord();
+      const first = new SqliteCallLog(file, logConfig());
+      first.push(before);
+      await first.close();
+      const db = new Database(file);
+      db.exec('DROP INDEX calls_ai');
+      for (const c of AI_COLUMNS) db.exec(`ALTER TABLE calls DROP COLUMN ${c}`);
+      db.close();
+      const log = new SqliteCallLog(file, logConfig());
+      try {
+        const ai = {
+          alias: 'fast',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+          tokensIn: 10,
+          tokensOut: 5,
+          cost: 0.5,
+          estimated: true,
+          attempts: 1,
+          stream: false,
+          ttftMs: null,
+          prompt: null,
+          promptVersion: null,
+          conversation: null,
+        };
+        const after = callRecord({ ai });
+        log.push(after);
+        await log.flush();
+        expect((await log.get(before.id))?.['ai']).toBeNull();
+        expect((await log.get(after.id))?.['ai']).toEqual(ai);
       } finally {
         await log.close();
       }

@@ -38,6 +38,7 @@ import type {
 import { RecordQueue } from './queue.js';
 import type { CallRecord } from './record.js';
 import {
+  AI_COLUMNS,
   callColumns,
   callJson,
   type CallRow,
@@ -65,7 +66,10 @@ CREATE TABLE IF NOT EXISTS calls (
   duration_ms REAL NOT NULL, upstream_ms REAL,
   request_bytes INTEGER NOT NULL, response_bytes INTEGER NOT NULL,
   request_id TEXT NOT NULL, traceparent TEXT NOT NULL, idempotency_key TEXT,
-  detail TEXT NOT NULL
+  detail TEXT NOT NULL,
+  ai_alias TEXT, ai_provider TEXT, ai_model TEXT, tokens_in INTEGER, tokens_out INTEGER, cost REAL,
+  ai_estimated INTEGER, ai_attempts INTEGER, ai_stream INTEGER, ttft_ms REAL,
+  prompt TEXT, prompt_version TEXT, conversation TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_time ON calls (time);
 CREATE INDEX IF NOT EXISTS calls_route ON calls (route, seq);
@@ -99,12 +103,26 @@ CREATE TABLE rollup_hours (
 CREATE INDEX rollup_hours_hour ON rollup_hours (hour);
 `;
 
-/** Columns added by issue 12, for a database file part 1 created. */
+/** Columns added since, for a database file an older Truce created: issue 12's, then the AI routes'. */
 const ADDED_COLUMNS = [
   'blind INTEGER',
   'stale_by_id TEXT',
   'stale_by_consumer TEXT',
   'stale_by_time INTEGER',
+  // AI routes (record.ts `AiCallInfo`): null on other calls.
+  'ai_alias TEXT',
+  'ai_provider TEXT',
+  'ai_model TEXT',
+  'tokens_in INTEGER',
+  'tokens_out INTEGER',
+  'cost REAL',
+  'ai_estimated INTEGER',
+  'ai_attempts INTEGER',
+  'ai_stream INTEGER',
+  'ttft_ms REAL',
+  'prompt TEXT',
+  'prompt_version TEXT',
+  'conversation TEXT',
 ];
 
 /** A batch is written at least this often, or as soon as this many records wait. */
@@ -162,16 +180,21 @@ export class SqliteCallLog implements CallLog {
       );
       for (const column of ADDED_COLUMNS)
         if (!have.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE calls ADD COLUMN ${column}`);
+      // The usage report's range read of AI calls (analytics-sql.ts `usage`; PostgreSQL's migration 6).
+      this.db.exec('CREATE INDEX IF NOT EXISTS calls_ai ON calls (time) WHERE ai_alias IS NOT NULL');
       this.db.exec(`DROP INDEX IF EXISTS ${REPLACED_INDEX}`);
       for (const index of ANALYTICS_INDEXES) this.db.exec(`CREATE INDEX IF NOT EXISTS ${index}`);
       this.db.exec(keyRollupSchema('INTEGER').replaceAll('{s}', ''));
       this.insert = this.db
         .prepare(`INSERT OR IGNORE INTO calls (id, time, route, target, consumer, client_ip, method, path, query, resource,
         status, code, conditional, warned, retry_of, early, blind, stale_by_id, stale_by_consumer, stale_by_time,
-        duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent, idempotency_key, detail)
+        duration_ms, upstream_ms, request_bytes, response_bytes, request_id, traceparent, idempotency_key, detail,
+        ${AI_COLUMNS.join(', ')})
         VALUES (@id, @time, @route, @target, @consumer, @clientIp, @method, @path, @query, @resource,
         @status, @code, @conditional, @warned, @retryOf, @early, @blind, @staleById, @staleByConsumer, @staleByTime,
-        @durationMs, @upstreamMs, @requestBytes, @responseBytes, @requestId, @traceparent, @idempotencyKey, @detail)`);
+        @durationMs, @upstreamMs, @requestBytes, @responseBytes, @requestId, @traceparent, @idempotencyKey, @detail,
+        @aiAlias, @aiProvider, @aiModel, @tokensIn, @tokensOut, @cost, @aiEstimated, @aiAttempts, @aiStream,
+        @ttftMs, @prompt, @promptVersion, @conversation)`);
       // Roll-ups are added to in SQL, never read and written back: several processes may write the
       // same route's minute, and each adds its own counts under the write lock.
       this.db.function('truce_merge_counts', { deterministic: true }, (a, b) =>
@@ -225,12 +248,13 @@ export class SqliteCallLog implements CallLog {
    * one transaction (a file from before them).
    */
   private addHours(): void {
-    const have = this.db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_hours'")
-      .get();
-    if (have) return;
+    const have = () =>
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_hours'").get();
+    if (have()) return;
     this.db
       .transaction(() => {
+        // Looked at again under the write lock: another process opening the file may have made it.
+        if (have()) return;
         this.db.exec(HOURS_SCHEMA);
         const hours = new Map<string, { route: string; hour: number; calls: number; counts: Histogram[] }>();
         const rows = this.db
@@ -275,6 +299,8 @@ export class SqliteCallLog implements CallLog {
               warned: c.warned ? 1 : 0,
               early: c.early ? 1 : 0,
               blind: c.blind ? 1 : 0,
+              aiEstimated: c.aiEstimated === null ? null : c.aiEstimated ? 1 : 0,
+              aiStream: c.aiStream === null ? null : c.aiStream ? 1 : 0,
             });
             return c;
           });
@@ -370,6 +396,7 @@ export class SqliteCallLog implements CallLog {
     if (q.code !== undefined) add('code = ?', q.code);
     if (q.consumer !== undefined) add('consumer = ?', q.consumer);
     if (q.resource !== undefined) add('resource = ?', q.resource);
+    if (q.model !== undefined) add('(ai_model = ? OR ai_alias = ?)', q.model, q.model);
     if (q.since !== undefined) add('time >= ?', q.since);
     if (q.until !== undefined) add('time < ?', q.until);
     const after = Number(decodeCursor(q.cursor));

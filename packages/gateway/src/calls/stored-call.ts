@@ -2,7 +2,7 @@ import type { LogConfig } from '../config/types.js';
 import { addTo, type Histogram } from './histogram.js';
 import type { CallLinks } from './links.js';
 import type { StoredCall } from './log.js';
-import type { CallRecord } from './record.js';
+import type { AiCallInfo, CallRecord } from './record.js';
 import { redactHeaders, storedBody } from './stored-body.js';
 
 /*
@@ -40,6 +40,20 @@ export interface CallColumns {
   readonly staleById: string | null;
   readonly staleByConsumer: string | null;
   readonly staleByTime: number | null;
+  /** What an AI route's call used (record.ts `AiCallInfo`); all null on other calls. */
+  readonly aiAlias: string | null;
+  readonly aiProvider: string | null;
+  readonly aiModel: string | null;
+  readonly tokensIn: number | null;
+  readonly tokensOut: number | null;
+  readonly cost: number | null;
+  readonly aiEstimated: boolean | null;
+  readonly aiAttempts: number | null;
+  readonly aiStream: boolean | null;
+  readonly ttftMs: number | null;
+  readonly prompt: string | null;
+  readonly promptVersion: string | null;
+  readonly conversation: string | null;
 }
 
 const NO_LINKS: CallLinks = { retryOf: null, early: false, blind: false, staleBy: null };
@@ -81,13 +95,50 @@ export function callColumns(r: CallRecord, log: LogConfig, links: CallLinks = NO
     staleById: links.staleBy?.id ?? null,
     staleByConsumer: links.staleBy?.consumer ?? null,
     staleByTime: links.staleBy?.time ?? null,
+    ...aiColumns(r.ai ?? null),
   };
 }
+
+/** The AI columns of a record: its `ai` member, or nulls. */
+function aiColumns(ai: AiCallInfo | null) {
+  return {
+    aiAlias: ai?.alias ?? null,
+    aiProvider: ai?.provider ?? null,
+    aiModel: ai?.model ?? null,
+    tokensIn: ai?.tokensIn ?? null,
+    tokensOut: ai?.tokensOut ?? null,
+    cost: ai?.cost ?? null,
+    aiEstimated: ai ? ai.estimated : null,
+    aiAttempts: ai?.attempts ?? null,
+    aiStream: ai ? ai.stream : null,
+    ttftMs: ai?.ttftMs ?? null,
+    prompt: ai?.prompt ?? null,
+    promptVersion: ai?.promptVersion ?? null,
+    conversation: ai?.conversation ?? null,
+  };
+}
+
+/** The AI columns as both schemas name them (after the older ones). */
+export const AI_COLUMNS = [
+  'ai_alias',
+  'ai_provider',
+  'ai_model',
+  'tokens_in',
+  'tokens_out',
+  'cost',
+  'ai_estimated',
+  'ai_attempts',
+  'ai_stream',
+  'ttft_ms',
+  'prompt',
+  'prompt_version',
+  'conversation',
+] as const;
 
 /** The columns `GET /calls` reads, in the order both schemas declare them. */
 export const LIST_COLUMNS = `seq, id, time, route, target, consumer, client_ip, method, path, query, resource,
   status, code, conditional, warned, retry_of, early, duration_ms, upstream_ms, request_bytes, response_bytes,
-  request_id, traceparent`;
+  request_id, traceparent, ${AI_COLUMNS.join(', ')}`;
 
 /** A row as either database returns it (SQLite has integers where PostgreSQL has booleans). */
 export interface CallRow {
@@ -114,6 +165,19 @@ export interface CallRow {
   response_bytes: number;
   request_id: string;
   traceparent: string;
+  ai_alias: string | null;
+  ai_provider: string | null;
+  ai_model: string | null;
+  tokens_in: number | string | null;
+  tokens_out: number | string | null;
+  cost: number | null;
+  ai_estimated: number | boolean | null;
+  ai_attempts: number | null;
+  ai_stream: number | boolean | null;
+  ttft_ms: number | null;
+  prompt: string | null;
+  prompt_version: string | null;
+  conversation: string | null;
 }
 
 /** A row with its headers and bodies, as `GET /calls/{id}` reads it. */
@@ -173,6 +237,27 @@ export function callJson(r: CallRow): StoredCall {
     upstreamMs: r.upstream_ms === null ? null : ms(r.upstream_ms),
     requestBytes: r.request_bytes,
     responseBytes: r.response_bytes,
+    ai: aiJson(r),
+  };
+}
+
+/** The `ai` member of a stored call: null when the call was not on an AI route. */
+function aiJson(r: CallRow): AiCallInfo | null {
+  if (r.ai_alias === null || r.ai_alias === undefined) return null;
+  return {
+    alias: r.ai_alias,
+    provider: r.ai_provider,
+    model: r.ai_model,
+    tokensIn: Number(r.tokens_in ?? 0),
+    tokensOut: Number(r.tokens_out ?? 0),
+    cost: r.cost === null ? null : Number(r.cost),
+    estimated: truthy(r.ai_estimated),
+    attempts: Number(r.ai_attempts ?? 0),
+    stream: truthy(r.ai_stream),
+    ttftMs: r.ttft_ms === null ? null : ms(Number(r.ttft_ms)),
+    prompt: r.prompt,
+    promptVersion: r.prompt_version,
+    conversation: r.conversation,
   };
 }
 

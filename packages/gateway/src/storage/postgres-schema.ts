@@ -142,6 +142,15 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   );
   CREATE INDEX lifecycle_rollups_span ON ${s}.lifecycle_rollups (span, start);
   `,
+  // AI routes: which model answered and what it cost (calls/record.ts AiCallInfo); null elsewhere.
+  (s) => `
+  ALTER TABLE ${s}.calls ADD COLUMN ai_alias text, ADD COLUMN ai_provider text, ADD COLUMN ai_model text,
+    ADD COLUMN tokens_in bigint, ADD COLUMN tokens_out bigint, ADD COLUMN cost double precision,
+    ADD COLUMN ai_estimated boolean, ADD COLUMN ai_attempts integer, ADD COLUMN ai_stream boolean,
+    ADD COLUMN ttft_ms double precision, ADD COLUMN prompt text, ADD COLUMN prompt_version text,
+    ADD COLUMN conversation text;
+  CREATE INDEX calls_ai ON ${s}.calls (time) WHERE ai_alias IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes; a database with a higher one came from a newer Truce. */
