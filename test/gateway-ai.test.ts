@@ -10,6 +10,11 @@ import type { AccessControl } from '../packages/gateway/src/proxy/policies.js';
 import { FakeProviders, type FakeKind } from './support/fake-ai.js';
 import { createServer, resolveConfig } from '@truce/server';
 import { createClient, isProblem } from '@truce/client';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exited, requireBuild, tempDir } from './helpers.js';
+import { adminCall, startGateway } from './support/gateway.js';
 import type { FastifyInstance } from 'fastify';
 
 let fake: FakeProviders;
@@ -686,5 +691,87 @@ describe('prompts as REST APIs', () => {
     res = await call(url, 'title', { text: 'a post' });
     expect(res.status).toBe(502);
     expect(await res.json()).toMatchObject({ code: 'model-output-invalid' });
+  });
+});
+
+describe('truce gateway with an AI route: usage in the call log and the usage report', () => {
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const child of children.splice(0)) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
+
+  it('keys, calls, tokens and cost per consumer and model reach GET /calls and GET /analytics/usage', async () => {
+    requireBuild();
+    const dir = tempDir('truce-ai-');
+    try {
+      const file = join(dir.path, 'gateway.yaml');
+      writeFileSync(
+        file,
+        `gateway:
+  listen: 127.0.0.1:0
+  admin: { listen: 127.0.0.1:0, key: "\${TRUCE_TEST_ADMIN_KEY}" }
+  storage: sqlite:${join(dir.path, 'gateway.db')}
+  routes:
+    - name: ai
+      match: { prefix: /ai }
+      stripPrefix: true
+      auth: key
+      ai:
+        providers:
+          openai: { type: openai, baseUrl: ${fake.baseUrl('openai')}, key: "\${TEST_OPENAI_KEY}" }
+          claude: { type: anthropic, baseUrl: ${fake.baseUrl('anthropic')}, key: "\${TEST_ANTHROPIC_KEY}" }
+        models:
+          fast: [openai/gpt-4o-mini]
+          smart: [claude/claude-sonnet]
+        prices:
+          openai/gpt-4o-mini: { input: 0.15, output: 0.6 }
+          claude/claude-sonnet: { input: 3, output: 15 }
+`,
+      );
+      const adminKey = 'ai-admin-key-0123456789abcdef';
+      const gw = await startGateway(file, children, {
+        TRUCE_TEST_ADMIN_KEY: adminKey,
+        TEST_OPENAI_KEY: SECRET.openai,
+        TEST_ANTHROPIC_KEY: SECRET.anthropic,
+      });
+      const admin = (method: string, path: string, body?: unknown) =>
+        adminCall(adminKey, gw.admin, method, path, body);
+      const consumer = (await admin('POST', '/consumers', { name: 'app' })).body as { id: string };
+      const { key } = (await admin('POST', `/consumers/${consumer.id}/keys`)).body as { key: string };
+      const call = (model: string) =>
+        fetch(`${gw.proxy}/ai/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ model, ...hello }),
+        });
+      fake.reply('openai', { usage: { input: 100, output: 50 } }, { usage: { input: 100, output: 50 } });
+      fake.reply('anthropic', { usage: { input: 1000, output: 200 } });
+      for (const model of ['fast', 'fast', 'smart']) expect((await call(model)).status).toBe(200);
+      let usage: { items: Record<string, unknown>[]; totals: Record<string, number> } | undefined;
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        usage = (await admin('GET', '/analytics/usage?by=consumer,model')).body as typeof usage;
+        if (usage?.totals?.['calls'] === 3) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(usage!.totals).toMatchObject({ calls: 3, tokensIn: 1200, tokensOut: 300 });
+      expect(usage!.totals['cost']).toBeCloseTo((200 * 0.15 + 100 * 0.6 + 1000 * 3 + 200 * 15) / 1e6, 9);
+      expect(usage!.items[0]).toMatchObject({ consumer: 'app', model: 'claude-sonnet', calls: 1 });
+      expect(usage!.items[1]).toMatchObject({
+        consumer: 'app',
+        model: 'gpt-4o-mini',
+        calls: 2,
+        tokensIn: 200,
+      });
+      const calls = (await admin('GET', '/calls?route=ai')).body as { items: { id: string; ai: unknown }[] };
+      expect(calls.items[0]!.ai).toMatchObject({ alias: expect.any(String), tokensIn: expect.any(Number) });
+      const one = await admin('GET', `/calls/${calls.items[0]!.id}`);
+      for (const secret of Object.values(SECRET)) expect(JSON.stringify(one.body)).not.toContain(secret);
+    } finally {
+      dir.remove();
+    }
   });
 });
