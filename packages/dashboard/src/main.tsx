@@ -10,6 +10,7 @@ import { Overview } from './pages/overview';
 import { Playground } from './pages/playground';
 import { ResourceCalls } from './pages/resource';
 import { Tail } from './pages/tail';
+import { Usage } from './pages/usage';
 
 const NAV = [
   { path: '/', label: 'Overview' },
@@ -17,6 +18,7 @@ const NAV = [
   { path: '/tail', label: 'Live tail' },
   { path: '/alerts', label: 'Alerts' },
   { path: '/consumers', label: 'Consumers' },
+  { path: '/usage', label: 'AI usage' },
   { path: '/playground', label: 'Playground' },
 ] as const;
 
@@ -77,6 +79,8 @@ function Page(props: { path: string }) {
       return <Overview />;
     case 'hotspots':
       return <Hotspots />;
+    case 'usage':
+      return <Usage />;
     case 'tail':
       return (
         <Tail
