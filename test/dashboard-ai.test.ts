@@ -8,11 +8,13 @@ import { exited, requireBuild, tempDir } from './helpers.js';
 import { BROWSER_REQUIRED, CHROMIUM_ARGS, ensureChromium } from './setup/browser.js';
 import { FakeProviders } from './support/fake-ai.js';
 import { adminCall, startGateway, type GatewayProcess } from './support/gateway.js';
+import { createServer, resolveConfig } from '@truce/server';
+import type { FastifyInstance } from 'fastify';
 
 /**
- * The dashboard's AI usage page in real Chromium, on a real `truce gateway` with an AI route in
- * front of local fake providers: the calls two consumers make show per consumer and model, with
- * their tokens and cost.
+ * The dashboard's AI pages in real Chromium, on a real `truce gateway` with an AI route in front of
+ * local fake providers and a Truce state server: the calls two consumers make show per consumer and
+ * model with their tokens and cost, and the prompts with their versions.
  */
 const chrome = ensureChromium();
 if ('missing' in chrome && BROWSER_REQUIRED) throw new Error(`TRUCE_REQUIRE_BROWSER=1 and ${chrome.missing}`);
@@ -23,6 +25,7 @@ let dir: ReturnType<typeof tempDir>;
 let fake: FakeProviders;
 let gw: GatewayProcess;
 let browser: Browser | undefined;
+let truce: FastifyInstance | undefined;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -30,6 +33,40 @@ beforeAll(async () => {
   requireBuild();
   dir = tempDir('truce-dashboard-ai-');
   fake = await new FakeProviders().start();
+  truce = await createServer(
+    resolveConfig({
+      storage: 'sqlite::memory:',
+      collections: {
+        prompts: {
+          states: {
+            field: 'status',
+            initial: 'draft',
+            transitions: { publish: { from: ['draft'], to: 'published' } },
+          },
+        },
+      },
+    }),
+  );
+  const truceUrl = await truce.listen({ host: '127.0.0.1', port: 0 });
+  // A prompt with three versions: created, published, edited by another author.
+  const created = await fetch(`${truceUrl}/prompts/summarise`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', 'if-none-match': '*', 'truce-actor': 'ana' },
+    body: JSON.stringify({ template: 'Summarise: {{text}}', model: 'fast' }),
+  });
+  const published = await fetch(`${truceUrl}/prompts/summarise/_transitions/publish`, {
+    method: 'POST',
+    headers: { 'if-match': created.headers.get('etag')!, 'truce-actor': 'ana' },
+  });
+  await fetch(`${truceUrl}/prompts/summarise`, {
+    method: 'PATCH',
+    headers: {
+      'content-type': 'application/merge-patch+json',
+      'if-match': published.headers.get('etag')!,
+      'truce-actor': 'ben',
+    },
+    body: JSON.stringify({ template: 'Summarise in one line: {{text}}' }),
+  });
   const file = join(dir.path, 'gateway.yaml');
   writeFileSync(
     file,
@@ -37,6 +74,8 @@ beforeAll(async () => {
   listen: 127.0.0.1:0
   admin: { listen: 127.0.0.1:0, key: "\${TRUCE_TEST_ADMIN_KEY}" }
   storage: sqlite:${join(dir.path, 'gateway.db')}
+  upstreams:
+    truce: { targets: [${truceUrl}] }
   routes:
     - name: ai
       match: { prefix: /ai }
@@ -51,6 +90,7 @@ beforeAll(async () => {
           smart: [gemini/gemini-2.5-pro]
         prices:
           openai/gpt-4o-mini: { input: 0.15, output: 0.6 }
+        state: { upstream: truce }
 `,
   );
   gw = await startGateway(file, children, { TRUCE_TEST_ADMIN_KEY: ADMIN_KEY });
@@ -86,10 +126,11 @@ afterAll(async () => {
     await exited(child);
   }
   await fake?.close();
+  await truce?.close();
   dir?.remove();
 });
 
-describe.skipIf('missing' in chrome)('the dashboard’s AI usage page', () => {
+describe.skipIf('missing' in chrome)('the dashboard’s AI pages', () => {
   it('shows calls, tokens and cost per consumer and model, passes axe-core, and raises no errors', async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
@@ -123,6 +164,44 @@ describe.skipIf('missing' in chrome)('the dashboard’s AI usage page', () => {
     // Grouped by model only.
     await page.getByLabel('Per').selectOption({ label: 'Model' });
     await expect.poll(() => table.locator('thead th').first().innerText()).toBe('Model');
+    await page.evaluate(AXE);
+    const violations = await page.evaluate(async () => {
+      const result = await (
+        window as unknown as { axe: { run: (c: unknown) => Promise<{ violations: { id: string }[] }> } }
+      ).axe.run(document);
+      return result.violations.map((v) => v.id);
+    });
+    expect(violations).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('lists the prompts with their status and version, and shows a prompt’s history', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
+    await page.goto(`${gw.admin}/`);
+    await page.getByLabel('Admin key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await page.getByRole('link', { name: 'Prompts' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Prompts' }).waitFor();
+    const table = page.getByRole('table', { name: 'Prompts' });
+    await table.waitFor();
+    const row = (await table.locator('tbody tr').allInnerTexts())[0]!;
+    expect(row).toContain('summarise');
+    expect(row).toContain('published');
+    expect(row).toContain('fast');
+    expect(row).toContain('ben');
+    await page.getByRole('button', { name: 'Show versions of summarise' }).click();
+    const history = page.getByRole('table', { name: 'Versions of summarise' });
+    await history.locator('tbody tr').nth(2).waitFor();
+    const versions = await history.locator('tbody tr').allInnerTexts();
+    expect(versions.map((v) => v.split('\t')[0])).toEqual(['3', '2', '1']);
+    expect(versions[0]).toContain('ben');
+    expect(versions[2]).toContain('ana');
     await page.evaluate(AXE);
     const violations = await page.evaluate(async () => {
       const result = await (

@@ -195,6 +195,7 @@ describe.skipIf('missing' in chrome)('the dashboard', () => {
       ['#/consumers', 'Consumers, keys and subscriptions'],
       ['#/playground', 'Conflict playground'],
       ['#/usage', 'AI usage and cost'],
+      ['#/prompts', 'Prompts'],
     ] as const) {
       await page.goto(`${dev!.admin}/${hash}`);
       await page.getByRole('heading', { level: 1, name: heading }).waitFor();
@@ -212,11 +213,11 @@ describe.skipIf('missing' in chrome)('the dashboard', () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     await page.keyboard.press('Shift+Tab');
     const seen: string[] = [];
-    for (let i = 0; i < 9; i++) {
+    for (let i = 0; i < 10; i++) {
       await page.keyboard.press('Shift+Tab');
       seen.push((await page.evaluate(() => document.activeElement?.textContent)) ?? '');
     }
-    for (const label of ['Hotspots', 'Live tail', 'Alerts', 'Consumers', 'AI usage', 'Playground'])
+    for (const label of ['Hotspots', 'Live tail', 'Alerts', 'Consumers', 'AI usage', 'Prompts', 'Playground'])
       expect(seen).toContain(label);
     await page.keyboard.press('Tab');
     await page.getByRole('link', { name: 'Hotspots' }).focus();

@@ -11,6 +11,7 @@ import { Playground } from './pages/playground';
 import { ResourceCalls } from './pages/resource';
 import { Tail } from './pages/tail';
 import { Usage } from './pages/usage';
+import { Prompts } from './pages/prompts';
 
 const NAV = [
   { path: '/', label: 'Overview' },
@@ -19,6 +20,7 @@ const NAV = [
   { path: '/alerts', label: 'Alerts' },
   { path: '/consumers', label: 'Consumers' },
   { path: '/usage', label: 'AI usage' },
+  { path: '/prompts', label: 'Prompts' },
   { path: '/playground', label: 'Playground' },
 ] as const;
 
@@ -81,6 +83,8 @@ function Page(props: { path: string }) {
       return <Hotspots />;
     case 'usage':
       return <Usage />;
+    case 'prompts':
+      return <Prompts />;
     case 'tail':
       return (
         <Tail

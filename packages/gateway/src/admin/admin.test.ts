@@ -101,6 +101,7 @@ describe('admin API', () => {
         '/routes',
         '/calls/stream',
         '/analytics/usage',
+        '/ai/prompts',
         '/',
       ]),
     );

@@ -225,6 +225,34 @@ const paths = {
       },
     },
   },
+  '/ai/prompts': {
+    get: {
+      summary:
+        'The prompts of AI routes with a state server (docs/ai.md): route, name, status, model, version, last change',
+      responses: {
+        '200': {
+          description: 'The prompts',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        '502': problemAnswer('A state server could not be read.'),
+        ...errors,
+      },
+    },
+  },
+  '/ai/prompts/{route}/{name}/versions': {
+    get: {
+      summary: "A prompt's history, newest first, as its state server keeps it",
+      parameters: [path('route', 'The AI route.'), path('name', 'The prompt.')],
+      responses: {
+        '200': {
+          description: 'The versions',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        '404': problemAnswer('No such route or prompt.'),
+        ...errors,
+      },
+    },
+  },
   '/': {
     get: {
       summary: 'The dashboard (no admin key needed: the page asks for it)',

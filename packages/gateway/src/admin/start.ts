@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { registerPromptRoutes } from './prompts.js';
 import type { AlertEngine } from '../alerts/engine.js';
 import { registerAlertRoutes } from '../alerts/routes.js';
 import { registerAnalyticsRoutes } from '../analytics/routes.js';
@@ -38,6 +39,7 @@ export async function startAdmin(
       registerDashboard(admin, config.listen.port);
       registerAlertRoutes(admin, sources.alerts);
       registerAnalyticsRoutes(admin, sources.calls, config.routes);
+      registerPromptRoutes(admin, config);
       admin.get('/metrics', async (_request, reply) => {
         const { contentType, body } = await sources.metrics();
         return reply.header('content-type', contentType).send(body);
