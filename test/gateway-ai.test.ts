@@ -31,6 +31,15 @@ const open: AccessControl = {
   },
 };
 
+/** Two consumers, by key. */
+const keys: AccessControl = {
+  authenticate: (_route, key) => {
+    const name = { 'key-alice': 'alice', 'key-bob': 'bob' }[key ?? ''];
+    if (!name) throw new Error('unknown key');
+    return Promise.resolve({ id: name, name });
+  },
+};
+
 const running: Gateway[] = [];
 afterEach(async () => {
   for (const gw of running.splice(0)) await gw.close(1000);
@@ -42,6 +51,7 @@ const SECRET = { openai: 'sk-openai-secret-1', anthropic: 'sk-ant-secret-2', gem
 async function gateway(
   ai: Record<string, unknown> = {},
   upstreams: Record<string, unknown> = {},
+  route: Record<string, unknown> = {},
 ): Promise<{ url: string; calls: CallRecord[] }> {
   const providers = Object.fromEntries(
     (['openai', 'anthropic', 'gemini'] as FakeKind[]).map((kind) => [
@@ -59,6 +69,7 @@ async function gateway(
             name: 'ai',
             match: { prefix: '/ai' },
             stripPrefix: true,
+            ...route,
             ai: {
               providers,
               models: {
@@ -80,7 +91,10 @@ async function gateway(
     { env: {} },
   );
   const calls: CallRecord[] = [];
-  const gw = createGateway(config, { access: open, calls: { push: (r) => calls.push(r) } });
+  const gw = createGateway(config, {
+    access: route['auth'] === 'key' ? keys : open,
+    calls: { push: (r) => calls.push(r) },
+  });
   running.push(gw);
   const { port } = await gw.listen();
   return { url: `http://127.0.0.1:${port}/ai`, calls };
@@ -526,6 +540,37 @@ describe('conversations kept in Truce', () => {
     await expect(carol.turn(id, 'late', { ifMatch: stale, onConflict: () => 'abort' })).rejects.toSatisfy(
       (e: unknown) => isProblem(e, 'turn-conflict'),
     );
+  });
+
+  it('a conversation belongs to the consumer that started it', async () => {
+    const { url } = await gateway(
+      { state: { upstream: 'truce' } },
+      { truce: { targets: [truceUrl] } },
+      { auth: 'key' },
+    );
+    const as = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
+    const started = await fetch(`${url}/conversations`, {
+      method: 'POST',
+      headers: as('key-alice'),
+      body: JSON.stringify({ model: 'gpt' }),
+    });
+    expect(started.status).toBe(201);
+    const { id } = (await started.json()) as { id: string };
+    const etag = started.headers.get('etag')!;
+    expect((await fetch(`${url}/conversations/${id}`, { headers: as('key-alice') })).status).toBe(200);
+    expect((await fetch(`${url}/conversations/${id}`, { headers: as('key-bob') })).status).toBe(404);
+    const bobTurn = await fetch(`${url}/conversations/${id}/turns`, {
+      method: 'POST',
+      headers: { ...as('key-bob'), 'if-match': etag },
+      body: JSON.stringify({ content: 'hijack' }),
+    });
+    expect(bobTurn.status).toBe(404);
+    const aliceTurn = await fetch(`${url}/conversations/${id}/turns`, {
+      method: 'POST',
+      headers: { ...as('key-alice'), 'if-match': etag },
+      body: JSON.stringify({ content: 'mine' }),
+    });
+    expect(aliceTurn.status).toBe(201);
   });
 
   it('a streamed turn stores the finished answer when the stream ends', async () => {

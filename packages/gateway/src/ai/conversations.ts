@@ -44,6 +44,8 @@ export interface Turn {
 
 interface Conversation {
   readonly id: string;
+  /** The consumer that started it (null on routes without keys). */
+  readonly owner?: string | null;
   readonly model: string;
   readonly system?: string;
   readonly turns: readonly Turn[];
@@ -74,7 +76,7 @@ export async function handleConversations(
       throw invalidInput('/system', 'must be a string');
     }
     const created = await state.request('POST', collection, {
-      body: { model, ...(system !== undefined ? { system } : {}), turns: [] },
+      body: { model, ...(system !== undefined ? { system } : {}), owner: x.actor, turns: [] },
       actor: x.actor,
     });
     return relay(
@@ -88,7 +90,9 @@ export async function handleConversations(
   const path = `${collection}/${encodeURIComponent(id)}`;
   if (rest.length === 1) {
     if (x.method !== 'GET' && x.method !== 'HEAD') throw notAllowed(x, 'GET');
-    return relay(x, await state.request('GET', path, { actor: x.actor }));
+    const read = await state.request('GET', path, { actor: x.actor });
+    if (read.status === 200) ownedBy(x, id, read.body as Conversation);
+    return relay(x, read);
   }
   if (rest.length === 2 && rest[1] === 'turns') {
     if (x.method !== 'POST') throw notAllowed(x, 'POST');
@@ -114,6 +118,7 @@ async function turn(x: AiExchange, state: TruceState, id: string, path: string):
   const read = await state.request('GET', path, { actor: x.actor });
   if (read.status !== 200) return relay(x, read);
   const conversation = read.body as Conversation;
+  ownedBy(x, id, conversation);
   const current = read.etag!;
   if (current !== yours) throw lost(x, id, yours, current, conversation);
   const last = conversation.turns.at(-1);
@@ -305,6 +310,14 @@ async function answerTurn(
       target: null,
     };
   }
+}
+
+/**
+ * A conversation belongs to the consumer that started it: another consumer of the route is told it
+ * does not exist (404, not 403, so that ids cannot be probed).
+ */
+function ownedBy(x: AiExchange, id: string, conversation: Conversation): void {
+  if ((conversation.owner ?? null) !== x.actor) throw gatewayProblem('not-found', `No conversation ${id}.`);
 }
 
 /** The messages a turn sends: the system text, every answered turn, then the new message. */

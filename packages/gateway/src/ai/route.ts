@@ -157,6 +157,8 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
   const write = (chunk: ChatChunk): void => {
     // The usage-only last chunk goes out only to clients that asked for it, as OpenAI does.
     if (chunk.choices.length === 0 && !wantsUsage) return;
+    // A client that went away is not written to; the abort above stops the provider's stream.
+    if (x.res.destroyed) return;
     open();
     const event = sseData(chunk);
     responseBytes += Buffer.byteLength(event);
