@@ -542,6 +542,34 @@ describe('conversations kept in Truce', () => {
     );
   });
 
+  it('a spent token budget refuses a turn before it takes a place; an answer that cannot be stored is a 502', async () => {
+    const { url } = await gateway(
+      { state: { upstream: 'truce' }, tokensPerMinute: 20 },
+      { truce: { targets: [truceUrl] } },
+    );
+    const { id, etag } = await start(url);
+    fake.reply('openai', { usage: { input: 15, output: 15 } });
+    const first = await say(url, id, etag, 'spend it');
+    expect(first.status).toBe(201);
+    const next = ((await first.json()) as { etag: string }).etag;
+    const refused = await say(url, id, next, 'too much');
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ code: 'rate-limited', unit: 'tokens' });
+    const stored = (await (await fetch(`${url}/conversations/${id}`)).json()) as { turns: unknown[] };
+    expect(stored.turns).toHaveLength(1);
+
+    // The conversation is deleted on the state server while the model answers.
+    const other = await gateway({ state: { upstream: 'truce' } }, { truce: { targets: [truceUrl] } });
+    const gone = await start(other.url);
+    fake.reply('openai', { firstByteDelayMs: 300 });
+    const turn = say(other.url, gone.id, gone.etag, 'into the void');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await fetch(`${truceUrl}/conversations/${gone.id}`, { method: 'DELETE' })).status).toBe(204);
+    const res = await turn;
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ code: 'bad-gateway' });
+  });
+
   it('a conversation belongs to the consumer that started it', async () => {
     const { url } = await gateway(
       { state: { upstream: 'truce' } },

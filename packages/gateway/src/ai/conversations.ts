@@ -152,6 +152,8 @@ async function turn(x: AiExchange, state: TruceState, id: string, path: string):
     by: x.actor,
   };
   patch.push({ op: 'add', path: '/turns/-', value: pending });
+  // A spent token budget refuses the turn before it takes a place in the conversation.
+  checkBudget(x);
   // The claim: a compare-and-set on the version the turn continues.
   const claimed = await state.request('PATCH', path, {
     headers: { 'content-type': 'application/json-patch+json', 'if-match': yours },
@@ -221,7 +223,6 @@ async function answerTurn(
     x.res.write(sseData(chunk));
   };
   try {
-    checkBudget(x);
     const answer = await x.invoker.invoke({
       alias: t.request.model,
       request: t.request,
@@ -258,6 +259,28 @@ async function answerTurn(
       attempts: answer.attempts,
       ttftMs,
     });
+    if (stored.status !== 200) {
+      // The model answered but the answer could not be kept: the turn stays pending until the turn
+      // timeout gives it up, and the client is told rather than shown an answer the history lacks.
+      const problem = gatewayProblem(
+        'bad-gateway',
+        `The answer of turn ${t.turn.id} could not be stored (the state server answered ${stored.status}).`,
+      );
+      if (!x.res.headersSent) throw withInfo(problem, used);
+      const { body } = problemText(problem, x.req.url ?? '/');
+      x.res.end(`data: ${JSON.stringify({ error: JSON.parse(body) as unknown })}\n\n`);
+      return {
+        status: 200,
+        code: problem.code,
+        responseBytes: 0,
+        requestBytes: 0,
+        requestBody: null,
+        responseBody: null,
+        ai: used,
+        upstreamMs: null,
+        target: `ai:${answer.provider}`,
+      };
+    }
     const finished = (stored.body as Conversation | null)?.turns?.[t.index] ?? null;
     const result = {
       conversation: t.id,
