@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AiCallInfo } from '../calls/record.js';
-import { gatewayProblem, problemText, type GatewayProblem } from '../problems/answer.js';
+import { gatewayProblem, type GatewayProblem } from '../problems/answer.js';
 import { usageOf } from './assemble.js';
 import { ModelCallFailed } from './invoke.js';
 import {
+  callInfo,
   checkBudget,
   costOf,
+  endStreamWith,
   readBody,
   sendJson,
   spend,
@@ -179,22 +181,8 @@ async function answerTurn(
   state: TruceState,
   t: { id: string; path: string; index: number; turn: Turn; request: ChatRequest; stream: boolean },
 ): Promise<AiOutcome> {
-  const info = (fields: Partial<AiCallInfo>): AiCallInfo => ({
-    alias: t.request.model,
-    provider: null,
-    model: null,
-    tokensIn: 0,
-    tokensOut: 0,
-    cost: null,
-    estimated: false,
-    attempts: 0,
-    stream: t.stream,
-    ttftMs: null,
-    prompt: null,
-    promptVersion: null,
-    conversation: t.id,
-    ...fields,
-  });
+  const info = (fields: Partial<AiCallInfo>): AiCallInfo =>
+    callInfo(t.request.model, { stream: t.stream, conversation: t.id, ...fields });
   const store = (fields: Record<string, unknown>) =>
     state.request('PATCH', t.path, {
       headers: { 'content-type': 'application/json-patch+json' },
@@ -267,12 +255,10 @@ async function answerTurn(
         `The answer of turn ${t.turn.id} could not be stored (the state server answered ${stored.status}).`,
       );
       if (!x.res.headersSent) throw withInfo(problem, used);
-      const { body } = problemText(problem, x.req.url ?? '/');
-      x.res.end(`data: ${JSON.stringify({ error: JSON.parse(body) as unknown })}\n\n`);
       return {
         status: 200,
         code: problem.code,
-        responseBytes: 0,
+        responseBytes: endStreamWith(x, problem),
         requestBytes: 0,
         requestBody: null,
         responseBody: null,
@@ -319,12 +305,10 @@ async function answerTurn(
     );
     const used = info({ attempts: error instanceof ModelCallFailed ? error.attempts.length : 0, ttftMs });
     if (!x.res.headersSent) throw withInfo(problem, used);
-    const { body } = problemText(problem, x.req.url ?? '/');
-    x.res.end(`data: ${JSON.stringify({ error: JSON.parse(body) as unknown })}\n\n`);
     return {
       status: 200,
       code: problem.code,
-      responseBytes: 0,
+      responseBytes: endStreamWith(x, problem),
       requestBytes: 0,
       requestBody: null,
       responseBody: null,

@@ -4,6 +4,7 @@ import { gatewayProblem, type GatewayProblem } from '../problems/answer.js';
 import { usageOf } from './assemble.js';
 import { ModelCallFailed } from './invoke.js';
 import {
+  callInfo,
   checkBudget,
   costOf,
   readBody,
@@ -123,22 +124,8 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
         }
       : {}),
   };
-  const info = (fields: Partial<AiCallInfo>): AiCallInfo => ({
-    alias: prompt.model as string,
-    provider: null,
-    model: null,
-    tokensIn: 0,
-    tokensOut: 0,
-    cost: null,
-    estimated: false,
-    attempts: 0,
-    stream: false,
-    ttftMs: null,
-    prompt: name,
-    promptVersion: version,
-    conversation: null,
-    ...fields,
-  });
+  const info = (fields: Partial<AiCallInfo>): AiCallInfo =>
+    callInfo(prompt.model as string, { prompt: name, promptVersion: version, ...fields });
   try {
     checkBudget(x);
     const answer = await x.invoker.invoke({

@@ -112,22 +112,8 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
   }
   const request = checked.request;
   const alias = request.model;
-  const info = (fields: Partial<AiCallInfo>): AiCallInfo => ({
-    alias,
-    provider: null,
-    model: null,
-    tokensIn: 0,
-    tokensOut: 0,
-    cost: null,
-    estimated: false,
-    attempts: 0,
-    stream: request.stream === true,
-    ttftMs: null,
-    prompt: null,
-    promptVersion: null,
-    conversation: null,
-    ...fields,
-  });
+  const info = (fields: Partial<AiCallInfo>): AiCallInfo =>
+    callInfo(alias, { stream: request.stream === true, ...fields });
   try {
     checkBudget(x);
   } catch (error) {
@@ -226,13 +212,11 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
     });
     if (!x.res.headersSent) throw withInfo(error.problem, used, requestBody);
     // Part of the answer is out: the failure can only be told inside the stream, as an `error` event.
-    const { body } = problemText(error.problem, x.req.url ?? '/');
-    const event = `data: ${JSON.stringify({ error: JSON.parse(body) as unknown })}\n\n`;
-    x.res.end(event);
+    const bytes = endStreamWith(x, error.problem);
     return {
       status: 200,
       code: error.problem.code,
-      responseBytes: responseBytes + Buffer.byteLength(event),
+      responseBytes: responseBytes + bytes,
       requestBytes: text.length,
       requestBody,
       responseBody: null,
@@ -243,6 +227,37 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
   } finally {
     x.res.off('close', onClose);
   }
+}
+
+/** What an AI call used, before anything is known: `fields` fill in what is. */
+export function callInfo(alias: string, fields: Partial<AiCallInfo>): AiCallInfo {
+  return {
+    alias,
+    provider: null,
+    model: null,
+    tokensIn: 0,
+    tokensOut: 0,
+    cost: null,
+    estimated: false,
+    attempts: 0,
+    stream: false,
+    ttftMs: null,
+    prompt: null,
+    promptVersion: null,
+    conversation: null,
+    ...fields,
+  };
+}
+
+/**
+ * Ends a stream whose status has already been sent with the problem as a last `error` event, the
+ * only way left to tell the client; returns the bytes written.
+ */
+export function endStreamWith(x: AiExchange, problem: GatewayProblem): number {
+  const { body } = problemText(problem, x.req.url ?? '/');
+  const event = `data: ${JSON.stringify({ error: JSON.parse(body) as unknown })}\n\n`;
+  x.res.end(event);
+  return Buffer.byteLength(event);
 }
 
 /** A problem that carries what the AI call used, so that its call record says so. */
