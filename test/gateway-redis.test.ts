@@ -1,14 +1,16 @@
 // Two `truce gateway` processes sharing one rate limit through Redis (SPEC 5.1 rateLimitStore, 5.2,
 // 5.6): exact in total across both, a refusal using no quota, and a Redis killed mid-test answered
 // as docs/gateway.md says (each process decides alone, within the timeout), then shared again.
+// AI routes' token budgets (docs/ai.md tokensPerMinute) are shared the same way, workers included.
 import type { ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { exited, requireBuild, tempDir } from './helpers.js';
 import { startGateway as start, type GatewayProcess } from './support/gateway.js';
+import { FakeProviders } from './support/fake-ai.js';
 import { describeWithRedis, ownRedis, uniqueName } from './support/redis.js';
 
 const ADMIN_KEY = 'gateway-admin-key-0123456789';
@@ -178,6 +180,116 @@ describeWithRedis('two gateway processes on one Redis', (url) => {
     } finally {
       await redis.stop();
       await restarted?.stop();
+    }
+  });
+});
+
+/**
+ * One chat call on a connection of its own, so that successive calls to a gateway with several
+ * workers are spread over them (Node's cluster hands out connections in turn).
+ */
+function chatOnce(
+  base: string,
+  path: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const body = JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hello' }] });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}${path}`,
+      {
+        method: 'POST',
+        agent: false,
+        timeout: 5_000,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describeWithRedis('token budgets of AI routes on one Redis', (url) => {
+  let fake: FakeProviders;
+  beforeAll(async () => {
+    fake = await new FakeProviders().start();
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  it('are one budget across a gateway process and another one with two workers', async () => {
+    const name = uniqueName('ai');
+    const file = join(dir.path, `${uniqueName('gw-ai-')}.yaml`);
+    const yaml = (workers: number) => `gateway:
+  listen: 127.0.0.1:0
+  admin: { listen: 127.0.0.1:0, key: "${ADMIN_KEY}" }
+  storage: sqlite:${join(dir.path, uniqueName('calls-'))}.db
+  rateLimitStore: ${url}
+  workers: ${workers}
+  routes:
+    - name: ${name}
+      match: { prefix: /ai }
+      stripPrefix: true
+      ai:
+        providers:
+          openai: { type: openai, baseUrl: ${fake.baseUrl('openai')}, key: sk-test }
+        models:
+          fast: [openai/gpt-4o-mini]
+        tokensPerMinute: 10
+`;
+    writeFileSync(file, yaml(1));
+    const workersFile = file.replace(/\.yaml$/, '-2.yaml');
+    writeFileSync(workersFile, yaml(2));
+    const [one, two] = await Promise.all([startGateway(file), startGateway(workersFile)]);
+    // 2 tokens a call, 10 a minute (6 s a token, more than this test takes): five calls pass,
+    // wherever they land, and each sees what the ones before it took.
+    fake.reply('openai', ...Array.from({ length: 5 }, () => ({ usage: { input: 1, output: 1 } })));
+    const via = [one, two, two, one, two, two, one];
+    const answers = [];
+    for (const gw of via) answers.push(await chatOnce(gw.proxy, '/ai/v1/chat/completions'));
+    const log = `${one.output()}\n${two.output()}`;
+    expect(
+      answers.map((a) => a.status),
+      log,
+    ).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(answers.slice(0, 5).map((a) => a.headers['ratelimit'])).toEqual(
+      [10, 8, 6, 4, 2].map((r) => expect.stringMatching(new RegExp(`^"${name}-tokens";r=${r};t=\\d+$`))),
+    );
+    for (const refused of answers.slice(5)) {
+      expect(JSON.parse(refused.body)).toMatchObject({ code: 'rate-limited', unit: 'tokens', limit: 10 });
+      const retryAfter = Number(refused.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(6);
+    }
+    expect(fake.requests).toHaveLength(5);
+
+    // The process with two workers served its calls from both of them (call ids name the process).
+    let ids: string[] = [];
+    for (let i = 0; i < 50 && ids.length < 4; i++) {
+      const res = await fetch(`${two.admin}/calls?limit=10`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      ids = ((await res.json()) as { items: { id: string }[] }).items.map((c) => c.id);
+      if (ids.length < 4) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids.map((id) => id.split('-')[1])).size).toBe(2);
+
+    const redis = new Redis(url);
+    try {
+      const ttl = await redis.pttl(`truce:tpm:${name}:ip:127.0.0.1`);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      redis.disconnect();
     }
   });
 });

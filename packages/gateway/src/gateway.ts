@@ -9,7 +9,7 @@ import type { AccessControl, RateLimiter } from './proxy/policies.js';
 import { Upstream } from './proxy/upstream.js';
 import { GatewayMetrics, type LogCounters } from './metrics/metrics.js';
 import { ModelInvoker } from './ai/invoke.js';
-import { MemoryTokenBudget } from './ai/tokens.js';
+import { MemoryTokenBudget, type TokenBudget } from './ai/tokens.js';
 import { TruceState } from './ai/state.js';
 
 /** The parts a gateway is assembled from; tests and embedders may pass their own. */
@@ -17,6 +17,8 @@ export interface GatewayParts {
   readonly access: AccessControl;
   readonly calls: CallSink;
   readonly limiter?: RateLimiter;
+  /** Where AI routes keep their token budgets; by default this process (Redis: `RedisRateLimiter.tokens`). */
+  readonly budget?: TokenBudget;
   /** Counters of the call log, for the metrics; none when the sink keeps none. */
   readonly logCounters?: () => LogCounters;
 }
@@ -61,7 +63,7 @@ export function createGateway(config: GatewayConfig, parts: GatewayParts): Gatew
     limiter,
     metrics,
     calls: parts.calls,
-    ai: { invokers, budget: new MemoryTokenBudget(), states },
+    ai: { invokers, budget: parts.budget ?? new MemoryTokenBudget(), states },
   });
   const server = createServer(
     {

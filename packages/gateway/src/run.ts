@@ -44,7 +44,7 @@ export async function runGateway(config: GatewayConfig, options: RunOptions = {}
     access: new StoreAccessControl(store),
     calls: withAlerts(calls, alerts),
     logCounters: () => calls.stats,
-    ...(redis ? { limiter: redis } : {}),
+    ...(redis ? { limiter: redis, budget: redis.tokens } : {}),
   });
   if (redis) redis.registerMetrics(gateway.metrics.registry);
   registerAlertMetrics(alerts, gateway.metrics.registry);

@@ -161,8 +161,8 @@ export async function runPrimary(
 /** One proxy worker: listens on the shared port and sends its call records to the primary. */
 export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): Promise<void> {
   const store = await openStore(config);
-  // With several workers a memory limiter would allow the limit once per worker: the configuration
-  // refuses that, so rate-limited routes here always have a shared store.
+  // With several workers a memory limiter (or token budget) would allow the limit once per worker:
+  // the configuration refuses that, so limited routes here always have a shared store.
   const redis =
     limiter === undefined && /^rediss?:\/\//.test(config.rateLimitStore)
       ? new RedisRateLimiter(config.rateLimitStore)
@@ -189,6 +189,7 @@ export async function runWorker(config: GatewayConfig, limiter?: RateLimiter): P
     access: new StoreAccessControl(store),
     calls: sink,
     ...(limiter ? { limiter } : redis ? { limiter: redis } : {}),
+    ...(redis ? { budget: redis.tokens } : {}),
     logCounters: () => ({ written: 0, dropped, deleted: 0 }),
   });
   if (redis) redis.registerMetrics(gateway.metrics.registry);

@@ -155,7 +155,7 @@ async function turn(x: AiExchange, state: TruceState, id: string, path: string):
   };
   patch.push({ op: 'add', path: '/turns/-', value: pending });
   // A spent token budget refuses the turn before it takes a place in the conversation.
-  checkBudget(x);
+  await checkBudget(x);
   // The claim: a compare-and-set on the version the turn continues.
   const claimed = await state.request('PATCH', path, {
     headers: { 'content-type': 'application/json-patch+json', 'if-match': yours },
@@ -224,7 +224,7 @@ async function answerTurn(
       },
       ...(t.stream ? { onChunk: (chunk: ChatChunk) => (x.res.destroyed ? undefined : write(chunk)) } : {}),
     });
-    spend(x, answer.usage);
+    await spend(x, answer.usage);
     const message = answer.completion.choices[0]?.message;
     const stored = await store({
       status: 'done',

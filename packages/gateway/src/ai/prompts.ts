@@ -127,7 +127,7 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
   const info = (fields: Partial<AiCallInfo>): AiCallInfo =>
     callInfo(prompt.model as string, { prompt: name, promptVersion: version, ...fields });
   try {
-    checkBudget(x);
+    await checkBudget(x);
     const answer = await x.invoker.invoke({
       alias: prompt.model,
       request,
@@ -139,7 +139,7 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
         model: prompt.model,
       },
     });
-    spend(x, answer.usage);
+    await spend(x, answer.usage);
     const used = info({
       provider: answer.provider,
       model: answer.model,

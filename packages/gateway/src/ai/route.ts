@@ -115,7 +115,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
   const info = (fields: Partial<AiCallInfo>): AiCallInfo =>
     callInfo(alias, { stream: request.stream === true, ...fields });
   try {
-    checkBudget(x);
+    await checkBudget(x);
   } catch (error) {
     throw withInfo(error, info({}));
   }
@@ -164,7 +164,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
       ...(stream ? { onChunk: write } : {}),
     });
     const upstreamMs = performance.now() - upstreamStarted;
-    spend(x, answer.usage);
+    await spend(x, answer.usage);
     const used = info({
       provider: answer.provider,
       model: answer.model,
@@ -201,7 +201,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
   } catch (error) {
     if (!(error instanceof ModelCallFailed)) throw error;
     const last = error.attempts.at(-1);
-    if (error.usage) spend(x, error.usage);
+    if (error.usage) await spend(x, error.usage);
     const used = info({
       provider: last?.provider ?? null,
       model: last?.model ?? null,
@@ -276,10 +276,10 @@ export function withInfo(error: unknown, ai: AiCallInfo, requestBody: RawBody | 
 }
 
 /** Refuses the call when the subject's token budget is spent, and says what is left in the RateLimit fields. */
-export function checkBudget(x: AiExchange): void {
+export async function checkBudget(x: AiExchange): Promise<void> {
   const perMinute = x.route.ai.tokensPerMinute;
   if (perMinute === undefined) return;
-  const decision = x.budget.peek(budgetKey(x), perMinute, Date.now());
+  const decision = await x.budget.peek(x.route.name, x.subject, perMinute, Date.now());
   addRateLimitFields(x, perMinute, decision.remaining, decision.resetSeconds);
   if (!decision.allowed) {
     throw gatewayProblem(
@@ -291,14 +291,11 @@ export function checkBudget(x: AiExchange): void {
   }
 }
 
-export function spend(x: AiExchange, usage: TokenUsage): void {
+/** Takes a finished call's tokens from the subject's budget (a failed call's too, when the provider counted them). */
+export async function spend(x: AiExchange, usage: TokenUsage): Promise<void> {
   const perMinute = x.route.ai.tokensPerMinute;
   if (perMinute === undefined) return;
-  x.budget.spend(budgetKey(x), usage.input + usage.output, perMinute, Date.now());
-}
-
-function budgetKey(x: AiExchange): string {
-  return `${x.route.name}\u0000${x.subject}`;
+  await x.budget.spend(x.route.name, x.subject, usage.input + usage.output, perMinute, Date.now());
 }
 
 /**

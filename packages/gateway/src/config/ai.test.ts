@@ -171,15 +171,20 @@ describe('the ai block of a route', () => {
     expect(ai.tokensPerMinute).toBe(5000);
   });
 
-  it('refuses tokensPerMinute with several workers: the budget is kept per process', () => {
+  it('refuses tokensPerMinute with several workers and no shared store, and takes it with Redis', () => {
     const data = withAi({ ...MINIMAL, tokensPerMinute: 5000 });
-    (data as { gateway: Record<string, unknown> }).gateway['workers'] = 2;
+    const gateway = (data as { gateway: Record<string, unknown> }).gateway;
+    gateway['workers'] = 2;
     expect(issues(data)).toEqual([
       expect.objectContaining({
         pointer: '/gateway/routes/0/ai/tokensPerMinute',
-        message: expect.stringContaining('2 workers'),
+        message: expect.stringContaining('2 workers with token budgets need a shared store'),
       }),
     ]);
+    gateway['rateLimitStore'] = 'redis://127.0.0.1:6379';
+    const resolved = resolveGatewayConfig(data, { env: {} });
+    expect(resolved.workers).toBe(2);
+    expect(resolved.routes[0]!.ai!.tokensPerMinute).toBe(5000);
   });
 
   it('leaves routes without ai alone', () => {

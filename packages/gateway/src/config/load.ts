@@ -258,11 +258,11 @@ function resolveValid(input: Input, baseDir: string, issues: GatewayConfigIssue[
       `${workers} workers with rate limits need a shared store (redis://...): a memory limiter per worker would allow ${workers} times the limit`,
     );
   }
-  if (workers > 1) {
+  if (workers > 1 && rateLimitStore === 'memory') {
     routes.forEach((r, i) => {
       if (r.ai?.tokensPerMinute !== undefined) {
         at(`/routes/${i}/ai/tokensPerMinute`)(
-          `token budgets are kept in one gateway process; with ${workers} workers each would allow the full budget (run one worker, or leave tokensPerMinute out)`,
+          `${workers} workers with token budgets need a shared store (rateLimitStore: redis://...): a budget kept in each worker would allow ${workers} times the tokens`,
         );
       }
     });

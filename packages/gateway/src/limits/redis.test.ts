@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis, ownRedis, uniqueName } from '../../../../test/support/redis.js';
+import { MemoryTokenBudget, TOKENS_LUA, tokenDecision } from '../ai/tokens.js';
 import type { RouteConfig } from '../config/types.js';
 import { GCRA_LUA, gcra } from './gcra.js';
 import { RedisRateLimiter } from './redis.js';
@@ -152,6 +153,78 @@ describeWithRedis('RedisRateLimiter', (url) => {
     }
   });
 
+  it('keeps token budgets as the memory store does, over random sequences of peeks and spends', async () => {
+    const key = uniqueName('truce:test:');
+    // One MULTI per step: the bucket is set to the model's state, the script runs at an explicit
+    // time, and the stored state is read back before a short time to live can end it.
+    const step = async (tat: number | undefined, perMinute: number, tokens: number | null, now: number) => {
+      const set = tat === undefined ? redis.multi().del(key) : redis.multi().set(key, String(tat));
+      const replies = await set
+        .eval(TOKENS_LUA, 1, key, perMinute, tokens === null ? '' : tokens, now)
+        .get(key)
+        .exec();
+      const stored = replies![2]![1] as string | null;
+      return { used: Number(replies![1]![1]), tat: stored === null ? undefined : Number(stored) };
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.array(
+          fc.record({
+            gap: fc.integer({ min: 0, max: 120_000 }),
+            tokens: fc.option(fc.integer({ min: 0, max: 5_000_000 })),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        async (perMinute, steps) => {
+          const model = new MemoryTokenBudget();
+          let now = 1_700_000_000_000;
+          let tat: number | undefined;
+          for (const { gap, tokens } of steps) {
+            now += gap;
+            const expected =
+              tokens === null
+                ? await model.peek('r', 's', perMinute, now)
+                : await model.spend('r', 's', tokens, perMinute, now);
+            const got = await step(tat, perMinute, tokens, now);
+            expect(tokenDecision(got.used, perMinute)).toEqual(expected);
+            if (got.tat !== undefined) tat = got.tat;
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('shares one token budget exactly between limiters under concurrent spends, with a key per route and subject', async () => {
+    const other = new RedisRateLimiter(url, { log: () => {} });
+    await other.ready();
+    try {
+      const name = uniqueName('tpm');
+      // 60 tokens a minute: one second per token, so that the test's own duration cannot refill one.
+      const spends = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? limiter : other).tokens.spend(name, 'c:a', 1, 60, 0)),
+      );
+      // Every spend saw the one before it: 59 tokens left down to 10, each once.
+      expect(spends.map((d) => d.remaining).sort((a, b) => b - a)).toEqual(
+        Array.from({ length: 50 }, (_, i) => 59 - i),
+      );
+      expect(await limiter.tokens.peek(name, 'c:a', 60, 0)).toMatchObject({ allowed: true, remaining: 10 });
+      expect(await other.tokens.peek(name, 'c:b', 60, 0)).toMatchObject({ allowed: true, remaining: 60 });
+      // Into debt: 25 more leave 15 owed, so the next token is back in about 16 s.
+      await other.tokens.spend(name, 'c:a', 25, 60, 0);
+      const spent = await limiter.tokens.peek(name, 'c:a', 60, 0);
+      expect(spent).toMatchObject({ allowed: false, remaining: 0 });
+      expect(spent.retryAfter).toBeGreaterThanOrEqual(15);
+      expect(spent.retryAfter).toBeLessThanOrEqual(16);
+      const ttl = await redis.pttl(`truce:tpm:${name}:c:a`);
+      expect(ttl).toBeGreaterThan(70_000);
+      expect(ttl).toBeLessThanOrEqual(75_000);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('starts without Redis, deciding per process, and closes without waiting for it', async () => {
     const logged: string[] = [];
     // Port 1 on loopback: nothing listens, the connection is refused at once.
@@ -161,6 +234,9 @@ describeWithRedis('RedisRateLimiter', (url) => {
     const r = route(uniqueName('nostore'), 1, 60_000);
     expect((await orphan.take(r, 'ip:a', Date.now())).allowed).toBe(true);
     expect((await orphan.take(r, 'ip:a', Date.now())).allowed).toBe(false);
+    // Token budgets too: kept in this process while Redis is away.
+    await orphan.tokens.spend(r.name, 'ip:a', 100, 60, Date.now());
+    expect((await orphan.tokens.peek(r.name, 'ip:a', 60, Date.now())).allowed).toBe(false);
     await orphan.close();
     expect(performance.now() - began).toBeLessThan(2_500);
     expect(logged).toHaveLength(1);
