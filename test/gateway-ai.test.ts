@@ -812,6 +812,26 @@ describe('truce gateway with an AI route: usage in the call log and the usage re
       });
       const admin = (method: string, path: string, body?: unknown) =>
         adminCall(adminKey, gw.admin, method, path, body);
+      // The route as operators see it: its providers and aliases, never a key.
+      const routes = await admin('GET', '/routes');
+      expect(routes.body).toMatchObject({
+        items: [
+          {
+            name: 'ai',
+            upstream: null,
+            ai: {
+              providers: [
+                { name: 'openai', type: 'openai' },
+                { name: 'claude', type: 'anthropic' },
+              ],
+              models: { fast: ['openai/gpt-4o-mini'], smart: ['claude/claude-sonnet'] },
+              tokensPerMinute: null,
+              state: null,
+            },
+          },
+        ],
+      });
+      expect(JSON.stringify(routes.body)).not.toContain(SECRET.openai);
       const consumer = (await admin('POST', '/consumers', { name: 'app' })).body as { id: string };
       const { key } = (await admin('POST', `/consumers/${consumer.id}/keys`)).body as { key: string };
       const call = (model: string) =>

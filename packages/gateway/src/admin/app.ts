@@ -73,7 +73,21 @@ export function createAdminApp(parts: AdminParts): FastifyInstance {
       prefix: r.prefix || '/',
       host: r.host ?? null,
       methods: r.methods ?? null,
-      upstream: r.upstream,
+      // An AI route calls model providers instead of an upstream (docs/ai.md); never their keys.
+      upstream: r.ai ? null : r.upstream,
+      ai: r.ai
+        ? {
+            providers: [...r.ai.providers.values()].map((p) => ({ name: p.name, type: p.kind })),
+            models: Object.fromEntries(
+              [...r.ai.models].map(([alias, targets]) => [
+                alias,
+                targets.map((t) => `${t.provider}/${t.model}`),
+              ]),
+            ),
+            tokensPerMinute: r.ai.tokensPerMinute ?? null,
+            state: r.ai.state?.upstream ?? null,
+          }
+        : null,
       auth: r.auth,
       subscription: r.subscription,
       rateLimit: r.rateLimit

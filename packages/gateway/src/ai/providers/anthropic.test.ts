@@ -128,6 +128,27 @@ describe('anthropic request', () => {
     });
   });
 
+  it('asks for JSON: a schema as output_config.format, any object in the system prompt', () => {
+    const base: ChatRequest = {
+      model: 's',
+      messages: [
+        { role: 'system', content: 'Extract.' },
+        { role: 'user', content: 'x' },
+      ],
+    };
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false };
+    const structured = bodyOf({
+      ...base,
+      response_format: { type: 'json_schema', json_schema: { name: 'out', schema, strict: true } },
+    });
+    expect(structured.output_config).toEqual({ format: { type: 'json_schema', schema } });
+    expect(structured.system).toBe('Extract.');
+    const object = bodyOf({ ...base, response_format: { type: 'json_object' } });
+    expect(object).not.toHaveProperty('output_config');
+    expect(object.system).toBe('Extract.\n\nAnswer with one JSON object and nothing else.');
+    expect(bodyOf({ ...base, response_format: { type: 'text' } })).not.toHaveProperty('output_config');
+  });
+
   it('maps each tool_choice', () => {
     const base: ChatRequest = { model: 's', messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b'] };
     expect(bodyOf(base)).not.toHaveProperty('tool_choice');

@@ -74,6 +74,16 @@ export function anthropicRequest(
       request.max_tokens ?? request.max_completion_tokens ?? target.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
     messages: turns,
   };
+  // Structured outputs: a schema constrains the answer (`output_config.format`). Anthropic has no
+  // mode for "any JSON object", so that one is asked for in the system prompt.
+  const format = request.response_format;
+  if (format?.type === 'json_schema') {
+    body['output_config'] = {
+      format: { type: 'json_schema', schema: format.json_schema.schema ?? { type: 'object' } },
+    };
+  } else if (format?.type === 'json_object') {
+    system.push('Answer with one JSON object and nothing else.');
+  }
   if (system.length > 0) body['system'] = system.join('\n\n');
   if (request.temperature !== undefined) body['temperature'] = request.temperature;
   if (request.top_p !== undefined) body['top_p'] = request.top_p;
