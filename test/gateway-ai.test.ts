@@ -767,6 +767,107 @@ describe('prompts as REST APIs', () => {
   });
 });
 
+describe('prompts as REST APIs, streamed', () => {
+  let truce: FastifyInstance;
+  let truceUrl: string;
+  beforeAll(async () => {
+    truce = await createServer(resolveConfig({ storage: 'sqlite::memory:', collections: { prompts: {} } }));
+    truceUrl = await truce.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await truce.close();
+  });
+
+  async function publish(name: string, prompt: Record<string, unknown>): Promise<string> {
+    const res = await fetch(`${truceUrl}/prompts/${name}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...prompt, status: 'published' }),
+    });
+    expect(res.status).toBe(201);
+    return res.headers.get('etag')!;
+  }
+  const streamed = (url: string, name: string, input: unknown, accept = 'text/event-stream') =>
+    fetch(`${url}/prompts/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept },
+      body: JSON.stringify(input),
+    });
+
+  it('sends the answer as it is written with Accept: text/event-stream, and the whole result last', async () => {
+    const { url, calls } = await gateway(
+      { state: { upstream: 'truce' } },
+      { truce: { targets: [truceUrl] } },
+    );
+    const version = await publish('haiku', { template: 'A haiku about {{topic}}', model: 'claude' });
+    fake.reply('anthropic', { text: 'old pond frog jumps in', usage: { input: 12, output: 5 } });
+    const res = await streamed(url, 'haiku', { topic: 'ponds' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    expect(res.headers.get('truce-prompt-version')).toBe(version);
+    const text = await res.text();
+    const blocks = text.split('\n\n').filter(Boolean);
+    expect(blocks.at(-1)).toBe('data: [DONE]');
+    const result = blocks.at(-2)!;
+    expect(result.startsWith('event: prompt\ndata: ')).toBe(true);
+    expect(JSON.parse(result.slice('event: prompt\ndata: '.length))).toEqual({
+      prompt: 'haiku',
+      version,
+      output: 'old pond frog jumps in',
+      usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
+    });
+    // Before it, the model's words as Chat Completions chunks, one piece at a time.
+    const chunks = blocks
+      .slice(0, -2)
+      .map((b) => JSON.parse(b.slice('data: '.length)) as { choices: { delta: { content?: string } }[] });
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? '')).join('')).toBe(
+      'old pond frog jumps in',
+    );
+    await until(() => calls.length === 1);
+    expect(calls[0]!.ai).toMatchObject({
+      prompt: 'haiku',
+      promptVersion: version,
+      stream: true,
+      tokensIn: 12,
+    });
+    expect(calls[0]!.ai!.ttftMs).toBeGreaterThan(0);
+
+    // Accept with q=0 refuses a stream: the answer is the usual JSON.
+    fake.reply('anthropic', { text: 'again' });
+    const whole = await streamed(url, 'haiku', { topic: 'ponds' }, 'text/event-stream;q=0, application/json');
+    expect(whole.headers.get('content-type')).toContain('application/json');
+    expect(await whole.json()).toMatchObject({ output: 'again', version });
+  });
+
+  it('ends a stream whose JSON does not match the output schema with a model-output-invalid event', async () => {
+    const { url, calls } = await gateway(
+      { state: { upstream: 'truce' } },
+      { truce: { targets: [truceUrl] } },
+    );
+    await publish('tags', {
+      template: 'Tags for {{text}}',
+      model: 'gpt',
+      output: { type: 'json', schema: { type: 'object', required: ['tags'] } },
+    });
+    fake.reply('openai', { text: '{"labels": ["a"]}' });
+    const res = await streamed(url, 'tags', { text: 'a post' });
+    expect(res.status).toBe(200);
+    const list = await events(res);
+    expect(list.at(-1)).toMatchObject({
+      error: { code: 'model-output-invalid', errors: [{ pointer: '/tags' }] },
+    });
+    expect(list).not.toContain('[DONE]');
+    await until(() => calls.length === 1);
+    expect(calls[0]).toMatchObject({ status: 200, code: 'model-output-invalid' });
+    // Before the first byte, a failure is still an ordinary problem answer.
+    fake.reply('openai', { status: 400, message: 'bad request' });
+    const refused = await streamed(url, 'tags', { text: 'a post' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ code: 'model-request-invalid' });
+  });
+});
+
 describe('truce gateway with an AI route: usage in the call log and the usage report', () => {
   const children: ChildProcess[] = [];
   afterAll(async () => {

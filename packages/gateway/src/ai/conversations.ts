@@ -5,6 +5,7 @@ import { usageOf } from './assemble.js';
 import { ModelCallFailed } from './invoke.js';
 import {
   callInfo,
+  ChunkWriter,
   checkBudget,
   costOf,
   endStreamWith,
@@ -196,20 +197,7 @@ async function answerTurn(
       ],
       actor: x.actor,
     });
-  let ttftMs: number | null = null;
-  const write = (chunk: ChatChunk): void => {
-    if (chunk.choices.length === 0) return;
-    if (!x.res.headersSent) {
-      x.res.writeHead(200, {
-        ...x.answerHeaders,
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      });
-      ttftMs = performance.now() - x.started;
-    }
-    x.res.write(sseData(chunk));
-  };
+  const out = new ChunkWriter(x, false);
   try {
     const answer = await x.invoker.invoke({
       alias: t.request.model,
@@ -222,7 +210,7 @@ async function answerTurn(
         created: Math.floor(Date.now() / 1000),
         model: t.request.model,
       },
-      ...(t.stream ? { onChunk: (chunk: ChatChunk) => (x.res.destroyed ? undefined : write(chunk)) } : {}),
+      ...(t.stream ? { onChunk: (chunk: ChatChunk) => out.write(chunk) } : {}),
     });
     await spend(x, answer.usage);
     const message = answer.completion.choices[0]?.message;
@@ -245,7 +233,7 @@ async function answerTurn(
       estimated: answer.usage.estimated,
       cost: costOf(x.route.ai, answer.provider, answer.model, answer.usage),
       attempts: answer.attempts,
-      ttftMs,
+      ttftMs: out.ttftMs,
     });
     if (stored.status !== 200) {
       // The model answered but the answer could not be kept: the turn stays pending until the turn
@@ -280,16 +268,17 @@ async function answerTurn(
       return { ...sendJson(x, 201, JSON.stringify(result), null, used), target: `ai:${answer.provider}` };
     }
     if (!x.res.headersSent)
-      write({
+      out.write({
         ...answer.completion,
         object: 'chat.completion.chunk',
         choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
       });
-    x.res.end(`event: turn\n${sseData(result)}${SSE_DONE}`);
+    const last = `event: turn\n${sseData(result)}${SSE_DONE}`;
+    x.res.end(last);
     return {
       status: 200,
       code: null,
-      responseBytes: 0,
+      responseBytes: out.bytes + Buffer.byteLength(last),
       requestBytes: 0,
       requestBody: null,
       responseBody: null,
@@ -303,12 +292,15 @@ async function answerTurn(
     await store({ status: 'failed', error: (problem as { code?: string }).code ?? 'failed' }).catch(
       () => undefined,
     );
-    const used = info({ attempts: error instanceof ModelCallFailed ? error.attempts.length : 0, ttftMs });
+    const used = info({
+      attempts: error instanceof ModelCallFailed ? error.attempts.length : 0,
+      ttftMs: out.ttftMs,
+    });
     if (!x.res.headersSent) throw withInfo(problem, used);
     return {
       status: 200,
       code: problem.code,
-      responseBytes: endStreamWith(x, problem),
+      responseBytes: out.bytes + endStreamWith(x, problem),
       requestBytes: 0,
       requestBody: null,
       responseBody: null,

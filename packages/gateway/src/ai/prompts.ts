@@ -5,7 +5,9 @@ import { usageOf } from './assemble.js';
 import { ModelCallFailed } from './invoke.js';
 import {
   callInfo,
+  ChunkWriter,
   checkBudget,
+  endStreamWith,
   costOf,
   readBody,
   sendJson,
@@ -15,7 +17,8 @@ import {
   type AiOutcome,
 } from './route.js';
 import type { TruceState } from './state.js';
-import type { ChatMessage, ChatRequest } from './types.js';
+import { SSE_DONE, sseData } from './sse.js';
+import type { ChatChunk, ChatMessage, ChatRequest } from './types.js';
 
 /**
  * Prompts as REST APIs (docs/ai.md, "Prompts"). A prompt is a resource of the state collection,
@@ -91,7 +94,7 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
   if (typeof prompt.template !== 'string' || typeof prompt.model !== 'string') {
     throw gatewayProblem('bad-gateway', `Prompt ${name} has no template or model.`);
   }
-  const faults = checkInput(prompt, version, input);
+  const faults = checkInput(x.route.name, prompt, version, input);
   if (faults.length > 0) {
     throw gatewayProblem('validation-failed', `The input of prompt ${name} is not valid.`, {
       errors: faults,
@@ -124,20 +127,42 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
         }
       : {}),
   };
+  // Accept: text/event-stream asks for the answer as it is written (docs/ai.md).
+  const stream = acceptsEventStream(x.req.headers.accept);
   const info = (fields: Partial<AiCallInfo>): AiCallInfo =>
-    callInfo(prompt.model as string, { prompt: name, promptVersion: version, ...fields });
+    callInfo(prompt.model as string, { prompt: name, promptVersion: version, stream, ...fields });
+  x.answerHeaders['truce-prompt-version'] = version;
+  const out = new ChunkWriter(x, false);
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!x.res.writableFinished) gone.abort();
+  };
+  x.res.on('close', onClose);
+  /** A failure after the stream began can only be told in it. */
+  const streamFailed = (problem: GatewayProblem, ai: AiCallInfo, target: string | null): AiOutcome => ({
+    status: 200,
+    code: problem.code,
+    responseBytes: out.bytes + endStreamWith(x, problem),
+    requestBytes: data.length,
+    requestBody: null,
+    responseBody: null,
+    ai,
+    upstreamMs: null,
+    target,
+  });
   try {
     await checkBudget(x);
     const answer = await x.invoker.invoke({
       alias: prompt.model,
       request,
-      stream: false,
-      signal: AbortSignal.timeout(10 * 60_000),
+      stream,
+      signal: AbortSignal.any([gone.signal, AbortSignal.timeout(10 * 60_000)]),
       context: {
         id: `prompt-${Date.now().toString(36)}`,
         created: Math.floor(Date.now() / 1000),
         model: prompt.model,
       },
+      ...(stream ? { onChunk: (chunk: ChatChunk) => out.write(chunk) } : {}),
     });
     await spend(x, answer.usage);
     const used = info({
@@ -148,31 +173,74 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
       estimated: answer.usage.estimated,
       cost: costOf(x.route.ai, answer.provider, answer.model, answer.usage),
       attempts: answer.attempts,
+      ttftMs: out.ttftMs,
     });
+    const target = `ai:${answer.provider}`;
     const written = answer.completion.choices[0]?.message.content ?? '';
     let output: unknown = written;
     if (json) {
-      const checked = checkOutput(name, version, schema, written);
-      if ('problem' in checked) throw withInfo(checked.problem, used);
+      const checked = checkOutput(x.route.name, name, version, schema, written);
+      if ('problem' in checked) {
+        if (!x.res.headersSent) throw withInfo(checked.problem, used);
+        return streamFailed(checked.problem, used, target);
+      }
       output = checked.value;
     }
-    x.answerHeaders['truce-prompt-version'] = version;
-    const body = JSON.stringify({ prompt: name, version, output, usage: usageOf(answer.usage) });
-    return { ...sendJson(x, 200, body, null, used), target: `ai:${answer.provider}` };
+    const result = { prompt: name, version, output, usage: usageOf(answer.usage) };
+    if (!stream) return { ...sendJson(x, 200, JSON.stringify(result), null, used), target };
+    // The model's chunks went out as they came; the last event is the whole result, as without a stream.
+    if (!x.res.headersSent)
+      out.write({
+        ...answer.completion,
+        object: 'chat.completion.chunk',
+        choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      });
+    const last = `event: prompt\n${sseData(result)}${SSE_DONE}`;
+    x.res.end(last);
+    return {
+      status: 200,
+      code: null,
+      responseBytes: out.bytes + Buffer.byteLength(last),
+      requestBytes: data.length,
+      requestBody: null,
+      responseBody: null,
+      ai: used,
+      upstreamMs: null,
+      target,
+    };
   } catch (error) {
-    if (error instanceof ModelCallFailed) {
-      throw withInfo(error.problem, info({ attempts: error.attempts.length }));
-    }
-    throw error;
+    if (!(error instanceof ModelCallFailed)) throw error;
+    const used = info({ attempts: error.attempts.length, ttftMs: out.ttftMs });
+    if (!x.res.headersSent) throw withInfo(error.problem, used);
+    const last = error.attempts.at(-1);
+    return streamFailed(error.problem, used, last ? `ai:${last.provider}` : null);
+  } finally {
+    x.res.off('close', onClose);
   }
 }
 
-function checkInput(prompt: Prompt, version: string, input: unknown): { pointer: string; message: string }[] {
+/** Whether an Accept header asks for `text/event-stream` (with a q above 0). */
+function acceptsEventStream(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((range) => {
+    const [type, ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    if (type !== 'text/event-stream') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+function checkInput(
+  route: string,
+  prompt: Prompt,
+  version: string,
+  input: unknown,
+): { pointer: string; message: string }[] {
   if (!input || typeof input !== 'object' || Array.isArray(input))
     return [{ pointer: '', message: 'must be a JSON object' }];
   const faults: { pointer: string; message: string }[] = [];
   if (prompt.input && typeof prompt.input === 'object') {
-    const validate = schemaOf(`in:${prompt.id}:${version}`, prompt.input);
+    const validate = schemaOf(`${route}\u0000in:${prompt.id}:${version}`, prompt.input);
     if (!validate(input)) {
       for (const e of validate.errors ?? []) {
         faults.push(
@@ -195,6 +263,7 @@ function checkInput(prompt: Prompt, version: string, input: unknown): { pointer:
 }
 
 function checkOutput(
+  route: string,
   name: string,
   version: string,
   schema: object | undefined,
@@ -217,7 +286,8 @@ function checkOutput(
     };
   }
   if (!schema) return { value };
-  const validate = schemaOf(`out:${name}:${version}`, schema);
+  // Per route: two state servers may both hold a prompt of this name at this version.
+  const validate = schemaOf(`${route}\u0000out:${name}:${version}`, schema);
   if (validate(value)) return { value };
   return {
     problem: gatewayProblem(

@@ -127,29 +127,8 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
     if (!x.res.writableFinished) controller.abort();
   };
   x.res.on('close', onClose);
-  let responseBytes = 0;
-  let ttftMs: number | null = null;
   const upstreamStarted = performance.now();
-  const open = (): void => {
-    if (x.res.headersSent) return;
-    x.res.writeHead(200, {
-      ...x.answerHeaders,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-    });
-    ttftMs = performance.now() - x.started;
-  };
-  const write = (chunk: ChatChunk): void => {
-    // The usage-only last chunk goes out only to clients that asked for it, as OpenAI does.
-    if (chunk.choices.length === 0 && !wantsUsage) return;
-    // A client that went away is not written to; the abort above stops the provider's stream.
-    if (x.res.destroyed) return;
-    open();
-    const event = sseData(chunk);
-    responseBytes += Buffer.byteLength(event);
-    x.res.write(event);
-  };
+  const out = new ChunkWriter(x, wantsUsage);
   try {
     const answer = await x.invoker.invoke({
       alias,
@@ -161,7 +140,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
         created: Math.floor(Date.now() / 1000),
         model: alias,
       },
-      ...(stream ? { onChunk: write } : {}),
+      ...(stream ? { onChunk: (chunk: ChatChunk) => out.write(chunk) } : {}),
     });
     const upstreamMs = performance.now() - upstreamStarted;
     await spend(x, answer.usage);
@@ -173,7 +152,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
       estimated: answer.usage.estimated,
       cost: costOf(ai, answer.provider, answer.model, answer.usage),
       attempts: answer.attempts,
-      ttftMs,
+      ttftMs: out.ttftMs,
     });
     const whole = JSON.stringify({ ...answer.completion, usage: usageOf(answer.usage) });
     const responseBody: RawBody = {
@@ -184,13 +163,12 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
     if (!stream) {
       return { ...sendJson(x, 200, whole, requestBody, used), upstreamMs, target: `ai:${answer.provider}` };
     }
-    open();
+    out.open();
     x.res.end(SSE_DONE);
-    responseBytes += SSE_DONE.length;
     return {
       status: 200,
       code: null,
-      responseBytes,
+      responseBytes: out.bytes + SSE_DONE.length,
       requestBytes: text.length,
       requestBody,
       responseBody,
@@ -208,7 +186,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
       attempts: error.attempts.length,
       tokensIn: error.usage?.input ?? 0,
       tokensOut: error.usage?.output ?? 0,
-      ttftMs,
+      ttftMs: out.ttftMs,
     });
     if (!x.res.headersSent) throw withInfo(error.problem, used, requestBody);
     // Part of the answer is out: the failure can only be told inside the stream, as an `error` event.
@@ -216,7 +194,7 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
     return {
       status: 200,
       code: error.problem.code,
-      responseBytes: responseBytes + bytes,
+      responseBytes: out.bytes + bytes,
       requestBytes: text.length,
       requestBody,
       responseBody: null,
@@ -226,6 +204,44 @@ async function chat(x: AiExchange): Promise<AiOutcome> {
     };
   } finally {
     x.res.off('close', onClose);
+  }
+}
+
+/**
+ * Writes a streamed answer's chunks as Server-Sent Events, sending the status and headers with the
+ * first one (the time to first token). The usage-only last chunk goes out only when `usageChunk`
+ * (a client that asked for it, as OpenAI does it); nothing is written to a client that went away.
+ */
+export class ChunkWriter {
+  /** Bytes written so far. */
+  bytes = 0;
+  /** Milliseconds from the request to the first byte of the answer; null before it. */
+  ttftMs: number | null = null;
+
+  constructor(
+    private readonly x: AiExchange,
+    private readonly usageChunk: boolean,
+  ) {}
+
+  /** Sends the status and headers, once. */
+  open(): void {
+    if (this.x.res.headersSent) return;
+    this.x.res.writeHead(200, {
+      ...this.x.answerHeaders,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    this.ttftMs = performance.now() - this.x.started;
+  }
+
+  write(chunk: ChatChunk): void {
+    if (chunk.choices.length === 0 && !this.usageChunk) return;
+    if (this.x.res.destroyed) return;
+    this.open();
+    const event = sseData(chunk);
+    this.bytes += Buffer.byteLength(event);
+    this.x.res.write(event);
   }
 }
 
