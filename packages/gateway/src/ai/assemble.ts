@@ -3,6 +3,7 @@ import type {
   ChatChunk,
   ChatCompletion,
   ChatRequest,
+  ExtraContent,
   FinishReason,
   ToolCall,
   TokenUsage,
@@ -16,7 +17,7 @@ export class ChunkAssembler {
   #content = '';
   #hasContent = false;
   #finish: FinishReason | null = null;
-  readonly #tools = new Map<number, { id: string; name: string; arguments: string }>();
+  readonly #tools = new Map<number, { id: string; name: string; arguments: string; extra?: ExtraContent }>();
 
   add(chunk: ChatChunk): void {
     for (const choice of chunk.choices) {
@@ -31,6 +32,7 @@ export class ChunkAssembler {
         if (call.id) known.id = call.id;
         if (call.function?.name) known.name += call.function.name;
         if (call.function?.arguments) known.arguments += call.function.arguments;
+        if (call.extra_content) known.extra = call.extra_content;
         this.#tools.set(call.index, known);
       }
       if (choice.finish_reason) this.#finish = choice.finish_reason;
@@ -51,6 +53,7 @@ export class ChunkAssembler {
         id: call.id,
         type: 'function',
         function: { name: call.name, arguments: call.arguments },
+        ...(call.extra ? { extra_content: call.extra } : {}),
       }));
     return {
       id: context.id,
@@ -131,6 +134,7 @@ export function chunksOf(completion: ChatCompletion): ChatChunk[] {
                     id: call.id,
                     type: 'function' as const,
                     function: { name: call.function.name, arguments: call.function.arguments },
+                    ...(call.extra_content ? { extra_content: call.extra_content } : {}),
                   })),
                 }
               : {}),

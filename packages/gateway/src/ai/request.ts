@@ -58,6 +58,12 @@ const schema = {
                   required: ['name', 'arguments'],
                   properties: { name: { type: 'string' }, arguments: { type: 'string' } },
                 },
+                extra_content: {
+                  type: 'object',
+                  properties: {
+                    google: { type: 'object', properties: { thought_signature: { type: 'string' } } },
+                  },
+                },
               },
             },
           },

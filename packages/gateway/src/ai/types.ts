@@ -14,6 +14,17 @@ export interface ToolCall {
   readonly id: string;
   readonly type: 'function';
   readonly function: { readonly name: string; readonly arguments: string };
+  /** What a provider needs back with the call on the next turn (see {@link ExtraContent}). */
+  readonly extra_content?: ExtraContent;
+}
+
+/**
+ * Provider data that rides along with a tool call, in the shape Google's OpenAI-compatible API uses:
+ * Gemini's `thoughtSignature`, which Gemini 3 requires back with its function calls on the next
+ * turn (a 400 otherwise). Clients keep it as they keep the call.
+ */
+export interface ExtraContent {
+  readonly google?: { readonly thought_signature?: string };
 }
 
 /** One message of a chat. */
@@ -115,6 +126,7 @@ export interface ToolCallDelta {
   readonly id?: string;
   readonly type?: 'function';
   readonly function?: { readonly name?: string; readonly arguments?: string };
+  readonly extra_content?: ExtraContent;
 }
 
 /** One `data:` event of a streamed answer. */

@@ -72,8 +72,11 @@ function toContents(messages: readonly ChatMessage[]): { system: Part[]; content
         const parts = contentParts(message.content);
         for (const call of message.tool_calls ?? []) {
           callNames.set(call.id, call.function.name);
+          // Back exactly where it came from: Gemini 3 refuses its own calls without their signature.
+          const signature = call.extra_content?.google?.thought_signature;
           parts.push({
             functionCall: { name: call.function.name, args: parseArgs(call.function.arguments) },
+            ...(typeof signature === 'string' ? { thoughtSignature: signature } : {}),
           });
         }
         push('model', parts);

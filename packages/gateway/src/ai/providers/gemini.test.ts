@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatChunk, ChatRequest, ModelTarget, ProviderConfig, SseEvent, ToolChoice } from '../types.js';
+import { ChunkAssembler } from '../assemble.js';
 import { geminiAdapter } from './gemini.js';
 
 /** The Gemini adapter: Chat Completions to Gemini's REST shapes and back, streams, and error mapping. */
@@ -579,6 +580,67 @@ describe('failure', () => {
     expect(geminiAdapter.failure(422, {}, JSON.stringify({ error: 'nope' }))).toMatchObject({
       code: 'model-request-invalid',
       message: '{"error":"nope"}',
+    });
+  });
+});
+
+describe('thought signatures (Gemini 3)', () => {
+  const signature = 'CrICAdHtim8-opaque/signature+bytes==';
+  const calling = {
+    candidates: [
+      {
+        content: {
+          role: 'model',
+          parts: [
+            { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: signature },
+            { functionCall: { name: 'clock', args: {} } },
+          ],
+        },
+        finishReason: 'STOP',
+      },
+    ],
+  };
+
+  it('hands a call its signature in extra_content, whole and streamed, as Google’s OpenAI API does', () => {
+    const { completion } = geminiAdapter.answer(calling, context);
+    const calls = completion.choices[0]!.message.tool_calls!;
+    expect(calls[0]!.extra_content).toEqual({ google: { thought_signature: signature } });
+    expect(calls[1]).not.toHaveProperty('extra_content');
+
+    const stream = geminiAdapter.streamer(context);
+    const chunks = stream.event(sse(calling));
+    const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(deltas.map((d) => d.extra_content)).toEqual([
+      { google: { thought_signature: signature } },
+      undefined,
+    ]);
+    // Joined into the stored answer (call log, conversation turns) with the signature kept.
+    const assembler = new ChunkAssembler();
+    for (const chunk of chunks) assembler.add(chunk);
+    const whole = assembler.completion(context, { input: 1, output: 1, estimated: false });
+    expect(whole.choices[0]!.message.tool_calls![0]!.extra_content).toEqual({
+      google: { thought_signature: signature },
+    });
+  });
+
+  it('sends the signature back on the function call part it came with', () => {
+    const { completion } = geminiAdapter.answer(calling, context);
+    const request: ChatRequest = {
+      model: 'smart',
+      messages: [
+        { role: 'user', content: 'Weather and time in Paris?' },
+        { role: 'assistant', content: null, tool_calls: completion.choices[0]!.message.tool_calls! },
+        { role: 'tool', tool_call_id: 'call_0', content: '{"temp": 18}' },
+        { role: 'tool', tool_call_id: 'call_1', content: '{"time": "10:00"}' },
+      ],
+    };
+    const contents = body(request)['contents'] as { role: string; parts: Record<string, unknown>[] }[];
+    expect(contents[1]).toEqual({
+      role: 'model',
+      parts: [
+        { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: signature },
+        { functionCall: { name: 'clock', args: {} } },
+      ],
     });
   });
 });

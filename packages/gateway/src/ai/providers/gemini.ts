@@ -20,9 +20,17 @@ import { geminiBody, isRecord, type Json } from './gemini-parts.js';
 interface Reading {
   /** Null when the candidate had no text parts. */
   readonly text: string | null;
-  readonly calls: readonly { readonly id: string; readonly name: string; readonly args: string }[];
+  readonly calls: readonly Call[];
   /** Gemini's own finish reason, or a block reason of the prompt. */
   readonly finishReason: string | undefined;
+}
+
+/** A function call read from a response part, with Gemini's signature of the thinking behind it. */
+interface Call {
+  readonly id: string;
+  readonly name: string;
+  readonly args: string;
+  readonly signature: string | undefined;
 }
 
 const FILTERED = new Set([
@@ -51,7 +59,7 @@ function read(response: Json, callId: () => string): Reading {
   const content = candidate['content'];
   const parts = isRecord(content) && Array.isArray(content['parts']) ? content['parts'] : [];
   const texts: string[] = [];
-  const calls: { id: string; name: string; args: string }[] = [];
+  const calls: Call[] = [];
   for (const part of parts) {
     if (!isRecord(part)) continue;
     // Thought summaries are the model's reasoning, not its answer.
@@ -62,6 +70,7 @@ function read(response: Json, callId: () => string): Reading {
         id: typeof call['id'] === 'string' && call['id'] !== '' ? call['id'] : callId(),
         name: call['name'],
         args: JSON.stringify(isRecord(call['args']) ? call['args'] : {}),
+        signature: typeof part['thoughtSignature'] === 'string' ? part['thoughtSignature'] : undefined,
       });
     }
   }
@@ -96,11 +105,17 @@ function usageOf(response: Json): TokenUsage | undefined {
 }
 
 function toolCalls(reading: Reading): ToolCall[] {
-  return reading.calls.map(({ id, name, args }) => ({
+  return reading.calls.map(({ id, name, args, signature }) => ({
     id,
     type: 'function',
     function: { name, arguments: args },
+    ...signed(signature),
   }));
+}
+
+/** A thought signature where Google's OpenAI-compatible API puts it: the call's `extra_content`. */
+function signed(signature: string | undefined): Pick<ToolCall, 'extra_content'> {
+  return signature === undefined ? {} : { extra_content: { google: { thought_signature: signature } } };
 }
 
 function counter(): () => string {
@@ -211,11 +226,12 @@ function streamer(context: AnswerContext): StreamTranslator {
       const chunks: ChatChunk[] = [];
       if (reading.text !== null && reading.text !== '') chunks.push(chunk({ content: reading.text }, null));
       if (reading.calls.length > 0) {
-        const deltas = reading.calls.map(({ id, name, args }) => ({
+        const deltas = reading.calls.map(({ id, name, args, signature }) => ({
           index: toolIndex++,
           id,
           type: 'function' as const,
           function: { name, arguments: args },
+          ...signed(signature),
         }));
         chunks.push(chunk({ tool_calls: deltas }, null));
       }

@@ -348,3 +348,65 @@ describe('openai failure', () => {
     expect(openaiAdapter.failure(502, {}, '').message).toMatch(/502/);
   });
 });
+
+describe('extra_content of OpenAI-compatible servers (Google’s thought signatures)', () => {
+  const extra = { google: { thought_signature: 'c2lnbmF0dXJl' } };
+
+  it('keeps a call’s extra_content in answers and streamed deltas, and sends it back as the client wrote it', () => {
+    const { completion } = openaiAdapter.answer(
+      {
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                {
+                  id: 'c1',
+                  type: 'function',
+                  function: { name: 'f', arguments: '{}' },
+                  extra_content: extra,
+                },
+              ],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+      },
+      context,
+    );
+    expect(completion.choices[0]!.message.tool_calls![0]!.extra_content).toEqual(extra);
+    const { chunks } = stream(
+      `data: ${JSON.stringify({
+        choices: [
+          {
+            index: 0,
+            delta: {
+              tool_calls: [
+                { index: 0, id: 'c1', function: { name: 'f', arguments: '' }, extra_content: extra },
+              ],
+            },
+          },
+        ],
+      })}\n\ndata: [DONE]\n\n`,
+    );
+    expect(chunks[0]!.choices[0]!.delta.tool_calls![0]!.extra_content).toEqual(extra);
+    const sent = JSON.parse(
+      openaiAdapter.request(
+        {
+          model: 'fast',
+          messages: [
+            { role: 'user', content: 'x' },
+            { role: 'assistant', content: null, tool_calls: completion.choices[0]!.message.tool_calls! },
+            { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+          ],
+        },
+        target,
+        provider,
+        false,
+      ).body,
+    ) as { messages: { tool_calls?: { extra_content?: unknown }[] }[] };
+    expect(sent.messages[1]!.tool_calls![0]!.extra_content).toEqual(extra);
+  });
+});

@@ -8,6 +8,7 @@ import type {
   ChatChunk,
   ChatCompletion,
   ChatRequest,
+  ExtraContent,
   FinishReason,
   ModelTarget,
   ProviderAdapter,
@@ -244,8 +245,14 @@ function toolCallOf(value: unknown): ToolCall[] {
       id: stringOf(value['id']) ?? '',
       type: 'function',
       function: { name, arguments: stringOf(fn['arguments']) ?? '' },
+      ...extraOf(value),
     },
   ];
+}
+
+/** `extra_content` of a call from an OpenAI-compatible server (Google's carries thought signatures). */
+function extraOf(call: Readonly<Record<string, unknown>>): Pick<ToolCall, 'extra_content'> {
+  return isObject(call['extra_content']) ? { extra_content: call['extra_content'] as ExtraContent } : {};
 }
 
 function chunkChoiceOf(choice: Readonly<Record<string, unknown>>, position: number): ChunkChoice {
@@ -261,6 +268,7 @@ function chunkChoiceOf(choice: Readonly<Record<string, unknown>>, position: numb
       {
         index: countOf(call['index']) ?? at,
         ...(id !== undefined ? { id, type: 'function' as const } : {}),
+        ...extraOf(call),
         ...(fn !== undefined
           ? {
               function: {
