@@ -30,7 +30,9 @@ export function geminiBody(request: ChatRequest, target: ModelTarget): Json {
     const functionDeclarations = request.tools.map(({ function: fn }) => {
       const declaration: Json = { name: fn.name };
       if (fn.description !== undefined) declaration['description'] = fn.description;
-      if (fn.parameters !== undefined) declaration['parameters'] = fn.parameters;
+      // JSON Schema as clients write it for OpenAI (`additionalProperties`, `$ref`, ...), which the
+      // older `parameters` field (an OpenAPI subset) refuses.
+      if (fn.parameters !== undefined) declaration['parametersJsonSchema'] = fn.parameters;
       return declaration;
     });
     body['tools'] = [{ functionDeclarations }];

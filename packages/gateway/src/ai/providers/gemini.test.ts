@@ -152,7 +152,12 @@ describe('request', () => {
   });
 
   it('translates tools, tool choices, calls and their results', () => {
-    const parameters = { type: 'object', properties: { city: { type: 'string' } } };
+    const parameters = {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+      additionalProperties: false,
+    };
     const request: ChatRequest = {
       model: 'smart',
       messages: [
@@ -199,7 +204,7 @@ describe('request', () => {
     expect(translated['tools']).toEqual([
       {
         functionDeclarations: [
-          { name: 'weather', description: 'Current weather', parameters },
+          { name: 'weather', description: 'Current weather', parametersJsonSchema: parameters },
           { name: 'clock' },
         ],
       },
