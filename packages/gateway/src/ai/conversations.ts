@@ -9,7 +9,7 @@ import {
   checkBudget,
   costOf,
   endStreamWith,
-  readBody,
+  readJson,
   sendJson,
   spend,
   withInfo,
@@ -378,15 +378,7 @@ function relay(
 }
 
 async function jsonBody(x: AiExchange): Promise<Record<string, unknown>> {
-  const data = await readBody(x.req, x.route.ai.maxRequestBytes, x.route);
-  let parsed: unknown;
-  try {
-    parsed = data.length === 0 ? {} : JSON.parse(data.toString('utf8'));
-  } catch (error) {
-    throw gatewayProblem('malformed-request', 'The body is not JSON.', {
-      errors: [{ pointer: '', message: (error as Error).message }],
-    });
-  }
+  const { value: parsed } = await readJson(x);
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
     throw invalidInput('', 'must be a JSON object');
   return parsed as Record<string, unknown>;

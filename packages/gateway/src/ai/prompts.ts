@@ -9,7 +9,7 @@ import {
   checkBudget,
   endStreamWith,
   costOf,
-  readBody,
+  readJson,
   sendJson,
   spend,
   withInfo,
@@ -53,15 +53,7 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
     );
   }
   if (!/^[A-Za-z0-9._~-]{1,200}$/.test(name)) throw gatewayProblem('not-found', `No prompt ${name}.`);
-  const data = await readBody(x.req, x.route.ai.maxRequestBytes, x.route);
-  let input: unknown;
-  try {
-    input = data.length === 0 ? {} : JSON.parse(data.toString('utf8'));
-  } catch (error) {
-    throw gatewayProblem('malformed-request', 'The body is not JSON.', {
-      errors: [{ pointer: '', message: (error as Error).message }],
-    });
-  }
+  const { value: input, bytes: requestBytes } = await readJson(x);
   const path = `/${x.route.ai.state!.prompts}/${encodeURIComponent(name)}`;
   const read = await state.request('GET', path, { actor: x.actor });
   if (read.status === 404) throw gatewayProblem('not-found', `No prompt ${name}.`);
@@ -143,7 +135,7 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
     status: 200,
     code: problem.code,
     responseBytes: out.bytes + endStreamWith(x, problem),
-    requestBytes: data.length,
+    requestBytes,
     requestBody: null,
     responseBody: null,
     ai,
@@ -201,7 +193,7 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
       status: 200,
       code: null,
       responseBytes: out.bytes + Buffer.byteLength(last),
-      requestBytes: data.length,
+      requestBytes,
       requestBody: null,
       responseBody: null,
       ai: used,

@@ -394,3 +394,19 @@ export async function readBody(req: IncomingMessage, limit: number, route: Route
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * Reads a JSON body (prompt inputs, conversations, turns) within the route's `maxBody`; an empty body
+ * is `{}`, anything else that is not JSON a 400 `malformed-request`. `bytes` is its size, for the
+ * call log.
+ */
+export async function readJson(x: AiExchange): Promise<{ value: unknown; bytes: number }> {
+  const data = await readBody(x.req, x.route.ai.maxRequestBytes, x.route);
+  try {
+    return { value: data.length === 0 ? {} : JSON.parse(data.toString('utf8')), bytes: data.length };
+  } catch (error) {
+    throw gatewayProblem('malformed-request', 'The body is not JSON.', {
+      errors: [{ pointer: '', message: (error as Error).message }],
+    });
+  }
+}
