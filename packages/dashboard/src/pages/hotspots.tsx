@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { codes, count, time, WINDOWS } from '../format';
+import { WindowSelect } from '../window-select';
 import { useLoad } from '../hooks';
 
 interface Hotspot {
@@ -39,17 +40,7 @@ export function Hotspots() {
     <section aria-labelledby="hotspots-title">
       <h1 id="hotspots-title">Hotspots</h1>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Window{' '}
-          <select
-            value={windowIndex}
-            onChange={(e) => setWindowIndex(Number((e.target as HTMLSelectElement).value))}
-          >
-            {WINDOWS.map((w, i) => (
-              <option value={i}>{w.label}</option>
-            ))}
-          </select>
-        </label>
+        <WindowSelect value={windowIndex} onChange={setWindowIndex} />
       </form>
       {data.error && (
         <p role="alert" class="error">

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { Chart } from '../chart';
 import { count, ms, percent, WINDOWS } from '../format';
+import { WindowSelect } from '../window-select';
 import { useLoad } from '../hooks';
 
 interface Summary {
@@ -75,17 +76,7 @@ export function Overview() {
             ))}
           </select>
         </label>
-        <label>
-          Window{' '}
-          <select
-            value={windowIndex}
-            onChange={(e) => setWindowIndex(Number((e.target as HTMLSelectElement).value))}
-          >
-            {WINDOWS.map((w, i) => (
-              <option value={i}>{w.label}</option>
-            ))}
-          </select>
-        </label>
+        <WindowSelect value={windowIndex} onChange={setWindowIndex} />
       </form>
       {data.error && (
         <p role="alert" class="error">

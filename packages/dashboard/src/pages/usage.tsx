@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { count, WINDOWS } from '../format';
+import { WindowSelect } from '../window-select';
 import { useLoad } from '../hooks';
 
 interface UsageItem {
@@ -60,17 +61,7 @@ export function Usage() {
     <section aria-labelledby="usage-title">
       <h1 id="usage-title">AI usage and cost</h1>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Window{' '}
-          <select
-            value={windowIndex}
-            onChange={(e) => setWindowIndex(Number((e.target as HTMLSelectElement).value))}
-          >
-            {WINDOWS.map((w, i) => (
-              <option value={i}>{w.label}</option>
-            ))}
-          </select>
-        </label>{' '}
+        <WindowSelect value={windowIndex} onChange={setWindowIndex} />{' '}
         <label>
           Per{' '}
           <select
