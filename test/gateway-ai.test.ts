@@ -633,6 +633,106 @@ describe('conversations kept in Truce', () => {
   });
 });
 
+describe('conversations: a gateway killed during a turn', () => {
+  let truce: FastifyInstance;
+  let truceUrl: string;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    requireBuild();
+    truce = await createServer(
+      resolveConfig({ storage: 'sqlite::memory:', collections: { conversations: {} } }),
+    );
+    truceUrl = await truce.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    for (const child of children.splice(0)) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+    await truce.close();
+  });
+
+  it('leaves its turn pending until turnTimeout; then the next turn gives it up and goes on', async () => {
+    const dir = tempDir('truce-ai-kill-');
+    try {
+      const file = join(dir.path, 'gateway.yaml');
+      writeFileSync(
+        file,
+        `gateway:
+  listen: 127.0.0.1:0
+  admin: { listen: 127.0.0.1:0, key: "ai-admin-key-0123456789abcdef" }
+  storage: sqlite:${join(dir.path, 'gateway.db')}
+  upstreams:
+    truce: { targets: [${truceUrl}] }
+  routes:
+    - name: ai
+      match: { prefix: /ai }
+      stripPrefix: true
+      ai:
+        providers:
+          openai: { type: openai, baseUrl: ${fake.baseUrl('openai')}, key: sk-test }
+        models:
+          gpt: [openai/gpt-4o-mini]
+        state: { upstream: truce, turnTimeout: 2s }
+`,
+      );
+      const post = (url: string, path: string, etag: string | null, body: unknown) =>
+        fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(etag ? { 'if-match': etag } : {}) },
+          body: JSON.stringify(body),
+        });
+      const first = await startGateway(file, children);
+      let res = await post(`${first.proxy}/ai`, '/conversations', null, { model: 'gpt' });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const etag = res.headers.get('etag')!;
+
+      // The model is slow; the gateway dies once the turn has claimed its place and asked the model.
+      const asked = fake.requests.length;
+      fake.reply('openai', { firstByteDelayMs: 3_000 });
+      const lost = post(`${first.proxy}/ai`, `/conversations/${id}/turns`, etag, { content: 'lost' }).catch(
+        (error: Error) => error,
+      );
+      await until(() => fake.requests.length > asked);
+      first.child.kill('SIGKILL');
+      await exited(first.child);
+      expect(await lost).toBeInstanceOf(Error);
+
+      const second = await startGateway(file, children);
+      const url = `${second.proxy}/ai`;
+      const read = async () => {
+        const r = await fetch(`${url}/conversations/${id}`);
+        return {
+          etag: r.headers.get('etag')!,
+          body: (await r.json()) as {
+            turns: { status: string; error?: string; user: { content: string } }[];
+          },
+        };
+      };
+      const claimed = await read();
+      expect(claimed.body.turns).toMatchObject([{ status: 'pending', user: { content: 'lost' } }]);
+      // Within the timeout the turn may still be answered elsewhere: wait, as Retry-After says.
+      res = await post(url, `/conversations/${id}/turns`, claimed.etag, { content: 'next' });
+      expect(res.status).toBe(409);
+      expect(await res.json()).toMatchObject({ code: 'turn-in-progress' });
+      const wait = Number(res.headers.get('retry-after'));
+      expect(wait).toBeGreaterThanOrEqual(1);
+      expect(wait).toBeLessThanOrEqual(2);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000 + 100));
+      res = await post(url, `/conversations/${id}/turns`, claimed.etag, { content: 'next' });
+      expect(res.status).toBe(201);
+      const after = await read();
+      expect(after.body.turns).toMatchObject([
+        { status: 'failed', error: 'abandoned', user: { content: 'lost' } },
+        { status: 'done', user: { content: 'next' } },
+      ]);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
 describe('prompts as REST APIs', () => {
   let truce: FastifyInstance;
   let truceUrl: string;
