@@ -9,8 +9,8 @@
 //
 // Environment: ROUNDS (default 6; the first is reported as warm-up and left out of the medians),
 // CLIENTS (64), INCREMENTS (50), KEYED (1: the SDK's default Idempotency-Key; 0: `idempotency:
-// false`, to see what the key costs), FETCH (`global`: Node's fetch, as B3; `node-http`: the
-// SDK's `fetch` option given lib/node-http-fetch.mjs, to see what Node's fetch costs), BENCH_CPU_PROF (a folder: the server runs with --cpu-prof;
+// false`, to see what the key costs), FETCH (`global`: Node's fetch; `client-node`: the SDK's
+// `fetch` option given @truce/client-node's nodeFetch(), to see what Node's fetch costs), BENCH_CPU_PROF (a folder: the server runs with --cpu-prof;
 // run this script with `node --cpu-prof` for the client's profile), B1 (1: after each round, a 2 s
 // slice of B1's load on B1's server, to compare CPU per operation in the same conditions; 0: none).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@truce/client';
 import { killAllServers, startServer } from './lib/child.mjs';
 import { runSlice } from './lib/load.mjs';
-import { nodeHttpFetch } from './lib/node-http-fetch.mjs';
+import { nodeFetch } from '@truce/client-node';
 import { makeResources, refreshEtags, seed } from './lib/resources.mjs';
 import { b1 } from './scenarios/b1-conditional-put.mjs';
 
@@ -33,8 +33,8 @@ const PROF = process.env.BENCH_CPU_PROF;
 const FETCH = process.env.FETCH ?? 'global';
 const WITH_B1 = process.env.B1 !== '0';
 const B1_SLICE_SEC = 2;
-if (FETCH !== 'global' && FETCH !== 'node-http') throw new Error(`FETCH=${FETCH}: global or node-http`);
-const transport = FETCH === 'global' ? (input, init) => globalThis.fetch(input, init) : nodeHttpFetch;
+if (FETCH !== 'global' && FETCH !== 'client-node') throw new Error(`FETCH=${FETCH}: global or client-node`);
+const transport = FETCH === 'global' ? (input, init) => globalThis.fetch(input, init) : nodeFetch();
 
 /** The process's user + system CPU so far, in microseconds (clock ticks of 10 ms on Linux). */
 function serverCpuMicros(pid) {

@@ -88,7 +88,7 @@ export function formatDetails(rows) {
           `replay check: ${truce.problems?.length === 0 ? truce.checks : 'FAILED (see note)'}`,
       );
     }
-    if (scenario.id === 'B3') details.push(...incrementVersusB1(rows, truce));
+    if (scenario.id === 'B3') details.push(...incrementVersusB1(rows, truce, sides.node));
     if (reference !== undefined) {
       details.push(
         `${scenario.id} reference: the same requests to the same collection without its unique constraints ` +
@@ -121,14 +121,17 @@ export function formatDetails(rows) {
  * Issue 10 item 23 compares B3's `_increment` side with B1's Truce side of the same run (keyed SDK
  * increments of one counter against conditional PUTs from autocannon): the share, when B1 ran too.
  */
-function incrementVersusB1(rows, increments) {
+function incrementVersusB1(rows, increments, overNode) {
   const b1 = rows.find((row) => row.scenario.id === 'B1' && row.error === undefined)?.sides.truce;
   if (b1 === undefined || !(b1.requestsPerSec > 0)) return [];
   const share = (perSec) => `${((100 * perSec) / b1.requestsPerSec).toFixed(1)}%`;
+  const line = (label, side) =>
+    `B3 ${label} against B1 Truce in this run (issue 10 item 23: >= 40%): ` +
+    `${share(side.commitsPerSec)} (${fmtInt(side.commitsPerSec)} / ${fmtInt(Math.round(b1.requestsPerSec))}); ` +
+    `median round ${share(side.medianRoundPerSec)}`;
   return [
-    `B3 _increment against B1 Truce in this run (issue 10 item 23: >= 40%): ` +
-      `${share(increments.commitsPerSec)} (${fmtInt(increments.commitsPerSec)} / ${fmtInt(Math.round(b1.requestsPerSec))}); ` +
-      `median round ${share(increments.medianRoundPerSec)}`,
+    line('_increment (Node fetch)', increments),
+    ...(overNode ? [line('_increment (@truce/client-node)', overNode)] : []),
   ];
 }
 

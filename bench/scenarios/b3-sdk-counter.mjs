@@ -10,6 +10,10 @@
 //   be checked).
 // - `truce`, _increment: `api.increment('products', id, '/stock', 1)`: one request, applied
 //   atomically by the server.
+// - `node`, _increment as `truce`, with the SDK's `fetch` option given @truce/client-node's
+//   nodeFetch() instead of Node's built-in fetch: the same SDK code over a cheaper transport, for
+//   issue 10 item 23's comparison with B1 (the load generator shares the CPUs with the server, and
+//   Node's fetch costs about twice the CPU per request). Not part of B3's own target.
 //
 // A round creates a fresh counter at 0 and runs the 64 clients; it must end at exactly 3,200 with
 // every call fulfilled. Goodput is increments landed per second; a commit's latency runs from the
@@ -17,6 +21,7 @@
 // sent per increment landed; requests per commit count every HTTP request, reads included.
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@truce/client';
+import { nodeFetch } from '@truce/client-node';
 import { roundOrder, sidesOf, startSide, stopSide } from '../lib/sides.mjs';
 
 const CLIENTS = 64;
@@ -38,12 +43,17 @@ export const b3 = {
   sides: {
     baseline: { server: 'truce', variant: 'products', label: 'update' },
     truce: { server: 'truce', variant: 'products', label: '_increment' },
+    node: { server: 'truce', variant: 'products', label: '_increment over @truce/client-node' },
   },
   target: { minRatio: 5 },
   // update meets 412 stale-write on every conflict; GETs (the first read, the collection's schema) are 200.
-  expectedStatus: { baseline: [200, 412], truce: 200 },
+  expectedStatus: { baseline: [200, 412], truce: 200, node: 200 },
   measure: measureSdkCounters,
 };
+
+/** One nodeFetch() for the run, its connections kept from round to round as Node's fetch keeps its own. */
+let sharedNodeFetch;
+const nodeTransport = () => (sharedNodeFetch ??= nodeFetch());
 
 /** One round on one side: a fresh counter, 64 clients x `increments`, and the final value. */
 async function oneRound(side, url, round, increments) {
@@ -65,10 +75,11 @@ async function oneRound(side, url, round, increments) {
     latencies: [],
     problems: [],
   };
+  const transport = side === 'node' ? nodeTransport() : globalThis.fetch;
   const counting = async (input, init) => {
     tally.requests += 1;
     try {
-      const response = await globalThis.fetch(input, init);
+      const response = await transport(input, init);
       tally.statusCounts[response.status] = (tally.statusCounts[response.status] ?? 0) + 1;
       return response;
     } catch (error) {
@@ -85,7 +96,7 @@ async function oneRound(side, url, round, increments) {
     }),
   );
   const one = async (api) => {
-    if (side === 'truce') {
+    if (side !== 'baseline') {
       await api.increment('products', id, '/stock', 1);
       return 1;
     }
@@ -174,6 +185,8 @@ async function measureSdkCounters(scenario, settings, tempDirs, progress) {
     }
     return result;
   } finally {
+    sharedNodeFetch?.close();
+    sharedNodeFetch = undefined;
     for (const name of names) if (sides[name]) await stopSide(sides[name], tempDirs);
   }
 }
