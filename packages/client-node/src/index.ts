@@ -195,7 +195,7 @@ function bufferedResponse(data: Buffer, meta: ResponseInit): Response {
   let real: Response | undefined;
   const materialise = (): Response => {
     if (real === undefined) {
-      real = new Response(data, meta);
+      real = new Response(data as unknown as ConstructorParameters<typeof Response>[0], meta);
       // Already read here: the real one must say so, and refuse a second read.
       if (consumed) void real.arrayBuffer();
     }
