@@ -171,6 +171,25 @@ describe('nodeFetch', () => {
     await expect(fetcher('not a url')).rejects.toBeInstanceOf(TypeError);
   });
 
+  it('fails a request that hears nothing for idleTimeoutMs, and reuses connections idle for longer', async () => {
+    const own = nodeFetch({ idleTimeoutMs: 200 });
+    try {
+      handler = () => {};
+      const began = performance.now();
+      const silent = await own(`${base}/silent`).catch((error: unknown) => error);
+      expect(silent).toBeInstanceOf(TypeError);
+      expect(String((silent as { cause?: unknown }).cause)).toMatch(/nothing received or sent for 200 ms/);
+      expect(performance.now() - began).toBeLessThan(2_000);
+
+      handler = (_req, res) => res.end('ok');
+      expect(await (await own(`${base}/a`)).text()).toBe('ok');
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await (await own(`${base}/b`)).text()).toBe('ok');
+    } finally {
+      own.close();
+    }
+  });
+
   it('streams a text/event-stream body as it arrives, and an abort ends it', async () => {
     let finish: () => void = () => {};
     handler = (_req, res) => {

@@ -28,6 +28,12 @@ export interface NodeFetchOptions {
   readonly maxSockets?: number;
   /** Idle connections per origin kept for the next requests; default 64. */
   readonly maxFreeSockets?: number;
+  /**
+   * Milliseconds a request may wait with nothing received or sent (for an answer to start, or for
+   * more of it, a streamed one included) before it fails with a `TypeError`; default 300,000, as
+   * Node's fetch waits. An `AbortSignal` bounds a whole request.
+   */
+  readonly idleTimeoutMs?: number;
   /** TLS settings for `https:` origins: a private CA (`ca`), a client certificate (`cert`, `key`). */
   readonly tls?: Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'servername'>;
 }
@@ -55,7 +61,9 @@ export function nodeFetch(options: NodeFetchOptions = {}): NodeFetch {
     scheduling: 'lifo' as const,
   };
   const agents = { http: new http.Agent(common), https: new https.Agent({ ...options.tls, ...common }) };
-  const fetch = ((input: string | URL, init: RequestInit = {}) => send(agents, input, init)) as NodeFetch;
+  const idleMs = options.idleTimeoutMs ?? 300_000;
+  const fetch = ((input: string | URL, init: RequestInit = {}) =>
+    send(agents, idleMs, input, init)) as NodeFetch;
   fetch.close = () => {
     agents.http.destroy();
     agents.https.destroy();
@@ -65,6 +73,7 @@ export function nodeFetch(options: NodeFetchOptions = {}): NodeFetch {
 
 function send(
   agents: { http: http.Agent; https: https.Agent },
+  idleMs: number,
   input: string | URL,
   init: RequestInit,
 ): Promise<Response> {
@@ -177,6 +186,7 @@ function send(
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     request.on('error', (error) => fail(new TypeError('fetch failed', { cause: error })));
+    request.setTimeout(idleMs, () => request.destroy(new Error(`nothing received or sent for ${idleMs} ms`)));
     request.end(body);
   });
 }
