@@ -41,7 +41,7 @@ export interface NodeFetchOptions {
 /** The fetch {@link nodeFetch} returns, with a way to let its idle connections go. */
 export interface NodeFetch {
   (input: string | URL, init?: RequestInit): Promise<Response>;
-  /** Closes the idle connections and stops keeping new ones; requests in flight finish. */
+  /** Closes every connection, those of requests in flight included: for when the client is done. */
   close(): void;
 }
 
