@@ -149,6 +149,47 @@ describe('anthropic request', () => {
     expect(bodyOf({ ...base, response_format: { type: 'text' } })).not.toHaveProperty('output_config');
   });
 
+  it('sends a schema Anthropic’s structured outputs take: objects closed, unsupported bounds left out', () => {
+    const schema = {
+      type: 'object',
+      required: ['title', 'tags'],
+      properties: {
+        title: { type: 'string', minLength: 3, maxLength: 80, description: 'A title' },
+        score: { type: 'integer', minimum: 0, maximum: 10 },
+        tags: { type: 'array', minItems: 2, maxItems: 5, items: { type: 'string', enum: ['a', 'b'] } },
+        minimum: { type: 'number', exclusiveMinimum: 0 },
+        author: { $ref: '#/$defs/person' },
+      },
+      additionalProperties: true,
+      $defs: { person: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+    };
+    const sent = bodyOf({
+      model: 's',
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'out', schema } },
+    }).output_config as { format: { schema: unknown } };
+    expect(sent.format.schema).toEqual({
+      type: 'object',
+      required: ['title', 'tags'],
+      properties: {
+        title: { type: 'string', description: 'A title' },
+        score: { type: 'integer' },
+        tags: { type: 'array', minItems: 1, items: { type: 'string', enum: ['a', 'b'] } },
+        minimum: { type: 'number' },
+        author: { $ref: '#/$defs/person' },
+      },
+      additionalProperties: false,
+      $defs: {
+        person: {
+          type: 'object',
+          properties: { name: { type: 'string' } },
+          required: ['name'],
+          additionalProperties: false,
+        },
+      },
+    });
+  });
+
   it('maps each tool_choice', () => {
     const base: ChatRequest = { model: 's', messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b'] };
     expect(bodyOf(base)).not.toHaveProperty('tool_choice');

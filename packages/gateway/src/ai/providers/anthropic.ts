@@ -79,7 +79,10 @@ export function anthropicRequest(
   const format = request.response_format;
   if (format?.type === 'json_schema') {
     body['output_config'] = {
-      format: { type: 'json_schema', schema: format.json_schema.schema ?? { type: 'object' } },
+      format: {
+        type: 'json_schema',
+        schema: structuredSchema(format.json_schema.schema ?? { type: 'object' }),
+      },
     };
   } else if (format?.type === 'json_object') {
     system.push('Answer with one JSON object and nothing else.');
@@ -208,4 +211,59 @@ function toolChoiceOf(choice: ToolChoice | undefined, parallel: boolean | undefi
   if (typeof choice === 'object') return { type: 'tool', name: choice.function.name, ...single };
   if (choice === 'auto' || parallel === false) return { type: 'auto', ...single };
   return undefined;
+}
+
+/**
+ * Keywords Anthropic's structured outputs do not constrain, and refuse: bounds on numbers, lengths
+ * and counts. The schema sent leaves them out (as Anthropic's own SDKs do); the answer is still
+ * checked against the whole schema where the gateway checks it (prompt outputs).
+ */
+const UNCONSTRAINED = new Set([
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+]);
+
+/** Keywords whose members are schemas under names (or patterns) of the user's, not keywords. */
+const NAMED = new Set(['properties', 'patternProperties', 'dependentSchemas', '$defs', 'definitions']);
+
+/**
+ * A JSON Schema as Anthropic's structured outputs take it: every object closed
+ * (`additionalProperties: false`, which they require), `minItems` only as 0 or 1, and the
+ * keywords of {@link UNCONSTRAINED} left out, at every depth. Property names and `$defs` entries
+ * are names, not keywords, and are kept whatever they are called.
+ */
+export function structuredSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(structuredSchema);
+  if (!isObject(schema)) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (UNCONSTRAINED.has(key)) continue;
+    if (key === 'minItems') {
+      if (typeof value === 'number' && value >= 1) out[key] = 1;
+      continue;
+    }
+    if (NAMED.has(key) && isObject(value)) {
+      out[key] = Object.fromEntries(
+        Object.entries(value).map(([name, sub]) => [name, structuredSchema(sub)]),
+      );
+      continue;
+    }
+    // `enum`, `const`, `default` and `examples` hold values, not schemas.
+    out[key] = ['enum', 'const', 'default', 'examples'].includes(key) ? value : structuredSchema(value);
+  }
+  const isObjectSchema =
+    out['type'] === 'object' ||
+    (Array.isArray(out['type']) && out['type'].includes('object')) ||
+    'properties' in out;
+  if (isObjectSchema) out['additionalProperties'] = false;
+  return out;
 }
