@@ -16,7 +16,6 @@ import {
   type AiExchange,
   type AiOutcome,
 } from './route.js';
-import { SSE_DONE, sseData } from './sse.js';
 import type { TruceState } from './state.js';
 import type { ChatChunk, ChatMessage, ChatRequest, ContentPart } from './types.js';
 
@@ -267,18 +266,10 @@ async function answerTurn(
       x.answerHeaders['location'] = conversationUrl(x, t.id);
       return { ...sendJson(x, 201, JSON.stringify(result), null, used), target: `ai:${answer.provider}` };
     }
-    if (!x.res.headersSent)
-      out.write({
-        ...answer.completion,
-        object: 'chat.completion.chunk',
-        choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
-      });
-    const last = `event: turn\n${sseData(result)}${SSE_DONE}`;
-    x.res.end(last);
     return {
       status: 200,
       code: null,
-      responseBytes: out.bytes + Buffer.byteLength(last),
+      responseBytes: out.finish(answer.completion, 'turn', result),
       requestBytes: 0,
       requestBody: null,
       responseBody: null,

@@ -17,7 +17,6 @@ import {
   type AiOutcome,
 } from './route.js';
 import type { TruceState } from './state.js';
-import { SSE_DONE, sseData } from './sse.js';
 import type { ChatChunk, ChatMessage, ChatRequest } from './types.js';
 
 /**
@@ -181,18 +180,10 @@ export async function handlePrompt(x: AiExchange, state: TruceState, name: strin
     const result = { prompt: name, version, output, usage: usageOf(answer.usage) };
     if (!stream) return { ...sendJson(x, 200, JSON.stringify(result), null, used), target };
     // The model's chunks went out as they came; the last event is the whole result, as without a stream.
-    if (!x.res.headersSent)
-      out.write({
-        ...answer.completion,
-        object: 'chat.completion.chunk',
-        choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
-      });
-    const last = `event: prompt\n${sseData(result)}${SSE_DONE}`;
-    x.res.end(last);
     return {
       status: 200,
       code: null,
-      responseBytes: out.bytes + Buffer.byteLength(last),
+      responseBytes: out.finish(answer.completion, 'prompt', result),
       requestBytes,
       requestBody: null,
       responseBody: null,

@@ -11,7 +11,7 @@ import type { TokenBudget } from './tokens.js';
 import type { TruceState } from './state.js';
 import { handleConversations } from './conversations.js';
 import { handlePrompt } from './prompts.js';
-import type { AiConfig, ChatChunk, TokenUsage } from './types.js';
+import type { AiConfig, ChatChunk, ChatCompletion, TokenUsage } from './types.js';
 
 /** What an AI route needs from the proxy around it. */
 export interface AiExchange {
@@ -242,6 +242,23 @@ export class ChunkWriter {
     const event = sseData(chunk);
     this.bytes += Buffer.byteLength(event);
     this.x.res.write(event);
+  }
+
+  /**
+   * Ends the stream of a finished answer with the whole result as one named event (`turn`,
+   * `prompt`) and `[DONE]`; an answer that streamed nothing first gets its stop chunk, so the
+   * client still sees a Chat Completions stream. Returns the bytes of the whole stream.
+   */
+  finish(completion: ChatCompletion, event: string, result: unknown): number {
+    if (!this.x.res.headersSent)
+      this.write({
+        ...completion,
+        object: 'chat.completion.chunk',
+        choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      });
+    const last = `event: ${event}\n${sseData(result)}${SSE_DONE}`;
+    this.x.res.end(last);
+    return this.bytes + Buffer.byteLength(last);
   }
 }
 
