@@ -43,18 +43,25 @@ describeWithRedis('RedisRateLimiter', (url) => {
   });
 
   /**
-   * Runs the Lua script on a bucket holding `tat` at an explicit `now`, answering like gcra(). One
-   * transaction, so that a bucket whose time to live is a millisecond is still there to be read.
+   * Runs `script` on a bucket holding `tat` (none when undefined) with `args`, and reads the bucket
+   * back. One transaction, so that a bucket whose time to live is a millisecond is still there to
+   * be read.
    */
-  async function lua(key: string, tat: number | undefined, now: number, limit: number, windowMs: number) {
+  async function atomically(script: string, key: string, tat: number | undefined, args: (string | number)[]) {
     const set = tat === undefined ? redis.multi().del(key) : redis.multi().set(key, String(tat));
-    const replies = await set.eval(GCRA_LUA, 1, key, limit, windowMs, now).get(key).exec();
-    const [allowed, remaining, resetSeconds] = replies![1]![1] as [number, number, number];
+    const replies = await set
+      .eval(script, 1, key, ...args)
+      .get(key)
+      .exec();
     const stored = replies![2]![1] as string | null;
-    return {
-      decision: { allowed: allowed === 1, remaining, resetSeconds },
-      tat: stored === null ? undefined : Number(stored),
-    };
+    return { reply: replies![1]![1], tat: stored === null ? undefined : Number(stored) };
+  }
+
+  /** The rate limiter's script on a bucket holding `tat` at an explicit `now`, answering like gcra(). */
+  async function lua(key: string, tat: number | undefined, now: number, limit: number, windowMs: number) {
+    const { reply, tat: after } = await atomically(GCRA_LUA, key, tat, [limit, windowMs, now]);
+    const [allowed, remaining, resetSeconds] = reply as [number, number, number];
+    return { decision: { allowed: allowed === 1, remaining, resetSeconds }, tat: after };
   }
 
   it('decides as gcra() does, on a table of cases', async () => {
@@ -155,16 +162,10 @@ describeWithRedis('RedisRateLimiter', (url) => {
 
   it('keeps token budgets as the memory store does, over random sequences of peeks and spends', async () => {
     const key = uniqueName('truce:test:');
-    // One MULTI per step: the bucket is set to the model's state, the script runs at an explicit
-    // time, and the stored state is read back before a short time to live can end it.
+    // Each step sets the bucket to the model's state and runs the script at an explicit time.
     const step = async (tat: number | undefined, perMinute: number, tokens: number | null, now: number) => {
-      const set = tat === undefined ? redis.multi().del(key) : redis.multi().set(key, String(tat));
-      const replies = await set
-        .eval(TOKENS_LUA, 1, key, perMinute, tokens === null ? '' : tokens, now)
-        .get(key)
-        .exec();
-      const stored = replies![2]![1] as string | null;
-      return { used: Number(replies![1]![1]), tat: stored === null ? undefined : Number(stored) };
+      const { reply, tat: after } = await atomically(TOKENS_LUA, key, tat, [perMinute, tokens ?? '', now]);
+      return { used: Number(reply), tat: after };
     };
     await fc.assert(
       fc.asyncProperty(
