@@ -208,7 +208,15 @@ describe('truce dev', () => {
         'a blind retry by mobile-app',
       );
       expect(retries['retries']).toBeGreaterThan(0);
-      const summary = (await report('/analytics/summary')) as unknown as { calls: number; errors: number };
+      // The traffic goes on: the conditions above can all hold within its first 20 calls.
+      const summary = await eventually(
+        async () => {
+          const found = (await report('/analytics/summary')) as unknown as { calls: number; errors: number };
+          return found.calls > 20 ? found : undefined;
+        },
+        60_000,
+        'more than 20 calls',
+      );
       expect(summary.calls).toBeGreaterThan(20);
       expect(summary.errors).toBe(0);
     } finally {
