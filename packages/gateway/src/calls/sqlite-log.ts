@@ -133,6 +133,15 @@ const FLUSH_RECORDS = 2_000;
  * between them: on this synchronous driver a slice holds the proxy too, so it is kept to a few ms.
  */
 const DELETE_SLICE = 1_000;
+/**
+ * The log connection's page cache, in KiB. better-sqlite3 builds SQLite with 16 MiB per connection,
+ * and a log of a million calls fills it: 16 MiB of the gateway's resident memory (SPEC 7 B5). A
+ * batch of inserts touches the last page of the table and of most indexes, and one page per
+ * resource written in `calls_resource` and per id in the unique index; a page the cache no longer
+ * holds is read again from the operating system's file cache (a system call, no disk). In B5
+ * (1,000 resources) 4 MiB cost no measurable CPU per call and 12 MiB less memory.
+ */
+const PAGE_CACHE_KIB = 4_096;
 
 export type { CallLogStats, CallQuery, StoredCall } from './log.js';
 
@@ -173,6 +182,7 @@ export class SqliteCallLog implements CallLog {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
       this.db.exec(SCHEMA);
       this.db.exec(SQLITE_LIFECYCLE_SCHEMA);
       const have = new Set(
