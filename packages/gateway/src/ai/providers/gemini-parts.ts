@@ -3,7 +3,7 @@
  * https://ai.google.dev/api/generate-content), and the small guards the answer side shares.
  */
 import { Buffer } from 'node:buffer';
-import type { ChatMessage, ChatRequest, ContentPart, ModelTarget, ToolChoice } from '../types.js';
+import type { ChatMessage, ChatRequest, ContentPart, ModelTarget, ToolCall, ToolChoice } from '../types.js';
 
 /** A JSON object as the provider sent it: nothing about its members is trusted. */
 export type Json = Record<string, unknown>;
@@ -21,7 +21,7 @@ interface Content {
 
 /** The Gemini request body for a unified request. */
 export function geminiBody(request: ChatRequest, target: ModelTarget): Json {
-  const { system, contents } = toContents(request.messages);
+  const { system, contents } = toContents(request.messages, signsCalls(target.model));
   const body: Json = { contents };
   if (system.length > 0) body['systemInstruction'] = { parts: system };
   const generationConfig = toGenerationConfig(request, target);
@@ -47,7 +47,10 @@ export function geminiBody(request: ChatRequest, target: ModelTarget): Json {
  * Messages as Gemini contents. Gemini has no system role (it takes `systemInstruction`), calls the
  * assistant `model`, and answers function calls from the `user` side, by name rather than by id.
  */
-function toContents(messages: readonly ChatMessage[]): { system: Part[]; contents: Content[] } {
+function toContents(
+  messages: readonly ChatMessage[],
+  signed: boolean,
+): { system: Part[]; contents: Content[] } {
   const system: Part[] = [];
   const contents: Content[] = [];
   // Tool messages name the call they answer by id; Gemini wants the function's name.
@@ -72,15 +75,19 @@ function toContents(messages: readonly ChatMessage[]): { system: Part[]; content
         break;
       case 'assistant': {
         const parts = contentParts(message.content);
-        for (const call of message.tool_calls ?? []) {
+        const calls = message.tool_calls ?? [];
+        // Calls Gemini did not make (another model's, after a fallback, or a client's own history)
+        // carry no signature at all; Gemini 3 refuses a step whose first call has none.
+        const foreign = signed && calls.length > 0 && !calls.some((call) => signatureOf(call) !== undefined);
+        calls.forEach((call, i) => {
           callNames.set(call.id, call.function.name);
           // Back exactly where it came from: Gemini 3 refuses its own calls without their signature.
-          const signature = call.extra_content?.google?.thought_signature;
+          const signature = signatureOf(call) ?? (foreign && i === 0 ? FOREIGN_SIGNATURE : undefined);
           parts.push({
             functionCall: { name: call.function.name, args: parseArgs(call.function.arguments) },
-            ...(typeof signature === 'string' ? { thoughtSignature: signature } : {}),
+            ...(signature !== undefined ? { thoughtSignature: signature } : {}),
           });
-        }
+        });
         push('model', parts);
         break;
       }
@@ -93,6 +100,27 @@ function toContents(messages: readonly ChatMessage[]): { system: Part[]; content
     }
   }
   return { system, contents };
+}
+
+/**
+ * The placeholder Google's thought-signature guide gives for function calls in history that a
+ * Gemini model did not produce: Gemini 3 then skips checking that step.
+ */
+export const FOREIGN_SIGNATURE = 'skip_thought_signature_validator';
+
+/** A call's thought signature, where `signed()` in gemini.ts put it. */
+function signatureOf(call: ToolCall): string | undefined {
+  const signature = call.extra_content?.google?.thought_signature;
+  return typeof signature === 'string' ? signature : undefined;
+}
+
+/**
+ * Whether the model checks thought signatures on function calls: Gemini 3 and later do (a 400
+ * without them). Gemini 1 and 2 do not, and other names are left as they are.
+ */
+function signsCalls(model: string): boolean {
+  const major = /(?:^|\/)gemini-(\d+)/.exec(model)?.[1];
+  return major !== undefined && Number(major) >= 3;
 }
 
 /** The text of a message's content; image parts have no text. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatChunk, ChatRequest, ModelTarget, ProviderConfig, SseEvent, ToolChoice } from '../types.js';
 import { ChunkAssembler } from '../assemble.js';
+import { FOREIGN_SIGNATURE } from './gemini-parts.js';
 import { geminiAdapter } from './gemini.js';
 
 /** The Gemini adapter: Chat Completions to Gemini's REST shapes and back, streams, and error mapping. */
@@ -16,8 +17,8 @@ const provider: ProviderConfig = {
 const target: ModelTarget = { provider: 'google', model: 'gemini-2.5-flash', maxTokens: 2048 };
 const context = { id: 'chatcmpl-1', created: 1_700_000_000, model: 'smart' };
 
-function body(request: ChatRequest, stream = false): Record<string, unknown> {
-  return JSON.parse(geminiAdapter.request(request, target, provider, stream).body) as Record<string, unknown>;
+function body(request: ChatRequest, stream = false, on: ModelTarget = target): Record<string, unknown> {
+  return JSON.parse(geminiAdapter.request(request, on, provider, stream).body) as Record<string, unknown>;
 }
 
 const sse = (data: unknown): SseEvent => ({
@@ -647,5 +648,43 @@ describe('thought signatures (Gemini 3)', () => {
         { functionCall: { name: 'clock', args: {} } },
       ],
     });
+  });
+
+  it('gives Gemini 3 the placeholder for a step of calls no Gemini signed (after a fallback), not Gemini 2', () => {
+    // Another model's parallel calls, then a step Gemini made itself (first call signed only).
+    const { completion } = geminiAdapter.answer(calling, context);
+    const request: ChatRequest = {
+      model: 'smart',
+      messages: [
+        { role: 'user', content: 'Weather in Paris and Rome?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'a1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+            { id: 'a2', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'a1', content: '{"temp": 18}' },
+        { role: 'tool', tool_call_id: 'a2', content: '{"temp": 24}' },
+        { role: 'assistant', content: null, tool_calls: completion.choices[0]!.message.tool_calls! },
+        { role: 'tool', tool_call_id: 'call_0', content: '{"temp": 18}' },
+        { role: 'tool', tool_call_id: 'call_1', content: '{"time": "10:00"}' },
+      ],
+    };
+    const modelParts = (on: ModelTarget) =>
+      (body(request, false, on)['contents'] as { role: string; parts: Record<string, unknown>[] }[])
+        .filter((c) => c.role === 'model')
+        .map((c) => c.parts.map((p) => p['thoughtSignature']));
+    for (const model of ['gemini-3-pro-preview', 'gemini-3.1-flash', 'models/gemini-3-flash-preview'])
+      expect(modelParts({ ...target, model })).toEqual([
+        [FOREIGN_SIGNATURE, undefined],
+        [signature, undefined],
+      ]);
+    for (const model of ['gemini-2.5-flash', 'gemini-1.5-pro', 'my-tuned-model'])
+      expect(modelParts({ ...target, model })).toEqual([
+        [undefined, undefined],
+        [signature, undefined],
+      ]);
   });
 });
