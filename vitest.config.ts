@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the sources; spawned CLI processes use the built dist (npm test builds first).
     alias: {
       '@truce/protocol': src('protocol'),
+      '@truce/runtime': src('runtime'),
       '@truce/server': src('server'),
       '@truce/client': src('client'),
       '@truce/gateway': src('gateway'),

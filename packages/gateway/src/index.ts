@@ -19,12 +19,7 @@ export { MemoryRateLimiter } from './limits/memory.js';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './limits/redis.js';
 export { GatewayProblem, gatewayProblem } from './problems/answer.js';
 export { runGateway, type RunningGateway, type RunOptions } from './run.js';
-export {
-  boundGatewayHeap,
-  GATEWAY_HEAP_GROWING_PERCENT,
-  GATEWAY_YOUNG_GENERATION_MB,
-  youngGenerationBytes,
-} from './heap.js';
+export { boundGatewayHeap, GATEWAY_HEAP_GROWING_PERCENT } from './heap.js';
 export {
   AlertEngine,
   type AlertEvent,

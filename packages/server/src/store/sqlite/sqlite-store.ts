@@ -108,9 +108,10 @@ export class SqliteStore implements Store {
         throw new Error(`SQLite could not switch ${options.path} to WAL mode.`);
       }
       db.pragma(`synchronous = ${synchronous}`);
-      // 16 MiB of page cache instead of SQLite's 2 MiB, so that the heads in use, the recent end of
-      // the change feed and the pages a history walk visits stay in memory instead of being read
-      // again from the OS.
+      // 16 MiB of page cache (SQLite's own default is 2 MiB; better-sqlite3 builds it with 16, said
+      // here so that it does not hang on the build), so that the heads in use, the recent end of the
+      // change feed and the pages a history walk visits stay in memory instead of being read again
+      // from the OS. It counts in the server's RSS (SPEC 7 B5; docs/operations.md, Memory).
       db.pragma(`cache_size = ${-CACHE_KIB}`);
       migrate(db);
       this.#st = prepareStatements(db);
