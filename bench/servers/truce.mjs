@@ -5,8 +5,12 @@
 // postgres:// URL, as `--storage` would give it), the same collections live in PostgreSQL instead,
 // in the schema TRUCE_BENCH_PG_SCHEMA (created when missing), with TRUCE_BENCH_PG_POOL_SIZE
 // connections when set (else the server's default).
+import { boundYoungGeneration } from '@truce/runtime';
 import { createServer, parseConfigText } from '@truce/server';
 import { serveForBench } from './ipc.mjs';
+
+// As `truce serve` sets up its process (packages/cli/src/main.ts).
+if (process.env.TRUCE_BENCH_DEFAULT_HEAP === undefined) boundYoungGeneration();
 
 /** A user-like document; U1 runs it with and without unique constraints, nothing else differs. */
 const members = (unique) => `
