@@ -6,11 +6,12 @@ import { requireBuild, ROOT } from './helpers.js';
 
 /*
  * `boundYoungGeneration()` of @truce/runtime holds V8's young generation at 16 MiB in the processes
- * of `truce serve` and `truce gateway` (SPEC 7 B5). V8 flags are process-wide, so each case runs in a node process of its
- * own: a workload that keeps a few MB alive across scavenges, as a loaded proxy does, a few hundred
- * KB per turn of the event loop (a proxied call's worth); the process reports the largest young
- * generation it saw. (The bound is checked after collections, between turns: one synchronous turn
- * that allocates more than the young generation holds, twice over, can still grow it past.)
+ * of `truce serve` and `truce gateway` (SPEC 7 B5). V8 flags are process-wide, so each case runs in
+ * a node process of its own: a workload that keeps a few MB alive across scavenges, as a loaded
+ * proxy does, a few hundred KB per turn of the event loop (a proxied call's worth); the process
+ * reports the largest young generation it saw. (The bound is checked after collections, between
+ * turns: one synchronous turn that allocates more than the young generation holds, twice over, can
+ * still grow it past.)
  */
 
 const HEAP = pathToFileURL(join(ROOT, 'packages/runtime/dist/index.js')).href;
