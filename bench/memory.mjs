@@ -10,7 +10,7 @@
 // Results: results/memory-latest.json. Exits 0 whether or not the target is met.
 import Database from 'better-sqlite3';
 import autocannon from 'autocannon';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,7 @@ import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { killAllServers, startServer } from './lib/child.mjs';
+import { rssOf } from './lib/wrk.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const writes = Number(process.env.BENCH_B5_WRITES ?? 100_000);
@@ -30,13 +31,6 @@ process.on('exit', () => {
   killAllServers();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** VmRSS and VmHWM of a process, in MB. */
-function memoryOf(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
-}
 
 const before = loadavg()[0];
 console.log(
@@ -52,7 +46,7 @@ const server = await startServer({
   args: [dir, 'things'],
 });
 try {
-  const idle = memoryOf(server.pid);
+  const idle = rssOf(server.pid);
   let n = 0;
   const body = (i, pass) =>
     JSON.stringify({
@@ -62,7 +56,7 @@ try {
       note: 'x'.repeat(120),
     });
   const samples = [];
-  const sampler = setInterval(() => samples.push(memoryOf(server.pid).rssMb), 250);
+  const sampler = setInterval(() => samples.push(rssOf(server.pid).rssMb), 250);
   const started = performance.now();
   const result = await autocannon({
     url: server.url,
@@ -85,9 +79,9 @@ try {
   const loadSec = (performance.now() - started) / 1000;
   clearInterval(sampler);
   await delay(1_000);
-  const afterLoad = memoryOf(server.pid);
+  const afterLoad = rssOf(server.pid);
   await delay(10_000);
-  const after = memoryOf(server.pid);
+  const after = rssOf(server.pid);
 
   const db = join(dir, 'truce.db');
   const reader = new Database(db, { readonly: true, fileMustExist: true });
