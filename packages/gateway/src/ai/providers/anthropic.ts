@@ -232,6 +232,9 @@ const UNCONSTRAINED = new Set([
   'maxProperties',
 ]);
 
+/** Keywords that hold values, not schemas. */
+const VALUES = new Set(['enum', 'const', 'default', 'examples']);
+
 /** Keywords whose members are schemas under names (or patterns) of the user's, not keywords. */
 const NAMED = new Set(['properties', 'patternProperties', 'dependentSchemas', '$defs', 'definitions']);
 
@@ -257,8 +260,7 @@ export function structuredSchema(schema: unknown): unknown {
       );
       continue;
     }
-    // `enum`, `const`, `default` and `examples` hold values, not schemas.
-    out[key] = ['enum', 'const', 'default', 'examples'].includes(key) ? value : structuredSchema(value);
+    out[key] = VALUES.has(key) ? value : structuredSchema(value);
   }
   const isObjectSchema =
     out['type'] === 'object' ||
