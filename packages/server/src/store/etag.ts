@@ -27,3 +27,35 @@ export function newEtag(version: number): string {
   offset += 6;
   return `"${version.toString(36)}-${random}"`;
 }
+
+const OURS = /^"([0-9a-z]{1,11})-[A-Za-z0-9_-]{8}"$/;
+
+/**
+ * The version that {@link newEtag} made `etag` for, or undefined when it is not of that form. Only
+ * a hint: a store finds the version by it in one step where walking its history down to the tag
+ * costs a step per version, and still checks that the tag is the one stored.
+ */
+export function versionOfEtag(etag: string): number | undefined {
+  const digits = OURS.exec(etag)?.[1];
+  if (digits === undefined) return undefined;
+  const version = Number.parseInt(digits, 36);
+  return Number.isSafeInteger(version) && version >= 1 ? version : undefined;
+}
+
+/**
+ * The history record of `etag` through two lookups: `byVersion` for the version {@link
+ * versionOfEtag} reads from it (a walk down the history to that version only), and `walk` (down
+ * the whole history) when that is not it: a tag not made by {@link newEtag}, or no longer there.
+ */
+export async function findByEtag<R extends { readonly etag: string }>(
+  etag: string,
+  byVersion: (version: number) => Promise<R | null>,
+  walk: () => Promise<R | null>,
+): Promise<R | null> {
+  const hinted = versionOfEtag(etag);
+  if (hinted !== undefined) {
+    const found = await byVersion(hinted);
+    if (found?.etag === etag) return found;
+  }
+  return walk();
+}

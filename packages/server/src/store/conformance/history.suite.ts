@@ -111,4 +111,22 @@ export function historyTests(h: Harness): void {
     expect(await store.versionByEtag(C, 'a', '"nope"')).toBeNull();
     expect(await store.versionByEtag('others', 'a', heads[0]?.etag ?? '')).toBeNull();
   });
+
+  h.test('versionByEtag is exact whatever the version an etag seems to name', async (store) => {
+    const heads = await writes(store, 'a', 3, 2);
+    // The tags the store makes name their version ("<version base 36>-<random>"): one with the
+    // version of a retained entry but another random part was never handed out.
+    const [, random] = heads[2]!.etag.slice(1, -1).split('-');
+    expect(
+      await store.versionByEtag(C, 'a', `"3-${random === 'AAAAAAAA' ? 'BBBBBBBB' : 'AAAAAAAA'}"`),
+    ).toBeNull();
+    // Version 1 has left the history (2 kept).
+    expect(await store.versionByEtag(C, 'a', heads[0]!.etag)).toBeNull();
+    // Tags given by the caller (WriteOp.etag) are found whatever their form, even one that looks
+    // like another version's.
+    const given = await write(store, 'a', { n: 4 }, { etag: '"2-AAAAAAAA"' });
+    const foreign = await write(store, 'a', { n: 5 }, { etag: '"from-a-backup"' });
+    expect(await store.versionByEtag(C, 'a', given.etag)).toMatchObject({ version: 4, doc: { n: 4 } });
+    expect(await store.versionByEtag(C, 'a', foreign.etag)).toMatchObject({ version: 5, doc: { n: 5 } });
+  });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { newEtag } from '../etag.js';
+import { findByEtag, newEtag } from '../etag.js';
 import { checkOp, Refused } from '../refusal.js';
 import {
   type ChangeRecord,
@@ -465,8 +465,14 @@ export class PostgresStore implements Store {
 
   /** See {@link Store.versionByEtag}. */
   async versionByEtag(collection: string, id: string, etag: string): Promise<VersionRecord | null> {
-    const [row] = await this.#read<HistoryRow>(this.#st.versionByEtag, [collection, id, etag]);
-    return row === undefined ? null : toVersionRecord(row);
+    return findByEtag(
+      etag,
+      (version) => this.version(collection, id, version),
+      async () => {
+        const [row] = await this.#read<HistoryRow>(this.#st.versionByEtag, [collection, id, etag]);
+        return row === undefined ? null : toVersionRecord(row);
+      },
+    );
   }
 
   /** See {@link Store.changes}. */

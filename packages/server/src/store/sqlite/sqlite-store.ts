@@ -24,6 +24,7 @@ import type {
   UniqueKey,
   UniqueKeyHolder,
 } from '../types.js';
+import { findByEtag } from '../etag.js';
 import { Checkpointer } from './checkpointer.js';
 import { createApply } from './commit.js';
 import { createIdempotency, type SqliteIdempotency } from './idempotency.js';
@@ -190,8 +191,14 @@ export class SqliteStore implements Store {
 
   /** See {@link Store.versionByEtag}. */
   async versionByEtag(collection: string, id: string, etag: string): Promise<VersionRecord | null> {
-    const row = this.#st.versionByEtag.get({ collection, id, etag });
-    return row === undefined ? null : toVersionRecord(row);
+    return findByEtag(
+      etag,
+      (version) => this.version(collection, id, version),
+      async () => {
+        const row = this.#st.versionByEtag.get({ collection, id, etag });
+        return row === undefined ? null : toVersionRecord(row);
+      },
+    );
   }
 
   /** See {@link Store.changes}. */
