@@ -2,7 +2,7 @@ import type { CollectionConfig } from '../config/types.js';
 import { ProblemError } from '../shared/problem-error.js';
 import type { Indexed } from '../rules/check.js';
 import { commitProblem } from '../rules/failures.js';
-import type { Head, Increment, JsonObject } from '../store/types.js';
+import type { Head, Increment, JsonObject, WriteOp } from '../store/types.js';
 import { resourcePath, type OperationResult, type ResourceContext } from './context.js';
 import { headRepresentation, provenance, validatorHeaders } from './representation.js';
 import { latestLink } from './stale.js';
@@ -42,6 +42,10 @@ export interface OneWrite {
   readonly current: Head | null;
   /** The request's `Lock-Token` (SPEC 3.9); without it, a live lease on the resource refuses the write. */
   readonly lockToken?: string | null | undefined;
+  /** The write made again on a newer head, inside the commit (store/types.ts, WriteOp.rebase). */
+  readonly rebase?: WriteOp['rebase'];
+  /** The document and head of the write as last made (after `rebase`), for a refusal's problem. */
+  readonly latest?: (() => { readonly doc: JsonObject | null; readonly current: Head | null }) | undefined;
 }
 
 /**
@@ -67,11 +71,13 @@ export async function commitOne(
       references: write.indexed?.references,
       // Every write is checked against the resource's lease, in the commit itself.
       lock: { token: write.lockToken ?? null, now: ctx.now() },
+      rebase: write.rebase,
     },
   ]);
   if (result.ok) return result.heads[0]!;
   if (result.reason === 'version-mismatch') return undefined;
-  throw await commitProblem(ctx, collection, id, result, write.doc, write.current, write.increment);
+  const { doc, current } = write.latest?.() ?? write;
+  throw await commitProblem(ctx, collection, id, result, doc, current, write.increment);
 }
 
 /** The answer to a successful write: the new representation with its validators. */

@@ -1,6 +1,6 @@
 import type { CollectionConfig, Transition } from '../config/types.js';
 import { checkDocument } from '../rules/check.js';
-import type { Head, JsonObject } from '../store/types.js';
+import type { Head, JsonObject, Rebased } from '../store/types.js';
 import { busy, casTurns, commitOne } from './commit.js';
 import type { ResourceContext } from './context.js';
 import { live } from './representation.js';
@@ -32,8 +32,12 @@ export interface Written {
  * checked increments): read the head; let `next` judge it (existence, preconditions, versions,
  * state) and compute the document to store (null deletes); check that document against the
  * collection's schema, rules and keys; commit it pinned to the version read. When another writer
- * committed in between, the whole round runs again on what it wrote ({@link casTurns}), so every
- * check sees the state the write applies to; when the rounds run out the answer is 503 busy.
+ * committed in between, the whole round runs again on what it wrote, so every check sees the state
+ * the write applies to; when the rounds run out the answer is 503 busy.
+ *
+ * A store that can (PostgreSQL) runs that new round inside the commit itself, on the head it
+ * locked (WriteOp.rebase): many writers of one hot resource then land in one transaction instead of
+ * all but one losing the race. Elsewhere the round runs again here ({@link casTurns}).
  */
 export async function compareAndSet(
   ctx: ResourceContext,
@@ -42,20 +46,37 @@ export async function compareAndSet(
   by: WriteBy,
   next: (turn: Turn) => Promise<JsonObject | null> | JsonObject | null,
 ): Promise<Written> {
+  // The live head that each version read left, by version: the write that commits replaced the
+  // version its last round ran on, which, when the store made it again, is not the one read here.
+  const replaced = new Map<number, Head | null>();
+  // What the latest round computed, for the problem of a refusal after it.
+  let latest: { doc: JsonObject | null; current: Head | null } = { doc: null, current: null };
+  const round = async (head: Head | null) => {
+    const current = live(head);
+    replaced.set(head?.version ?? 0, current);
+    const doc = await next({ head, current });
+    latest = { doc, current };
+    const indexed = doc ? await checkDocument(ctx, collection, id, current, doc, by.transition) : undefined;
+    return { doc, current, indexed };
+  };
+  const rebase = async (head: Head | null): Promise<Rebased> => {
+    const { doc, indexed } = await round(head);
+    return { doc, uniqueKeys: indexed?.uniqueKeys, references: indexed?.references };
+  };
   for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
-    const current = live(head);
-    const doc = await next({ head, current });
-    const indexed = doc ? await checkDocument(ctx, collection, id, current, doc, by.transition) : undefined;
+    const { doc, indexed } = await round(head);
     const written = await commitOne(ctx, collection, id, {
       expectVersion: head?.version ?? 0,
       doc,
       actor: by.actor,
       indexed,
-      current,
+      current: latest.current,
       lockToken: by.lockToken,
+      rebase,
+      latest: () => latest,
     });
-    if (written) return { written, current };
+    if (written) return { written, current: replaced.get(written.version - 1) ?? null };
   }
   throw busy(collection.name, id);
 }

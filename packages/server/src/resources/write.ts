@@ -1,6 +1,6 @@
 import { hasWritePrecondition, type ParsedPreconditions } from '@truce/protocol';
 import type { CollectionConfig } from '../config/types.js';
-import type { VersionRecord } from '../store/types.js';
+import type { Head, VersionRecord } from '../store/types.js';
 import { MEDIA } from '../shared/media.js';
 import { ProblemError } from '../shared/problem-error.js';
 import {
@@ -45,8 +45,9 @@ export async function writeItem(
     !tested &&
     base === undefined;
 
-  // The base a write merges from (SPEC 3.7): set in each round, as the current version decides it.
-  let mergedFrom: string | undefined;
+  // The base a write merges from (SPEC 3.7), as the current version decides it.
+  const mergeBase = (current: Head | null) =>
+    base !== undefined && base !== current?.etag ? base : undefined;
   // A version never changes, so a write that loses its compare-and-set round after round (many
   // writers merging into one document) looks its base up in history once, not once per round.
   const bases = new Map<string, Promise<VersionRecord | null>>();
@@ -71,7 +72,7 @@ export async function writeItem(
         throw versionConflict(ctx, collection, current, intent.version as number, id);
       }
       // Truce-Base (SPEC 3.7): an edit made against an older version merges with what came since.
-      mergedFrom = base !== undefined && base !== current?.etag ? base : undefined;
+      const mergedFrom = mergeBase(current);
       if (mergedFrom !== undefined && (intent.kind === 'delete' || !current)) {
         throw await staleBase(ctx, collection, id, head, mergedFrom);
       }
@@ -83,6 +84,7 @@ export async function writeItem(
   );
   if (written.deleted) return { status: 204, headers: {} };
   const result = writtenResult(ctx, collection, written, !current);
+  const mergedFrom = mergeBase(current);
   if (mergedFrom !== undefined) result.headers['truce-merged'] = mergedFrom;
   return result;
 }

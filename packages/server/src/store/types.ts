@@ -124,6 +124,26 @@ export interface WriteOp {
    * Undefined: leases are not looked at. A delete ends the resource's lease whatever this says.
    */
   readonly lock?: { readonly token: string | null; readonly now: number } | undefined;
+  /**
+   * Makes the write again on a head other than the one it was based on, instead of refusing it
+   * with `version-mismatch`: a store that supports it calls it, inside the commit and with the
+   * resource's head locked, when `expectVersion` is not the current version, and applies what it
+   * returns on top of that head. It runs the checks a new compare-and-set round would, so the
+   * outcome is the one that round would have had; it saves the round trip and the lost race (many
+   * writers of one hot resource land in one transaction). When it throws, or returns what the
+   * commit cannot apply in place (a create, a delete on the batched path, unique keys or references
+   * where the op had none), the op is refused with `version-mismatch` as without it, and the
+   * caller's next round, after the commit, answers. Stores may ignore it (SQLite does: its commits
+   * are synchronous, and a rebase is not).
+   */
+  readonly rebase?: ((head: Head | null) => Promise<Rebased>) | undefined;
+}
+
+/** What {@link WriteOp.rebase} returns: the op's document and what it holds, remade on a newer head. */
+export interface Rebased {
+  readonly doc: JsonObject | null;
+  readonly uniqueKeys?: readonly UniqueKey[] | undefined;
+  readonly references?: readonly Reference[] | undefined;
 }
 
 /** Resources that still reference a resource being deleted, per referencing collection. */

@@ -4,6 +4,7 @@ import { checkOp, incremented, referencesByPointer, type Refusal, refuse } from 
 import type {
   Head,
   JsonObject,
+  Rebased,
   Reference,
   ReferencedBy,
   UniqueKey,
@@ -74,7 +75,8 @@ export async function applyOps(
   const changes: ChangeOut[] = [];
   const heads: Head[] = [];
 
-  for (const [index, op] of ops.entries()) {
+  for (const [index, given] of ops.entries()) {
+    let op = given;
     checkOp(op, index);
     const key = keyOf(op.collection, op.id);
     const current = pending.get(key) ?? (await lockHead(db, st, op));
@@ -86,7 +88,7 @@ export async function applyOps(
       if (locked !== undefined) refuse(index, locked);
     }
     if (op.expectVersion !== null && (known?.version ?? 0) !== op.expectVersion) {
-      refuse(index, { reason: 'version-mismatch', current: known === undefined ? null : toHead(known) });
+      op = await rebased(op, index, known, false);
     }
     const live = known !== undefined && !known.deleted;
     const doc =
@@ -242,7 +244,7 @@ export async function applySimpleOps(
   const pending = new Map<string, Known>();
   const changes: ChangeOut[] = [];
   const results: (Head | Error)[] = [];
-  for (const op of ops) {
+  for (let op of ops) {
     try {
       checkOp(op, 0);
       const key = keyOf(op.collection, op.id);
@@ -261,7 +263,7 @@ export async function applySimpleOps(
         if (until > op.lock.now) refuse(0, { reason: 'locked', owner: row!.lease_owner, expiresAt: until });
       }
       if (op.expectVersion !== null && (known?.version ?? 0) !== op.expectVersion) {
-        refuse(0, { reason: 'version-mismatch', current: known === undefined ? null : toHead(known) });
+        op = await rebased(op, 0, known, true);
       }
       const live = known !== undefined && !known.deleted;
       const doc =
@@ -277,6 +279,48 @@ export async function applySimpleOps(
   }
   if (changes.length > 0) await finish(db, st, changes, [...pending.values()], channel);
   return results;
+}
+
+/**
+ * The op to apply instead of `op`, whose expected version is not `known`'s (the locked head as this
+ * commit knows it): `op.rebase` remade on that head (types.ts, WriteOp.rebase). Refuses with
+ * `version-mismatch`, as without a rebase, when `op` has none, or when what it returns cannot be
+ * applied where `op` could (`simple`: on the batched path, which writes documents only; anywhere: a
+ * create, which must claim its URL, or unique keys and references that `op` did not declare,
+ * which the statements run for it would not write).
+ *
+ * Also when the rebase throws: a write that fails on this head is refused by its caller's next
+ * round, after this commit, when everything the problem reports is committed. Here, what earlier
+ * ops of this transaction wrote is not yet visible to the caller's reads (the history an
+ * edit-conflict names its authors from, say), so a problem made here could say less than the truth.
+ */
+async function rebased(
+  op: WriteOp,
+  index: number,
+  known: Known | undefined,
+  simple: boolean,
+): Promise<WriteOp> {
+  const head = known === undefined ? null : toHead(known);
+  const mismatch = () => refuse(index, { reason: 'version-mismatch', current: head });
+  if (op.rebase === undefined || known === undefined || op.increment !== undefined) return mismatch();
+  let remade: Rebased;
+  try {
+    remade = await op.rebase(head);
+  } catch {
+    return mismatch();
+  }
+  const next: WriteOp = {
+    ...op,
+    expectVersion: known.version,
+    doc: remade.doc,
+    uniqueKeys: remade.uniqueKeys,
+    references: remade.references,
+  };
+  const fits =
+    (op.uniqueKeys !== undefined || next.uniqueKeys === undefined) &&
+    (op.references !== undefined || next.references === undefined) &&
+    (!simple || isSimple(next));
+  return fits ? next : mismatch();
 }
 
 /**

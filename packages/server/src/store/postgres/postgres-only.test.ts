@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { describeWithPostgres, dropSchema, newSchemaName } from '../../../../../test/support/postgres.js';
-import { StoreBusyError, type WriteOp } from '../types.js';
+import { StoreBusyError, type Head, type Rebased, type WriteOp } from '../types.js';
 import { json, startTestServer } from '../../testing/harness.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
 import { PG_SCHEMA_VERSION } from './schema.js';
@@ -465,6 +465,196 @@ describeWithPostgres('postgres store: what only it has', (url) => {
       await Promise.all(stores.map((s) => s.close()));
     }
   }, 90_000);
+
+  it('a write based on an older version is made again on the locked head, inside the group', async () => {
+    const schema = fresh();
+    const store = await openPostgresStore({ url, schema, poolSize: 4 });
+    try {
+      await store.commit([put('hot', { a: 0 })]);
+      await store.commit([{ ...put('hot', { a: 1 }), expectVersion: 1 }]);
+      // Based on version 1, now at 2: the rebase sees version 2, and its document lands as 3.
+      const seen: number[] = [];
+      const field =
+        (name: string) =>
+        async (head: Head | null): Promise<Rebased> => {
+          seen.push(head!.version);
+          return { doc: { ...head!.doc, [name]: true } };
+        };
+      const one = await store.commit([
+        { ...put('hot', { stale: true }), expectVersion: 1, rebase: field('b') },
+      ]);
+      expect(one).toMatchObject({ ok: true, heads: [{ version: 3, doc: { a: 1, b: true } }] });
+      expect(seen).toStrictEqual([2]);
+
+      // One turn: five writers all based on version 3 (the first of them applies as sent), one
+      // whose rebase throws, one whose rebase wants unique keys the batched path does not write,
+      // and one without a rebase. Each writer sees what the one before it left.
+      seen.length = 0;
+      const based = (doc: WriteOp['doc'], rebase?: WriteOp['rebase']): WriteOp => ({
+        ...put('hot', doc),
+        expectVersion: 3,
+        rebase,
+      });
+      const results = await Promise.all([
+        store.commit([based({ a: 1, b: true, c0: true }, field('c0'))]),
+        store.commit([based({}, field('c1'))]),
+        store.commit([
+          based({}, async (head) => {
+            seen.push(head!.version);
+            throw new Error('a check failed on the newer head');
+          }),
+        ]),
+        store.commit([based({}, field('c2'))]),
+        store.commit([
+          based({}, async (head) => {
+            seen.push(head!.version);
+            return { doc: {}, uniqueKeys: [{ constraint: 'k', key: 'v' }] };
+          }),
+        ]),
+        store.commit([based({})]),
+        store.commit([based({}, field('c3'))]),
+        store.commit([based({}, field('c4'))]),
+      ]);
+      expect(results.map((r) => (r.ok ? r.heads[0]!.version : r.reason))).toStrictEqual([
+        4,
+        5,
+        'version-mismatch',
+        6,
+        'version-mismatch',
+        'version-mismatch',
+        7,
+        8,
+      ]);
+      expect(seen).toStrictEqual([4, 5, 5, 6, 6, 7]);
+      expect(results[5]).toMatchObject({ current: { version: 6 } });
+      expect((await store.get('things', 'hot'))?.doc).toStrictEqual({
+        a: 1,
+        b: true,
+        c0: true,
+        c1: true,
+        c2: true,
+        c3: true,
+        c4: true,
+      });
+      // One transaction, so one WAL flush, carried all five.
+      const txs = await query<{ tx: string }>(
+        `SELECT DISTINCT xmin::text AS tx FROM "${schema}".changes WHERE id = 'hot' AND version BETWEEN 4 AND 8`,
+      );
+      expect(txs).toHaveLength(1);
+
+      // The general path (a collection with unique keys) makes the write again too, keys included.
+      await store.commit([
+        { ...put('keyed', { email: 'a@x' }), uniqueKeys: [{ constraint: 'email', key: 'a@x' }] },
+      ]);
+      await store.commit([
+        {
+          ...put('keyed', { email: 'b@x' }),
+          expectVersion: 1,
+          uniqueKeys: [{ constraint: 'email', key: 'b@x' }],
+        },
+      ]);
+      const remade = await store.commit([
+        {
+          ...put('keyed', { email: 'c@x' }),
+          expectVersion: 1,
+          uniqueKeys: [{ constraint: 'email', key: 'c@x' }],
+          rebase: async (head) => ({
+            doc: { email: 'c@x', was: head!.doc!.email! },
+            uniqueKeys: [{ constraint: 'email', key: 'c@x' }],
+          }),
+        },
+      ]);
+      expect(remade).toMatchObject({ ok: true, heads: [{ version: 3, doc: { email: 'c@x', was: 'b@x' } }] });
+      expect(await query(`SELECT key FROM "${schema}".unique_keys WHERE id = 'keyed'`)).toStrictEqual([
+        { key: 'c@x' },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('48 writers merging into one document over HTTP land in a few transactions, each answered as its own merge', async () => {
+    const schema = fresh();
+    const store = await openPostgresStore({ url, schema });
+    const server = await startTestServer('collections: { docs: { history: { keep: 100 } } }', { store });
+    try {
+      const created = await server.request('/docs/hot', json({ title: 'plan' }));
+      const base = created.headers.get('etag')!;
+      const writers = 48;
+      const answers = await Promise.all(
+        Array.from({ length: writers }, (_, w) =>
+          server.request('/docs/hot', {
+            method: 'PATCH',
+            headers: {
+              'content-type': 'application/merge-patch+json',
+              'truce-base': base,
+              'truce-actor': `writer-${w}`,
+            },
+            body: JSON.stringify({ [`f${w}`]: w }),
+          }),
+        ),
+      );
+      const versions = [];
+      for (const res of answers) {
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { _version: number };
+        versions.push(body._version);
+        // Exactly one writer's base was still current when it landed; every other one merged.
+        if (body._version === 2) expect(res.headers.get('truce-merged')).toBeNull();
+        else expect(res.headers.get('truce-merged')).toBe(base);
+      }
+      expect(versions.sort((a, b) => a - b)).toStrictEqual(Array.from({ length: writers }, (_, i) => i + 2));
+      const final = (await (await server.request('/docs/hot')).json()) as Record<string, unknown>;
+      expect(final).toMatchObject({ title: 'plan', _version: writers + 1 });
+      for (let w = 0; w < writers; w++) expect(final[`f${w}`]).toBe(w);
+      // Without remaking writes in the commit, each transaction could land one of them (48).
+      const txs = await query<{ tx: string }>(
+        `SELECT DISTINCT xmin::text AS tx FROM "${schema}".changes WHERE id = 'hot' AND version > 1`,
+      );
+      expect(txs.length).toBeLessThan(writers / 3);
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+
+  it('a write whose newer head refuses it is answered by the next round: edit conflicts and stale If-Match', async () => {
+    const schema = fresh();
+    const store = await openPostgresStore({ url, schema });
+    const server = await startTestServer('collections: { docs: {} }', { store });
+    const patch = (body: unknown, headers: Record<string, string>) =>
+      server.request('/docs/d', {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/merge-patch+json', ...headers },
+        body: JSON.stringify(body),
+      });
+    try {
+      const base = (await server.request('/docs/d', json({ title: 'a', owner: 'x' }))).headers.get('etag')!;
+      // In one turn: two merges of the same field from the same base, and a write whose If-Match
+      // is the base. One title lands; the other merge overlaps it, the If-Match is stale.
+      const [first, second, matched] = await Promise.all([
+        patch({ title: 'b' }, { 'truce-base': base, 'truce-actor': 'ann' }),
+        patch({ title: 'c' }, { 'truce-base': base, 'truce-actor': 'bob' }),
+        patch({ owner: 'y' }, { 'if-match': base, 'truce-actor': 'cy' }),
+      ]);
+      const statuses = [first.status, second.status, matched.status];
+      expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+      const loser = first.status === 200 ? second : first;
+      const winner = first.status === 200 ? 'ann' : 'bob';
+      expect(loser.status).toBe(409);
+      expect(await loser.json()).toMatchObject({
+        code: 'edit-conflict',
+        conflicts: [{ pointer: '/title', changedBy: winner }],
+        current: { _version: 2 },
+      });
+      expect(matched.status).toBe(412);
+      expect(await matched.json()).toMatchObject({ code: 'stale-write', currentEtag: expect.any(String) });
+      expect(await (await server.request('/docs/d')).json()).toMatchObject({ owner: 'x', _version: 2 });
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
 
   it('a lock held too long is answered 503 busy with Retry-After through HTTP, and nothing is written', async () => {
     const schema = fresh();
