@@ -6,6 +6,9 @@ import { parseConfigText } from '../../config/load.js';
 import { createServer } from '../../server.js';
 import { json } from '../../testing/harness.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
+import type { Statement } from './rows.js';
+import { quoteIdentifier } from './schema.js';
+import { createStatements, type Statements } from './statements.js';
 
 /*
  * What the server answers when the connection to PostgreSQL breaks, through real HTTP and a real
@@ -36,17 +39,32 @@ function bounded<T>(promise: Promise<T>, ms = TIMEOUT): Promise<T> {
   ]);
 }
 
-/** Matches the COMMIT of a transaction that wrote changes (after `statement` was bound). */
-function commitAfter(statement = 'truce_finish'): (m: FrontendMessage) => boolean {
+/**
+ * Matches the Bind of `statement`: by its name when prepared; when sent unnamed (statements.ts,
+ * REPLANNED), the Bind that follows the Parse of its text.
+ */
+function bindOf(statement: Statement): (m: FrontendMessage) => boolean {
+  let parsed = false;
+  return (m) => {
+    if (statement.name !== undefined) return m.type === 'B' && m.text.includes(statement.name);
+    if (m.type === 'P') parsed = m.text.includes(statement.text);
+    return parsed && m.type === 'B';
+  };
+}
+
+/** Matches the COMMIT of a transaction that wrote changes, after `statement` was bound. */
+function commitAfter(statement: Statement): (m: FrontendMessage) => boolean {
+  const bound = bindOf(statement);
   let finished = false;
   return (m) => {
-    if (m.type === 'B' && m.text.includes(statement)) finished = true;
+    if (bound(m)) finished = true;
     return finished && m.type === 'Q' && m.text.startsWith('COMMIT');
   };
 }
 
 describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
   let schema: string;
+  let statements: Statements;
   let proxy: PgProxy;
   let store: PostgresStore;
   let app: FastifyInstance;
@@ -55,6 +73,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   beforeEach(async () => {
     schema = newSchemaName('lost');
+    statements = createStatements(quoteIdentifier(schema));
     proxy = await startPgProxy(url);
     store = await openPostgresStore({ url: proxy.url, schema, poolSize: 2, connectTimeoutMs: 2000 });
     logs.length = 0;
@@ -88,7 +107,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
   it('a transaction whose COMMIT answer is lost is outcome-unknown; it did commit, and If-Match tells', async () => {
     const created = await request('/accounts/a', json({ email: 'a@x', n: 1 }));
     const etag = created.headers.get('etag')!;
-    const cut = proxy.cutAfter(commitAfter());
+    const cut = proxy.cutAfter(commitAfter(statements.finish));
     const res = await request('/accounts/a', json({ email: 'a@x', n: 2 }, { 'if-match': etag }));
     const body = await problem(res, 'outcome-unknown');
     expect(body.detail).toMatch(/Idempotency-Key/);
@@ -104,7 +123,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a keyed write whose COMMIT answer is lost is outcome-unknown, and its repeat replays it', async () => {
     await request('/plain/k', json({ n: 1 }));
-    const cut = proxy.cutAfter(commitAfter());
+    const cut = proxy.cutAfter(commitAfter(statements.finish));
     const headers = { 'idempotency-key': 'lost-commit-1' };
     await problem(await request('/plain/k', json({ n: 2 }, headers)), 'outcome-unknown');
     await bounded(cut);
@@ -116,7 +135,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a batched write whose COMMIT answer is lost is outcome-unknown', async () => {
     const created = await request('/plain/p', json({ n: 1 }));
-    const cut = proxy.cutAfter(commitAfter('truce_lockHeads'));
+    const cut = proxy.cutAfter(commitAfter(statements.lockHeads));
     const res = await request('/plain/p', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'outcome-unknown');
     await bounded(cut);
@@ -125,7 +144,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a batched write cut off before its group commits is busy, and nothing was written', async () => {
     const created = await request('/plain/q', json({ n: 1 }));
-    const cut = proxy.cutAfter((m) => m.type === 'B' && m.text.includes('truce_lockHeads'));
+    const cut = proxy.cutAfter(bindOf(statements.lockHeads));
     const res = await request('/plain/q', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'busy');
     await bounded(cut);

@@ -4,13 +4,20 @@ import { describeWithPostgres, dropSchema, newSchemaName } from '../../../../../
 import { StoreBusyError, type Head, type Rebased, type WriteOp } from '../types.js';
 import { json, startTestServer } from '../../testing/harness.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
-import { PG_SCHEMA_VERSION } from './schema.js';
+import { PG_SCHEMA_VERSION, quoteIdentifier } from './schema.js';
+import { createStatements } from './statements.js';
 
 /*
  * What only the PostgreSQL adapter has: a schema migrated by processes starting together, answers
  * when PostgreSQL makes a transaction wait or gives up on it, and the NOTIFY other processes hear.
  * The behaviour every store shares is in the conformance suite (postgres-store.test.ts).
  */
+
+interface PlanNode {
+  readonly 'Node Type': string;
+  readonly 'Relation Name'?: string;
+  readonly Plans?: readonly PlanNode[];
+}
 
 const increment = (id: string, by = 1): WriteOp => ({
   collection: 'things',
@@ -654,6 +661,62 @@ describeWithPostgres('postgres store: what only it has', (url) => {
       await server.close();
       await store.close();
     }
+  });
+
+  it('every prepared statement keeps key lookups in a plan made on empty tables; the others are planned each time', async () => {
+    // PostgreSQL keeps a prepared statement's generic plan until its tables are next analyzed,
+    // while they grow: on a fresh schema, one made for empty tables must not scan or hash a whole
+    // table. The statements that would are sent unnamed, so planned anew each time.
+    const schema = fresh();
+    await (await openPostgresStore({ url, schema })).close();
+    const statements = createStatements(quoteIdentifier(schema));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const wholeTables: Record<string, string[]> = {};
+    const replanned: string[] = [];
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      for (const [key, statement] of Object.entries(statements)) {
+        if (statement.name === undefined) {
+          replanned.push(key);
+          continue;
+        }
+        await client.query('BEGIN');
+        try {
+          await client.query(`PREPARE probe AS ${statement.text}`);
+          const [{ types }] = (
+            await client.query<{ types: string[] }>(
+              `SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'probe'`,
+            )
+          ).rows as [{ types: string[] }];
+          const values = types.map((t) =>
+            t.endsWith('[]') ? `'{}'` : /int|numeric/.test(t) ? '1' : t === 'boolean' ? 'true' : `'x'`,
+          );
+          const args = values.length > 0 ? `(${values.join(', ')})` : '';
+          const [row] = (
+            await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+              `EXPLAIN (FORMAT JSON) EXECUTE probe${args}`,
+            )
+          ).rows;
+          const found: string[] = [];
+          const visit = (node: PlanNode) => {
+            const type = node['Node Type'];
+            if (type === 'Seq Scan' || /^Hash .*Join$|^Hash Join$/.test(type))
+              found.push(`${type}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}`);
+            for (const child of node.Plans ?? []) visit(child);
+          };
+          visit(row!['QUERY PLAN'][0].Plan);
+          if (found.length > 0) wholeTables[key] = found;
+        } finally {
+          await client.query('ROLLBACK');
+          await client.query('DEALLOCATE ALL');
+        }
+      }
+    } finally {
+      await client.end();
+    }
+    expect(wholeTables).toStrictEqual({});
+    expect(replanned.sort()).toStrictEqual(['finish', 'getHeads', 'lockHeads', 'prune', 'targets']);
   });
 
   it('a lock held too long is answered 503 busy with Retry-After through HTTP, and nothing is written', async () => {

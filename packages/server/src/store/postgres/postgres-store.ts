@@ -42,6 +42,7 @@ import {
   type Queryable,
   run,
   sqlState,
+  type Statement,
   unescapeNul,
   toChangeRecord,
   toHead,
@@ -871,7 +872,7 @@ export class PostgresStore implements Store {
   }
 
   /** A read on any pooled connection (READ COMMITTED: it sees everything committed before it). */
-  #read<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: unknown[]) {
+  #read<R extends pg.QueryResultRow>(statement: Statement, values: unknown[]) {
     return this.#track(this.#retry(() => run<R>(this.#pool, statement, values)));
   }
 

@@ -27,7 +27,8 @@ export interface Queryable {
  * one store, so they need only be unique within a store.
  */
 export interface Statement {
-  readonly name: string;
+  /** Undefined: sent unnamed, so planned at each execution (statements.ts, REPLANNED). */
+  readonly name: string | undefined;
   readonly text: string;
 }
 
