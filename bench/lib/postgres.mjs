@@ -119,7 +119,7 @@ export async function stopBenchDatabase() {
 /**
  * A fresh schema for one side, named after it (`bench_<pid>_<random>_<label>`); the server creates
  * it when it starts. `drop()` removes it with everything in it.
- * @returns {Promise<{ url: string, external: boolean, schema: string, drop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, external: boolean, schema: string, drop: () => Promise<void>, analyze: () => Promise<void> }>}
  */
 export async function openBenchSchema(label, log) {
   const { url, external } = await benchDatabase(log);
@@ -134,5 +134,22 @@ export async function openBenchSchema(label, log) {
       await client.end();
     }
   };
-  return { url, external, schema, drop };
+  /**
+   * ANALYZE of the tables the server's statements join (heads, changes), once seeded: what
+   * autovacuum does within a minute of a fresh schema's first writes. Until then the server plans
+   * those statements at each run (packages/server/src/store/postgres/statements.ts, REPLANNED); the
+   * rows measure the steady state, not a schema's first minute. Sides with nothing to seed (D1-PG,
+   * M1-PG) wait for autovacuum as a deployment would.
+   */
+  const analyze = async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const s = client.escapeIdentifier(schema);
+      await client.query(`ANALYZE ${s}.heads, ${s}.changes`);
+    } finally {
+      await client.end();
+    }
+  };
+  return { url, external, schema, drop, analyze };
 }

@@ -81,6 +81,8 @@ export async function startSide(scenario, name, settings, tempDirs) {
   const state = { name, server, dataDir, database, resources, dirty: false };
   try {
     await seed(server.url, resources);
+    // What autovacuum does within a minute of the first writes; never of empty tables.
+    if (resources.length > 0) await database?.analyze();
   } catch (error) {
     await stopSide(state, tempDirs);
     throw error;

@@ -6,7 +6,6 @@ import { parseConfigText } from '../../config/load.js';
 import { createServer } from '../../server.js';
 import { json } from '../../testing/harness.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
-import type { Statement } from './rows.js';
 import { quoteIdentifier } from './schema.js';
 import { createStatements, type Statements } from './statements.js';
 
@@ -40,21 +39,22 @@ function bounded<T>(promise: Promise<T>, ms = TIMEOUT): Promise<T> {
 }
 
 /**
- * Matches the Bind of `statement`: by its name when prepared; when sent unnamed (statements.ts,
- * REPLANNED), the Bind that follows the Parse of its text.
+ * Matches the Bind of statement `key`, prepared (by its name) or sent unnamed (statements.ts,
+ * REPLANNED: the Bind that follows the Parse of its text).
  */
-function bindOf(statement: Statement): (m: FrontendMessage) => boolean {
+function bindOf(statements: Statements, key: keyof Statements): (m: FrontendMessage) => boolean {
+  const statement = statements[key];
+  const name = `truce_${key}`;
   let parsed = false;
   return (m) => {
-    if (statement.name !== undefined) return m.type === 'B' && m.text.includes(statement.name);
     if (m.type === 'P') parsed = m.text.includes(statement.text);
-    return parsed && m.type === 'B';
+    return m.type === 'B' && (parsed || m.text.includes(name));
   };
 }
 
-/** Matches the COMMIT of a transaction that wrote changes, after `statement` was bound. */
-function commitAfter(statement: Statement): (m: FrontendMessage) => boolean {
-  const bound = bindOf(statement);
+/** Matches the COMMIT of a transaction that wrote changes, after statement `key` was bound. */
+function commitAfter(statements: Statements, key: keyof Statements): (m: FrontendMessage) => boolean {
+  const bound = bindOf(statements, key);
   let finished = false;
   return (m) => {
     if (bound(m)) finished = true;
@@ -73,7 +73,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   beforeEach(async () => {
     schema = newSchemaName('lost');
-    statements = createStatements(quoteIdentifier(schema));
+    statements = createStatements(quoteIdentifier(schema), true);
     proxy = await startPgProxy(url);
     store = await openPostgresStore({ url: proxy.url, schema, poolSize: 2, connectTimeoutMs: 2000 });
     logs.length = 0;
@@ -107,7 +107,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
   it('a transaction whose COMMIT answer is lost is outcome-unknown; it did commit, and If-Match tells', async () => {
     const created = await request('/accounts/a', json({ email: 'a@x', n: 1 }));
     const etag = created.headers.get('etag')!;
-    const cut = proxy.cutAfter(commitAfter(statements.finish));
+    const cut = proxy.cutAfter(commitAfter(statements, 'finish'));
     const res = await request('/accounts/a', json({ email: 'a@x', n: 2 }, { 'if-match': etag }));
     const body = await problem(res, 'outcome-unknown');
     expect(body.detail).toMatch(/Idempotency-Key/);
@@ -123,7 +123,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a keyed write whose COMMIT answer is lost is outcome-unknown, and its repeat replays it', async () => {
     await request('/plain/k', json({ n: 1 }));
-    const cut = proxy.cutAfter(commitAfter(statements.finish));
+    const cut = proxy.cutAfter(commitAfter(statements, 'finish'));
     const headers = { 'idempotency-key': 'lost-commit-1' };
     await problem(await request('/plain/k', json({ n: 2 }, headers)), 'outcome-unknown');
     await bounded(cut);
@@ -135,7 +135,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a batched write whose COMMIT answer is lost is outcome-unknown', async () => {
     const created = await request('/plain/p', json({ n: 1 }));
-    const cut = proxy.cutAfter(commitAfter(statements.lockHeads));
+    const cut = proxy.cutAfter(commitAfter(statements, 'lockHeads'));
     const res = await request('/plain/p', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'outcome-unknown');
     await bounded(cut);
@@ -144,7 +144,7 @@ describeWithPostgres('a PostgreSQL connection that breaks', (url) => {
 
   it('a batched write cut off before its group commits is busy, and nothing was written', async () => {
     const created = await request('/plain/q', json({ n: 1 }));
-    const cut = proxy.cutAfter(bindOf(statements.lockHeads));
+    const cut = proxy.cutAfter(bindOf(statements, 'lockHeads'));
     const res = await request('/plain/q', json({ n: 2 }, { 'if-match': created.headers.get('etag')! }));
     await problem(res, 'busy');
     await bounded(cut);

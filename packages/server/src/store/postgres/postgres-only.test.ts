@@ -5,7 +5,8 @@ import { StoreBusyError, type Head, type Rebased, type WriteOp } from '../types.
 import { json, startTestServer } from '../../testing/harness.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
 import { PG_SCHEMA_VERSION, quoteIdentifier } from './schema.js';
-import { createStatements } from './statements.js';
+import { createStatements, REPLANNED } from './statements.js';
+import { startPgProxy } from '../../../../../test/support/pg-proxy.js';
 
 /*
  * What only the PostgreSQL adapter has: a schema migrated by processes starting together, answers
@@ -663,24 +664,20 @@ describeWithPostgres('postgres store: what only it has', (url) => {
     }
   });
 
-  it('every prepared statement keeps key lookups in a plan made on empty tables; the others are planned each time', async () => {
+  it('every prepared statement keeps key lookups in a plan made on empty tables, but those of REPLANNED', async () => {
     // PostgreSQL keeps a prepared statement's generic plan until its tables are next analyzed,
     // while they grow: on a fresh schema, one made for empty tables must not scan or hash a whole
-    // table. The statements that would are sent unnamed, so planned anew each time.
+    // table. The statements that would are REPLANNED: unnamed until the tables have statistics.
     const schema = fresh();
     await (await openPostgresStore({ url, schema })).close();
-    const statements = createStatements(quoteIdentifier(schema));
+    const prepared = createStatements(quoteIdentifier(schema), false);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     const wholeTables: Record<string, string[]> = {};
-    const replanned: string[] = [];
     try {
       await client.query('SET plan_cache_mode = force_generic_plan');
-      for (const [key, statement] of Object.entries(statements)) {
-        if (statement.name === undefined) {
-          replanned.push(key);
-          continue;
-        }
+      for (const [key, statement] of Object.entries(prepared)) {
+        expect(statement.name).toBe(`truce_${key}`);
         await client.query('BEGIN');
         try {
           await client.query(`PREPARE probe AS ${statement.text}`);
@@ -715,8 +712,45 @@ describeWithPostgres('postgres store: what only it has', (url) => {
     } finally {
       await client.end();
     }
-    expect(wholeTables).toStrictEqual({});
-    expect(replanned.sort()).toStrictEqual(['finish', 'getHeads', 'lockHeads', 'prune', 'targets']);
+    expect(Object.keys(wholeTables).sort()).toStrictEqual([...REPLANNED].sort());
+    const replanned = createStatements(quoteIdentifier(schema), true);
+    const unnamed = Object.entries(replanned).filter(([, st]) => st.name === undefined);
+    expect(unnamed.map(([key]) => key).sort()).toStrictEqual([...REPLANNED].sort());
+  });
+
+  it('a store sends REPLANNED statements unnamed until the tables are analyzed, then prepared', async () => {
+    const schema = fresh();
+    const proxy = await startPgProxy(url);
+    const store = await openPostgresStore({ url: proxy.url, schema, poolSize: 2 });
+    const finish = createStatements(quoteIdentifier(schema), true).finish;
+    let unnamed = 0;
+    let named = 0;
+    void proxy.cutAfter((m) => {
+      if (m.type === 'P' && m.text.includes(finish.text)) unnamed++;
+      if (m.type === 'B' && m.text.includes('truce_finish')) named++;
+      return false;
+    });
+    try {
+      await store.commit([put('a', { n: 0 })]);
+      for (let n = 1; n <= 3; n++) await store.commit([{ ...put('a', { n }), expectVersion: n }]);
+      expect([unnamed, named]).toStrictEqual([3, 0]);
+      await query(`ANALYZE "${schema}".heads, "${schema}".changes`);
+      // The store looks again at most every 2 s, without waiting for the answer.
+      let version = 4;
+      const deadline = Date.now() + 10_000;
+      while (named === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        await store.commit([{ ...put('a', { n: version }), expectVersion: version }]);
+        version++;
+      }
+      expect(named).toBeGreaterThan(0);
+      const before = unnamed;
+      await store.commit([{ ...put('a', { n: version }), expectVersion: version }]);
+      expect(unnamed).toBe(before);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
   });
 
   it('a lock held too long is answered 503 busy with Retry-After through HTTP, and nothing is written', async () => {

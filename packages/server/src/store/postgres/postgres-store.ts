@@ -80,6 +80,9 @@ export interface GroupCommitSettings {
   readonly maxGroups?: number | undefined;
 }
 
+/** How often a store on tables without statistics looks whether they have them now (#checkPlans). */
+const PLANS_CHECK_MS = 2_000;
+
 /** The most heads one read statement asks for (see PostgresStore.get). */
 const MAX_READ_BATCH = 500;
 
@@ -187,7 +190,11 @@ export class PostgresStore implements Store {
   });
   readonly #pool: pg.Pool;
   readonly #s: string;
-  readonly #st: Statements;
+  /** The statements in use: {@link #prepared}, or until the tables have statistics, the replanned set. */
+  #st: Statements;
+  readonly #prepared: Statements;
+  /** When the tables were last looked at for statistics (see #checkPlans); undefined once they had them. */
+  #plansCheckedAt: number | undefined;
   readonly #retries: number;
   readonly #list: ReturnType<typeof createList>;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -228,7 +235,9 @@ export class PostgresStore implements Store {
     // Channel names are identifiers (at most 63 bytes): a digest keeps any schema name short and plain.
     this.#channel = `truce_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
     this.#s = quoteIdentifier(schema);
-    this.#st = createStatements(this.#s);
+    this.#prepared = createStatements(this.#s, false);
+    this.#st = createStatements(this.#s, true);
+    this.#plansCheckedAt = -Infinity;
     this.#retries = retries;
     this.#list = createList(this.#s);
     this.#groups = new GroupCommit({
@@ -240,9 +249,30 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Moves to prepared plans for every statement once `heads` and `changes` have statistics
+   * (statements.ts, REPLANNED): looks at most every {@link PLANS_CHECK_MS}, on the pool, without
+   * holding up the caller.
+   */
+  #checkPlans(): void {
+    const at = this.#plansCheckedAt;
+    if (at === undefined || performance.now() - at < PLANS_CHECK_MS) return;
+    this.#plansCheckedAt = performance.now();
+    const tables = [`${this.#s}.heads`, `${this.#s}.changes`];
+    this.#read<{ analyzed: boolean }>(this.#st.analyzed, tables).then(
+      ([row]) => {
+        if (row?.analyzed !== true || this.#plansCheckedAt === undefined) return;
+        this.#plansCheckedAt = undefined;
+        this.#st = this.#prepared;
+      },
+      () => undefined, // looked at again later
+    );
+  }
+
   /** Queues `call` for the next group (group-commit.ts); settles after its COMMIT. */
   #grouped<T>(call: GroupCall<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('The store is closed.'));
+    this.#checkPlans();
     // A lock timeout of one call fails that call alone, as busy too.
     return this.#track(
       this.#groups.submit(call).catch((error: unknown) => {
@@ -258,6 +288,7 @@ export class PostgresStore implements Store {
    */
   get(collection: string, id: string): Promise<Head | null> {
     if (this.#closed) return Promise.reject(new Error('The store is closed.'));
+    this.#checkPlans();
     return this.#track(
       new Promise<Head | null>((resolve, reject) => {
         this.#gets.push({ collection, id, resolve, reject });

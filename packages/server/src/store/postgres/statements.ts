@@ -39,9 +39,10 @@ const BLOCKED = `
 
 /**
  * Every fixed statement of a store over schema `s` (already quoted), named after its key: a pool's
- * connections belong to one store, so names need only be unique within it.
+ * connections belong to one store, so names need only be unique within it. With `replan`, those of
+ * {@link REPLANNED} are unnamed instead.
  */
-export function createStatements(s: string) {
+export function createStatements(s: string, replan: boolean) {
   const sql = {
     getHead: `SELECT ${HEAD_COLUMNS} FROM ${s}.heads WHERE collection = $1 AND id = $2`,
     getHeads: `SELECT ${HEAD_COLUMNS} FROM ${s}.heads
@@ -169,6 +170,11 @@ export function createStatements(s: string) {
     // The highest number below which every transaction has ended: the feed's committed high-water mark.
     feedBoundary: `SELECT ${s}.feed_boundary() AS seq`,
     feedFloor: `SELECT seq FROM ${s}.feed_floor WHERE one = 1`,
+    // Whether both tables that REPLANNED statements join have statistics of some rows ($1, $2: their
+    // names): reltuples is -1 before the first ANALYZE or VACUUM, and 0 after one of an empty table,
+    // for which every plan would scan it whole.
+    analyzed: `SELECT count(*) = 2 AS analyzed FROM pg_class
+      WHERE oid IN (to_regclass($1), to_regclass($2)) AND reltuples > 0`,
     raiseFloor: `UPDATE ${s}.feed_floor SET seq = greatest(seq, $1) WHERE one = 1`,
     prune: `DELETE FROM ${s}.changes WHERE seq IN (
         SELECT c.seq FROM ${s}.changes AS c JOIN ${s}.heads AS h ON h.collection = c.collection AND h.id = c.id
@@ -176,22 +182,31 @@ export function createStatements(s: string) {
   } as const;
   const named = {} as Record<keyof typeof sql, Statement>;
   for (const [key, text] of Object.entries(sql) as [keyof typeof sql, string][]) {
-    named[key] = { name: REPLANNED.has(key) ? undefined : `truce_${key}`, text };
+    named[key] = { name: replan && REPLANNED.has(key) ? undefined : `truce_${key}`, text };
   }
   return named;
 }
 
 /**
- * The statements that are planned again at every execution (sent unnamed) instead of prepared
- * once per connection: those that join a list of keys, or a whole table, with the heads or the
- * changes. PostgreSQL caches a prepared statement's generic plan after five executions and keeps it
- * until the next ANALYZE of its tables; on a fresh schema that plan is made for tables it believes
- * nearly empty (a hash of all of `heads`, say) and stays while they grow, for up to a minute before
- * autovacuum's first ANALYZE, which can be a million rows. These run once per group, per batch of
- * reads or per pruning round, so planning them each time costs little; the single-row statements
- * keep their prepared plans, whose index lookups suit any size (postgres-only.test.ts checks both).
+ * The statements that join a list of keys, or a whole table, with the heads or the changes. Until a
+ * schema's tables have statistics of some rows (`analyzed`), they are planned again at every
+ * execution (sent unnamed) instead of prepared once per connection: PostgreSQL caches a prepared
+ * statement's generic plan after five executions and keeps it until the next ANALYZE of its tables,
+ * and on a fresh schema that plan is made for tables it believes nearly empty (a hash of all of
+ * `heads`, say) and kept while they grow, up to a minute before autovacuum's first ANALYZE, which at
+ * a few thousand writes a second is a table of a hundred thousand rows. Once the tables have
+ * statistics, autovacuum analyzes them again each time they grow by a tenth, which makes prepared
+ * plans follow; planning each time would then cost more than it saves (about 0.05 ms of PostgreSQL
+ * CPU per B1-PG request). The other statements look single rows up by key, with plans that suit a
+ * table of any size as long as it has no statistics or true ones (postgres-only.test.ts).
  */
-const REPLANNED: ReadonlySet<string> = new Set(['getHeads', 'lockHeads', 'targets', 'finish', 'prune']);
+export const REPLANNED: ReadonlySet<string> = new Set([
+  'getHeads',
+  'lockHeads',
+  'targets',
+  'finish',
+  'prune',
+]);
 
 /** The fixed statements of one store. */
 export type Statements = ReturnType<typeof createStatements>;
