@@ -13,7 +13,9 @@ import { type Queryable, sqlState } from './rows.js';
  * - Two calls that touch the same resource, unique key owner or idempotency key (their `keys`) are
  *   never in two groups in flight at once, and keep their order: the later one waits for a later
  *   group. Inside one group they run one after the other, and each sees what the earlier wrote, so
- *   a hot document is written many times per flush instead of once per flush.
+ *   a hot document is written many times per flush instead of once per flush: a compare-and-set
+ *   write based on an earlier version is made again on what the one before it left (commit.ts,
+ *   rebased; WriteOp.rebase in types.ts) instead of losing its race.
  * - Simple writes (one op, checked by version and lease only: commit.ts, applySimpleOps) are applied
  *   together first, in two statements whatever their number: their heads locked in key order,
  *   then one statement that writes every change and head.
