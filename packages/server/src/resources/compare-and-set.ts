@@ -65,18 +65,21 @@ export async function compareAndSet(
   };
   for await (const _round of casTurns(ctx, collection.name, id)) {
     const head = await ctx.store.get(collection.name, id);
-    const { doc, indexed } = await round(head);
+    const { doc, current, indexed } = await round(head);
     const written = await commitOne(ctx, collection, id, {
       expectVersion: head?.version ?? 0,
       doc,
       actor: by.actor,
       indexed,
-      current: latest.current,
+      current,
       lockToken: by.lockToken,
       rebase,
       latest: () => latest,
     });
-    if (written) return { written, current: replaced.get(written.version - 1) ?? null };
+    if (written) {
+      const before = written.version - 1;
+      return { written, current: replaced.has(before) ? replaced.get(before)! : current };
+    }
   }
   throw busy(collection.name, id);
 }
