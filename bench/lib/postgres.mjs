@@ -125,15 +125,17 @@ export async function openBenchSchema(label, log) {
   const { url, external } = await benchDatabase(log);
   const tail = label.toLowerCase().replace(/[^a-z0-9]+/g, '_');
   const schema = `bench_${process.pid}_${randomBytes(3).toString('hex')}_${tail}`.slice(0, 63);
-  const drop = async () => {
+  /** Runs one statement on a connection of its own; `sql` gets the schema's quoted name. */
+  const once = async (sql) => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
+      await client.query(sql(client.escapeIdentifier(schema)));
     } finally {
       await client.end();
     }
   };
+  const drop = () => once((s) => `DROP SCHEMA IF EXISTS ${s} CASCADE`);
   /**
    * ANALYZE of the tables the server's statements join (heads, changes), once seeded: what
    * autovacuum does within a minute of a fresh schema's first writes. Until then the server plans
@@ -141,15 +143,6 @@ export async function openBenchSchema(label, log) {
    * rows measure the steady state, not a schema's first minute. Sides with nothing to seed (D1-PG,
    * M1-PG) wait for autovacuum as a deployment would.
    */
-  const analyze = async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      const s = client.escapeIdentifier(schema);
-      await client.query(`ANALYZE ${s}.heads, ${s}.changes`);
-    } finally {
-      await client.end();
-    }
-  };
+  const analyze = () => once((s) => `ANALYZE ${s}.heads, ${s}.changes`);
   return { url, external, schema, drop, analyze };
 }
